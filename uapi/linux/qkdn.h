@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/*
+ * qkdn: key management for quantum key distribution networks (ITU-T Q.4160).
+ *
+ * The generic netlink family "qkdn". Documentation/netlink/specs/qkdn.yaml
+ * is the source of truth for this contract; a selftest checks that this
+ * header and the kernel's policies agree with it.
+ */
+#ifndef _UAPI_LINUX_QKDN_H
+#define _UAPI_LINUX_QKDN_H
+
+#define QKDN_GENL_NAME		"qkdn"
+#define QKDN_GENL_VERSION	1
+#define QKDN_MCGRP_EVENTS	"events"
+
+#define QKDN_ID_MAX		64	/* node, SAE and device names, with NUL */
+#define QKDN_KEY_ID_LEN		16	/* a UUID, binary */
+#define QKDN_KEY_SIZE_MIN	64	/* bits */
+#define QKDN_KEY_SIZE_MAX	8192	/* bits */
+#define QKDN_KEY_SIZE_DEFAULT	256	/* bits, used for pool status */
+#define QKDN_KEYS_PER_REQUEST	128
+#define QKDN_KX_FRAME_MAX	8192	/* bytes */
+#define QKDN_POOL_CAPACITY_MAX	(1U << 30)	/* bytes */
+
+enum qkdn_cmd {
+	QKDN_CMD_UNSPEC,
+	QKDN_CMD_NODE_GET,	/* node ID and counters */
+	QKDN_CMD_NODE_SET,	/* admin: set the node's KM ID */
+	QKDN_CMD_LINK_GET,	/* do and dump */
+	QKDN_CMD_LINK_NEW,	/* admin: a key association with a peer node */
+	QKDN_CMD_LINK_DEL,	/* admin */
+	QKDN_CMD_LINK_SET,	/* admin: capacity, low mark, device, Cq */
+	QKDN_CMD_SAE_GET,	/* do and dump */
+	QKDN_CMD_SAE_NEW,	/* admin: local SAE (uid) or remote SAE (node) */
+	QKDN_CMD_SAE_DEL,	/* admin */
+	QKDN_CMD_POOL_GET,	/* do and dump: ETSI GS QKD 014 status fields */
+	QKDN_CMD_KEY_GET,	/* I.1 "key request" -> "response to key request" */
+	QKDN_CMD_KEY_GET_BY_ID,	/* I.1 "key request with ID" -> response */
+	QKDN_CMD_KX_BIND,	/* admin: the link daemon claims Kx frames */
+	QKDN_CMD_KX_FRAME,	/* admin: a Kx frame, in either direction */
+	QKDN_CMD_KX_CHANNEL,	/* admin: the daemon reports a channel up/down */
+	QKDN_CMD_EVENT,		/* notification on the "events" group */
+
+	__QKDN_CMD_MAX,
+	QKDN_CMD_MAX = __QKDN_CMD_MAX - 1
+};
+
+enum qkdn_attr {
+	QKDN_A_UNSPEC,
+	QKDN_A_PAD,
+	QKDN_A_NODE_ID,		/* string: this node's KM ID */
+	QKDN_A_LINK_ID,		/* u32, 1..65535 */
+	QKDN_A_PEER_NODE_ID,	/* string: KM ID at the other end of a link */
+	QKDN_A_DEVICE,		/* string: QKD module (qkdn_device) name */
+	QKDN_A_LINK_UP,		/* u8: Kx channel state */
+	QKDN_A_DEVICE_RUNNING,	/* u8: Cq start (1) / stop (0) */
+	QKDN_A_RATE,		/* u64: secure key rate, bits/s (Cq) */
+	QKDN_A_POOL_CAPACITY,	/* u32: bytes of key the pool may hold */
+	QKDN_A_POOL_LOW,	/* u32: low-water mark, bytes */
+	QKDN_A_SAE_ID,		/* string */
+	QKDN_A_SAE_UID,		/* u32: uid that may act as a local SAE */
+	QKDN_A_SAE_NODE_ID,	/* string: node serving a remote SAE */
+	QKDN_A_MASTER_SAE_ID,	/* string */
+	QKDN_A_SLAVE_SAE_ID,	/* string */
+	QKDN_A_KEY_NUMBER,	/* u32: keys requested, 1..QKDN_KEYS_PER_REQUEST */
+	QKDN_A_KEY_SIZE,	/* u32: bits, multiple of 8 */
+	QKDN_A_KEY,		/* nest (qkdn_key_attr), multi-attr */
+	QKDN_A_POOL_KEY_SIZE,	/* u32: key_size of the status response */
+	QKDN_A_POOL_STORED_KEY_COUNT,	/* u32 */
+	QKDN_A_POOL_MAX_KEY_COUNT,	/* u32 */
+	QKDN_A_POOL_MAX_KEY_PER_REQUEST, /* u32 */
+	QKDN_A_POOL_MAX_KEY_SIZE,	/* u32: bits */
+	QKDN_A_POOL_MIN_KEY_SIZE,	/* u32: bits */
+	QKDN_A_POOL_OWN_BYTES,	/* u64: bytes this end may allocate */
+	QKDN_A_POOL_PEER_BYTES,	/* u64: bytes the peer end may allocate */
+	QKDN_A_POOL_PENDING_BYTES,	/* u64: held, not yet confirmed by peer */
+	QKDN_A_POOL_RESERVED_KEYS,	/* u32: reserved here, awaiting the SAE */
+	QKDN_A_STATS,		/* nest (qkdn_stats_attr) */
+	QKDN_A_KX_FRAME,	/* binary: a frame between KMs (never key bytes) */
+	QKDN_A_EVENT,		/* u32: enum qkdn_event */
+	QKDN_A_KEY_COUNT,	/* u32: keys concerned by an event */
+
+	__QKDN_A_MAX,
+	QKDN_A_MAX = __QKDN_A_MAX - 1
+};
+
+enum qkdn_key_attr {
+	QKDN_A_KEY_UNSPEC,
+	QKDN_A_KEY_ID,		/* binary, QKDN_KEY_ID_LEN */
+	QKDN_A_KEY_DATA,	/* binary: the key bytes */
+
+	__QKDN_A_KEY_MAX,
+	QKDN_A_KEY_MAX = __QKDN_A_KEY_MAX - 1
+};
+
+enum qkdn_stats_attr {
+	QKDN_A_STATS_UNSPEC,
+	QKDN_A_STATS_PAD,
+	QKDN_A_STATS_BLOCKS_IN,		/* u64: blocks taken from the device */
+	QKDN_A_STATS_BLOCKS_USABLE,	/* u64: confirmed by both ends */
+	QKDN_A_STATS_BLOCKS_DISCARDED,	/* u64: not held by the peer */
+	QKDN_A_STATS_BLOCKS_ABORTED,	/* u64: aborted by the QKD module */
+	QKDN_A_STATS_BLOCKS_DROPPED,	/* u64: pool full */
+	QKDN_A_STATS_KEYS_RESERVED,	/* u64: allocated here (master side) */
+	QKDN_A_STATS_KEYS_RECEIVED,	/* u64: reservations from the peer */
+	QKDN_A_STATS_KEYS_SUPPLIED,	/* u64: handed to an SAE */
+	QKDN_A_STATS_FRAMES_TX,		/* u64 */
+	QKDN_A_STATS_FRAMES_RX,		/* u64 */
+	QKDN_A_STATS_FRAMES_RETX,	/* u64 */
+	QKDN_A_STATS_FRAMES_BAD,	/* u64 */
+
+	__QKDN_A_STATS_MAX,
+	QKDN_A_STATS_MAX = __QKDN_A_STATS_MAX - 1
+};
+
+enum qkdn_event {
+	QKDN_EVENT_UNSPEC,
+	QKDN_EVENT_LINK_UP,		/* Kx channel up */
+	QKDN_EVENT_LINK_DOWN,		/* Kx channel down */
+	QKDN_EVENT_POOL_LOW,		/* own bytes fell below the low mark */
+	QKDN_EVENT_POOL_EMPTY,		/* a request found too little key */
+	QKDN_EVENT_KEYS_RESERVED,	/* "response to key request" sent */
+	QKDN_EVENT_KEYS_RECEIVED,	/* peer's reservation arrived */
+	QKDN_EVENT_KEYS_SUPPLIED,	/* "key request with ID" answered */
+	QKDN_EVENT_BLOCK_ABORT,		/* the QKD module aborted a block */
+
+	__QKDN_EVENT_MAX,
+	QKDN_EVENT_MAX = __QKDN_EVENT_MAX - 1
+};
+
+#endif /* _UAPI_LINUX_QKDN_H */
