@@ -20,7 +20,7 @@
 #define QKDN_KEY_SIZE_DEFAULT	256	/* bits, used for pool status */
 #define QKDN_KEYS_PER_REQUEST	128
 #define QKDN_KX_FRAME_MAX	8192	/* bytes */
-#define QKDN_POOL_CAPACITY_MAX	(1U << 30)	/* bytes */
+#define QKDN_POOL_CAPACITY_MAX	1073741824	/* bytes */
 
 enum qkdn_cmd {
 	QKDN_CMD_UNSPEC,

@@ -1,0 +1,1302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The generic netlink family "qkdn": configuration, Ak (key requests),
+ * Kx frames to and from the link daemon, and events.
+ *
+ * Documentation/netlink/specs/qkdn.yaml describes this family.
+ */
+
+#include <linux/cred.h>
+#include <linux/ctype.h>
+#include <linux/netlink.h>
+#include <linux/notifier.h>
+#include <linux/random.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/uuid.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+
+#include "qkdn.h"
+
+static struct netlink_range_validation qkdn_capacity_range = {
+	.min = 4096,
+	.max = QKDN_POOL_CAPACITY_MAX,
+};
+
+static struct netlink_range_validation qkdn_low_range = {
+	.max = QKDN_POOL_CAPACITY_MAX,
+};
+
+static struct netlink_range_validation qkdn_rate_range = {
+	.max = 1000000000000ULL,	/* 1 Tb/s */
+};
+
+static const struct nla_policy qkdn_key_policy[QKDN_A_KEY_MAX + 1] = {
+	[QKDN_A_KEY_ID]		= NLA_POLICY_EXACT_LEN(QKDN_KEY_ID_LEN),
+	/* Requests never carry key bytes. */
+	[QKDN_A_KEY_DATA]	= { .type = NLA_REJECT },
+};
+
+#define QKDN_ID_POLICY	{ .type = NLA_NUL_STRING, .len = QKDN_ID_MAX - 1 }
+
+/* Attributes absent here are replies only; strict validation rejects them. */
+static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
+	[QKDN_A_NODE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_LINK_ID]	= NLA_POLICY_RANGE(NLA_U32, 1, 65535),
+	[QKDN_A_PEER_NODE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_DEVICE]		= { .type = NLA_NUL_STRING,
+				    .len = QKDN_DEVNAME_MAX - 1 },
+	[QKDN_A_LINK_UP]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[QKDN_A_DEVICE_RUNNING]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[QKDN_A_RATE]		= NLA_POLICY_FULL_RANGE(NLA_U64,
+							&qkdn_rate_range),
+	[QKDN_A_POOL_CAPACITY]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&qkdn_capacity_range),
+	[QKDN_A_POOL_LOW]	= NLA_POLICY_FULL_RANGE(NLA_U32, &qkdn_low_range),
+	[QKDN_A_SAE_ID]		= QKDN_ID_POLICY,
+	[QKDN_A_SAE_UID]	= { .type = NLA_U32 },
+	[QKDN_A_SAE_NODE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_MASTER_SAE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_SLAVE_SAE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_KEY_NUMBER]	= NLA_POLICY_RANGE(NLA_U32, 1,
+						   QKDN_KEYS_PER_REQUEST),
+	[QKDN_A_KEY_SIZE]	= NLA_POLICY_RANGE(NLA_U32, QKDN_KEY_SIZE_MIN,
+						   QKDN_KEY_SIZE_MAX),
+	[QKDN_A_KEY]		= NLA_POLICY_NESTED(qkdn_key_policy),
+	[QKDN_A_KX_FRAME]	= { .type = NLA_BINARY,
+				    .len = QKDN_KX_FRAME_MAX },
+};
+
+enum qkdn_mcgrp { QKDN_MCGRP_EVENTS_ID };
+
+static const struct genl_multicast_group qkdn_mcgrps[] = {
+	[QKDN_MCGRP_EVENTS_ID] = { .name = QKDN_MCGRP_EVENTS },
+};
+
+static struct qkdn_net *qkdn_info_qn(struct genl_info *info)
+{
+	return qkdn_net(genl_info_net(info));
+}
+
+/* IDs are printable names: letters, digits and . _ - : @ */
+static int qkdn_nl_id(struct genl_info *info, int type, char *out)
+{
+	struct nlattr *attr = info->attrs[type];
+	const char *s;
+
+	if (!attr) {
+		NL_SET_ERR_ATTR_MISS(info->extack, NULL, type);
+		NL_SET_ERR_MSG(info->extack, "missing ID attribute");
+		return -EINVAL;
+	}
+	s = nla_data(attr);
+	if (!*s)
+		goto bad;
+	for (; *s; s++)
+		if (!isalnum(*s) && !strchr("._-:@", *s))
+			goto bad;
+	nla_strscpy(out, attr, QKDN_ID_MAX);
+	return 0;
+bad:
+	NL_SET_ERR_MSG_ATTR(info->extack, attr,
+			    "ID must be 1 to 63 of A-Z a-z 0-9 . _ - : @");
+	return -EINVAL;
+}
+
+static int qkdn_put_stats(struct sk_buff *skb, const struct qkdn_stats *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, QKDN_A_STATS);
+	const u64 *v = (const u64 *)s;
+	unsigned int i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < sizeof(*s) / sizeof(u64); i++)
+		if (nla_put_u64_64bit(skb, QKDN_A_STATS_BLOCKS_IN + i, v[i],
+				      QKDN_A_STATS_PAD))
+			return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* Replies and dumps: one message per object. */
+static void *qkdn_put_hdr(struct sk_buff *skb, u32 portid, u32 seq, int flags,
+			  u8 cmd)
+{
+	return genlmsg_put(skb, portid, seq, &qkdn_genl_family, flags, cmd);
+}
+
+/* ---- node ---- */
+
+static int qkdn_nl_node_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_stats sum;
+	struct qkdn_link *link;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = qkdn_put_hdr(msg, info->snd_portid, info->snd_seq, 0,
+			   QKDN_CMD_NODE_GET);
+	if (!hdr)
+		goto nospace;
+	mutex_lock(&qn->lock);
+	sum = qn->gone;
+	list_for_each_entry(link, &qn->links, node)
+		qkdn_stats_add(&sum, &link->stats);
+	if ((qn->node_id[0] && nla_put_string(msg, QKDN_A_NODE_ID, qn->node_id)) ||
+	    qkdn_put_stats(msg, &sum)) {
+		mutex_unlock(&qn->lock);
+		goto nospace;
+	}
+	mutex_unlock(&qn->lock);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+nospace:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+static int qkdn_nl_node_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	char id[QKDN_ID_MAX];
+	int err;
+
+	err = qkdn_nl_id(info, QKDN_A_NODE_ID, id);
+	if (err)
+		return err;
+	mutex_lock(&qn->lock);
+	if (!list_empty(&qn->links) && strcmp(id, qn->node_id)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[QKDN_A_NODE_ID],
+				    "node ID cannot change while links exist");
+		err = -EBUSY;
+	} else {
+		strscpy(qn->node_id, id, sizeof(qn->node_id));
+	}
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
+/* ---- links ---- */
+
+static int qkdn_fill_link(struct sk_buff *skb, struct qkdn_link *link,
+			  u32 portid, u32 seq, int flags)
+{
+	void *hdr = qkdn_put_hdr(skb, portid, seq, flags, QKDN_CMD_LINK_GET);
+
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, QKDN_A_LINK_ID, link->id) ||
+	    nla_put_string(skb, QKDN_A_PEER_NODE_ID, link->peer) ||
+	    (link->devname[0] &&
+	     nla_put_string(skb, QKDN_A_DEVICE, link->devname)) ||
+	    nla_put_u8(skb, QKDN_A_LINK_UP, link->up) ||
+	    nla_put_u8(skb, QKDN_A_DEVICE_RUNNING,
+		       link->dev && link->dev->running) ||
+	    nla_put_u64_64bit(skb, QKDN_A_RATE, link->dev ? link->dev->rate : 0,
+			      QKDN_A_PAD) ||
+	    nla_put_u32(skb, QKDN_A_POOL_CAPACITY, link->capacity) ||
+	    nla_put_u32(skb, QKDN_A_POOL_LOW, link->low) ||
+	    qkdn_put_stats(skb, &link->stats)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static struct qkdn_link *qkdn_nl_link(struct qkdn_net *qn,
+				      struct genl_info *info)
+{
+	struct qkdn_link *link;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_LINK_ID))
+		return ERR_PTR(-EINVAL);
+	link = qkdn_link_find(qn, nla_get_u32(info->attrs[QKDN_A_LINK_ID]));
+	if (!link) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[QKDN_A_LINK_ID],
+				    "no such link");
+		return ERR_PTR(-ENOENT);
+	}
+	return link;
+}
+
+static int qkdn_nl_link_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_link *link;
+	struct sk_buff *msg;
+	int err;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&qn->lock);
+	link = qkdn_nl_link(qn, info);
+	err = IS_ERR(link) ? PTR_ERR(link) :
+	      qkdn_fill_link(msg, link, info->snd_portid, info->snd_seq, 0);
+	mutex_unlock(&qn->lock);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static int qkdn_nl_link_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct qkdn_net *qn = qkdn_net(sock_net(skb->sk));
+	struct qkdn_link *link;
+	long idx = 0;
+
+	mutex_lock(&qn->lock);
+	list_for_each_entry(link, &qn->links, node) {
+		if (idx++ < cb->args[0])
+			continue;
+		if (qkdn_fill_link(skb, link, NETLINK_CB(cb->skb).portid,
+				   cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+			idx--;
+			break;
+		}
+	}
+	mutex_unlock(&qn->lock);
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+/* Checks the pool and device attributes of LINK_NEW/LINK_SET. */
+static int qkdn_nl_link_opts(struct qkdn_net *qn, struct qkdn_link *link,
+			     struct genl_info *info, struct qkdn_device **devp,
+			     u32 *capacity, u32 *low)
+{
+	struct nlattr **a = info->attrs;
+	struct qkdn_device *dev = link ? link->dev : NULL;
+
+	*capacity = link ? link->capacity : QKDN_POOL_CAPACITY_DEFAULT;
+	*low = link ? link->low : 0;
+	if (a[QKDN_A_POOL_CAPACITY])
+		*capacity = nla_get_u32(a[QKDN_A_POOL_CAPACITY]);
+	if (a[QKDN_A_POOL_LOW])
+		*low = nla_get_u32(a[QKDN_A_POOL_LOW]);
+	if (*low > *capacity) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_POOL_LOW] ?:
+				    a[QKDN_A_POOL_CAPACITY],
+				    "low mark above pool capacity");
+		return -EINVAL;
+	}
+	if (a[QKDN_A_DEVICE]) {
+		dev = qkdn_device_find(qn, nla_data(a[QKDN_A_DEVICE]));
+		if (dev && dev->link && dev->link != link) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_DEVICE],
+					    "QKD module serves another link");
+			return -EBUSY;
+		}
+	}
+	if ((a[QKDN_A_DEVICE_RUNNING] || a[QKDN_A_RATE]) && !dev) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_DEVICE_RUNNING] ?:
+				    a[QKDN_A_RATE], "no QKD module attached");
+		return -ENODEV;
+	}
+	if (a[QKDN_A_RATE] && !dev->ops->set_rate) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_RATE],
+				    "QKD module has no rate control");
+		return -EOPNOTSUPP;
+	}
+	*devp = dev;
+	return 0;
+}
+
+/* Applies what qkdn_nl_link_opts() checked. */
+static int qkdn_nl_link_apply(struct qkdn_link *link, struct genl_info *info,
+			      struct qkdn_device *dev, u32 capacity, u32 low)
+{
+	struct nlattr **a = info->attrs;
+	int err = 0;
+
+	link->capacity = capacity;
+	link->low = low;
+	if (a[QKDN_A_DEVICE]) {
+		nla_strscpy(link->devname, a[QKDN_A_DEVICE],
+			    sizeof(link->devname));
+		if (link->dev && link->dev != dev)
+			qkdn_device_detach(link);
+		if (dev && !link->dev)
+			qkdn_device_attach(link, dev);
+	}
+	if (a[QKDN_A_RATE])
+		err = qkdn_device_set_rate(dev, nla_get_u64(a[QKDN_A_RATE]));
+	if (!err && a[QKDN_A_DEVICE_RUNNING])
+		err = qkdn_device_set_running(dev, nla_get_u8(a[QKDN_A_DEVICE_RUNNING]));
+	if (err)
+		NL_SET_ERR_MSG(info->extack, "QKD module refused the request");
+	return err;
+}
+
+static int qkdn_nl_link_new(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_device *dev;
+	struct qkdn_link *link;
+	char peer[QKDN_ID_MAX];
+	u32 id, capacity, low;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_LINK_ID))
+		return -EINVAL;
+	err = qkdn_nl_id(info, QKDN_A_PEER_NODE_ID, peer);
+	if (err)
+		return err;
+	id = nla_get_u32(info->attrs[QKDN_A_LINK_ID]);
+
+	mutex_lock(&qn->lock);
+	err = -EINVAL;
+	if (!qn->node_id[0]) {
+		NL_SET_ERR_MSG(info->extack, "set the node ID first");
+		goto out;
+	}
+	if (!strcmp(peer, qn->node_id)) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[QKDN_A_PEER_NODE_ID],
+				    "peer is this node");
+		goto out;
+	}
+	err = -EEXIST;
+	if (qkdn_link_find(qn, id)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[QKDN_A_LINK_ID],
+				    "link ID in use");
+		goto out;
+	}
+	if (qkdn_link_by_peer(qn, peer)) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[QKDN_A_PEER_NODE_ID],
+				    "a link to this peer exists");
+		goto out;
+	}
+	err = qkdn_nl_link_opts(qn, NULL, info, &dev, &capacity, &low);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+	link = qkdn_link_create(qn, id, peer);
+	if (!link)
+		goto out;
+	err = qkdn_nl_link_apply(link, info, dev, capacity, low);
+out:
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
+static int qkdn_nl_link_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_device *dev;
+	struct qkdn_link *link;
+	u32 capacity, low;
+	int err;
+
+	mutex_lock(&qn->lock);
+	link = qkdn_nl_link(qn, info);
+	err = PTR_ERR_OR_ZERO(link);
+	if (!err)
+		err = qkdn_nl_link_opts(qn, link, info, &dev, &capacity, &low);
+	if (!err)
+		err = qkdn_nl_link_apply(link, info, dev, capacity, low);
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
+static int qkdn_nl_link_del(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_link *link;
+	int err;
+
+	mutex_lock(&qn->lock);
+	link = qkdn_nl_link(qn, info);
+	err = PTR_ERR_OR_ZERO(link);
+	if (!err)
+		qkdn_link_destroy(link);
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
+/* ---- SAEs ---- */
+
+static int qkdn_fill_sae(struct sk_buff *skb, struct qkdn_sae *sae,
+			 u32 portid, u32 seq, int flags)
+{
+	void *hdr = qkdn_put_hdr(skb, portid, seq, flags, QKDN_CMD_SAE_GET);
+
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_string(skb, QKDN_A_SAE_ID, sae->id) ||
+	    (sae->local &&
+	     nla_put_u32(skb, QKDN_A_SAE_UID,
+			 from_kuid_munged(current_user_ns(), sae->uid))) ||
+	    (!sae->local &&
+	     nla_put_string(skb, QKDN_A_SAE_NODE_ID, sae->node_id))) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static struct qkdn_sae *qkdn_nl_sae(struct qkdn_net *qn,
+				    struct genl_info *info, int type)
+{
+	struct qkdn_sae *sae;
+	char id[QKDN_ID_MAX];
+	int err;
+
+	err = qkdn_nl_id(info, type, id);
+	if (err)
+		return ERR_PTR(err);
+	sae = qkdn_sae_find(qn, id);
+	if (!sae) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[type],
+				    "no such SAE");
+		return ERR_PTR(-ENOENT);
+	}
+	return sae;
+}
+
+static int qkdn_nl_sae_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_sae *sae;
+	struct sk_buff *msg;
+	int err;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&qn->lock);
+	sae = qkdn_nl_sae(qn, info, QKDN_A_SAE_ID);
+	err = IS_ERR(sae) ? PTR_ERR(sae) :
+	      qkdn_fill_sae(msg, sae, info->snd_portid, info->snd_seq, 0);
+	mutex_unlock(&qn->lock);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static int qkdn_nl_sae_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct qkdn_net *qn = qkdn_net(sock_net(skb->sk));
+	struct qkdn_sae *sae;
+	long idx = 0;
+
+	mutex_lock(&qn->lock);
+	list_for_each_entry(sae, &qn->saes, node) {
+		if (idx++ < cb->args[0])
+			continue;
+		if (qkdn_fill_sae(skb, sae, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+			idx--;
+			break;
+		}
+	}
+	mutex_unlock(&qn->lock);
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct nlattr **a = info->attrs;
+	struct qkdn_sae *sae;
+	int err;
+
+	if (!!a[QKDN_A_SAE_UID] == !!a[QKDN_A_SAE_NODE_ID]) {
+		NL_SET_ERR_MSG(info->extack,
+			       "give a uid (local SAE) or a node ID (remote SAE)");
+		return -EINVAL;
+	}
+	sae = kzalloc(sizeof(*sae), GFP_KERNEL);
+	if (!sae)
+		return -ENOMEM;
+	err = qkdn_nl_id(info, QKDN_A_SAE_ID, sae->id);
+	if (err)
+		goto free;
+	if (a[QKDN_A_SAE_UID]) {
+		sae->local = true;
+		sae->uid = make_kuid(current_user_ns(),
+				     nla_get_u32(a[QKDN_A_SAE_UID]));
+		if (!uid_valid(sae->uid)) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_UID],
+					    "uid not valid in this user namespace");
+			err = -EINVAL;
+			goto free;
+		}
+	} else {
+		err = qkdn_nl_id(info, QKDN_A_SAE_NODE_ID, sae->node_id);
+		if (err)
+			goto free;
+	}
+
+	mutex_lock(&qn->lock);
+	if (qkdn_sae_find(qn, sae->id)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_ID],
+				    "SAE ID in use");
+		err = -EEXIST;
+	} else if (!sae->local && !strcmp(sae->node_id, qn->node_id)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_NODE_ID],
+				    "a remote SAE cannot be served by this node");
+		err = -EINVAL;
+	} else {
+		list_add_tail(&sae->node, &qn->saes);
+		sae = NULL;
+	}
+	mutex_unlock(&qn->lock);
+free:
+	kfree(sae);
+	return err;
+}
+
+static int qkdn_nl_sae_del(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_sae *sae;
+	int err;
+
+	mutex_lock(&qn->lock);
+	sae = qkdn_nl_sae(qn, info, QKDN_A_SAE_ID);
+	err = PTR_ERR_OR_ZERO(sae);
+	if (!err)
+		qkdn_sae_destroy(sae);
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
+/* ---- pools (ETSI GS QKD 014 "status") ---- */
+
+static int qkdn_fill_pool(struct sk_buff *skb, struct qkdn_link *link,
+			  u32 portid, u32 seq, int flags)
+{
+	void *hdr = qkdn_put_hdr(skb, portid, seq, flags, QKDN_CMD_POOL_GET);
+	const u32 kb = QKDN_KEY_SIZE_DEFAULT / 8;
+
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, QKDN_A_LINK_ID, link->id) ||
+	    nla_put_string(skb, QKDN_A_NODE_ID, link->qn->node_id) ||
+	    nla_put_string(skb, QKDN_A_PEER_NODE_ID, link->peer) ||
+	    nla_put_u32(skb, QKDN_A_POOL_KEY_SIZE, QKDN_KEY_SIZE_DEFAULT) ||
+	    nla_put_u32(skb, QKDN_A_POOL_STORED_KEY_COUNT,
+			min_t(u64, link->own.bytes / kb, U32_MAX)) ||
+	    nla_put_u32(skb, QKDN_A_POOL_MAX_KEY_COUNT, link->capacity / 2 / kb) ||
+	    nla_put_u32(skb, QKDN_A_POOL_MAX_KEY_PER_REQUEST,
+			QKDN_KEYS_PER_REQUEST) ||
+	    nla_put_u32(skb, QKDN_A_POOL_MAX_KEY_SIZE, QKDN_KEY_SIZE_MAX) ||
+	    nla_put_u32(skb, QKDN_A_POOL_MIN_KEY_SIZE, QKDN_KEY_SIZE_MIN) ||
+	    nla_put_u64_64bit(skb, QKDN_A_POOL_OWN_BYTES, link->own.bytes,
+			      QKDN_A_PAD) ||
+	    nla_put_u64_64bit(skb, QKDN_A_POOL_PEER_BYTES, link->theirs.bytes,
+			      QKDN_A_PAD) ||
+	    nla_put_u64_64bit(skb, QKDN_A_POOL_PENDING_BYTES,
+			      link->pending_bytes, QKDN_A_PAD) ||
+	    nla_put_u32(skb, QKDN_A_POOL_RESERVED_KEYS, link->nkeys) ||
+	    nla_put_u32(skb, QKDN_A_POOL_CAPACITY, link->capacity)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static int qkdn_nl_pool_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_link *link;
+	struct qkdn_sae *sae;
+	struct sk_buff *msg;
+	int err;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&qn->lock);
+	if (info->attrs[QKDN_A_SLAVE_SAE_ID]) {
+		sae = qkdn_nl_sae(qn, info, QKDN_A_SLAVE_SAE_ID);
+		link = ERR_CAST(sae);
+		if (!IS_ERR(sae) && sae->local) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[QKDN_A_SLAVE_SAE_ID],
+					    "slave SAE is served by this node");
+			link = ERR_PTR(-EINVAL);
+		} else if (!IS_ERR(sae)) {
+			link = qkdn_link_by_peer(qn, sae->node_id);
+			if (!link) {
+				NL_SET_ERR_MSG_ATTR(info->extack,
+						    info->attrs[QKDN_A_SLAVE_SAE_ID],
+						    "no QKD link to the slave SAE's node");
+				link = ERR_PTR(-EHOSTUNREACH);
+			}
+		}
+	} else {
+		link = qkdn_nl_link(qn, info);
+	}
+	err = IS_ERR(link) ? PTR_ERR(link) :
+	      qkdn_fill_pool(msg, link, info->snd_portid, info->snd_seq, 0);
+	mutex_unlock(&qn->lock);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static int qkdn_nl_pool_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct qkdn_net *qn = qkdn_net(sock_net(skb->sk));
+	struct qkdn_link *link;
+	long idx = 0;
+
+	mutex_lock(&qn->lock);
+	list_for_each_entry(link, &qn->links, node) {
+		if (idx++ < cb->args[0])
+			continue;
+		if (qkdn_fill_pool(skb, link, NETLINK_CB(cb->skb).portid,
+				   cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+			idx--;
+			break;
+		}
+	}
+	mutex_unlock(&qn->lock);
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+/* ---- Ak: keys ---- */
+
+/*
+ * A reply carrying key bytes erases itself when it is freed, wherever that
+ * happens (after the caller read it, or on any error path): the skb's data
+ * is tagged with a ubuf_info whose callback runs when the data is released.
+ */
+static void qkdn_erase_cb(struct sk_buff *skb, struct ubuf_info *uarg,
+			  bool success)
+{
+	memzero_explicit(skb->head, skb_end_offset(skb));
+	if (refcount_dec_and_test(&uarg->refcnt))
+		kfree(uarg);
+}
+
+static struct sk_buff *qkdn_key_msg_new(size_t payload)
+{
+	struct ubuf_info *uarg;
+	struct sk_buff *msg;
+	bool have_ref = true;
+
+	msg = genlmsg_new(payload, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	uarg = kzalloc(sizeof(*uarg), GFP_KERNEL);
+	if (!uarg) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	uarg->callback = qkdn_erase_cb;
+	refcount_set(&uarg->refcnt, 1);
+	uarg->flags = SKBFL_ZEROCOPY_ENABLE | SKBFL_DONT_ORPHAN;
+	skb_zcopy_set(msg, uarg, &have_ref);
+	return msg;
+}
+
+/*
+ * netlink_unicast() reallocates a reply with much unused room, which would
+ * free the old data without the erase callback: fill the room with padding.
+ */
+static void qkdn_key_msg_fill(struct sk_buff *msg)
+{
+	int room = skb_tailroom(msg);
+	struct nlattr *pad;
+
+	if (room * 2 < msg->truesize - skb_end_offset(msg) ||
+	    room < nla_total_size(0))
+		return;
+	pad = nla_reserve(msg, QKDN_A_PAD, (room - NLA_HDRLEN) & ~(NLA_ALIGNTO - 1));
+	if (pad)
+		memset(nla_data(pad), 0, nla_len(pad));
+}
+
+static size_t qkdn_key_msg_size(u32 count, u32 key_bytes)
+{
+	return count * (nla_total_size(0) + nla_total_size(QKDN_KEY_ID_LEN) +
+			nla_total_size(key_bytes));
+}
+
+static void qkdn_key_id_gen(u8 *id)
+{
+	uuid_t u;
+
+	uuid_gen(&u);		/* version 4, random */
+	memcpy(id, u.b, QKDN_KEY_ID_LEN);
+}
+
+static bool qkdn_may_act_as(const struct qkdn_sae *sae)
+{
+	return sae->local && uid_eq(current_euid(), sae->uid);
+}
+
+/* Q.4160 I.1 "key request" from the master SAE -> "response to key
+ * request": keys allocated from blocks this end owns, with no round trip
+ * to the peer; the reservation follows on the Kx channel.
+ */
+static int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct nlattr **a = info->attrs;
+	struct qkdn_sae *master, *slave;
+	u32 number = 1, bits = QKDN_KEY_SIZE_DEFAULT, kb, i, off;
+	struct qkdn_link *link;
+	struct sk_buff *msg = NULL;
+	u8 **data = NULL, *ids = NULL;
+	void *hdr;
+	u64 seq;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_MASTER_SAE_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, QKDN_A_SLAVE_SAE_ID))
+		return -EINVAL;
+	if (a[QKDN_A_KEY_NUMBER])
+		number = nla_get_u32(a[QKDN_A_KEY_NUMBER]);
+	if (a[QKDN_A_KEY_SIZE])
+		bits = nla_get_u32(a[QKDN_A_KEY_SIZE]);
+	if (bits % 8) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_KEY_SIZE],
+				    "key size shall be a multiple of 8");
+		return -EINVAL;
+	}
+	kb = bits / 8;
+
+	msg = qkdn_key_msg_new(qkdn_key_msg_size(number, kb));
+	data = kcalloc(number, sizeof(*data), GFP_KERNEL);
+	ids = kmalloc_array(number, QKDN_KEY_ID_LEN, GFP_KERNEL);
+	if (!msg || !data || !ids) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+
+	mutex_lock(&qn->lock);
+	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
+	err = PTR_ERR_OR_ZERO(master);
+	if (err)
+		goto out_unlock;
+	slave = qkdn_nl_sae(qn, info, QKDN_A_SLAVE_SAE_ID);
+	err = PTR_ERR_OR_ZERO(slave);
+	if (err)
+		goto out_unlock;
+	err = -EACCES;
+	if (!qkdn_may_act_as(master)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
+				    "caller may not act as the master SAE");
+		goto out_unlock;
+	}
+	err = -EOPNOTSUPP;
+	if (slave->local) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+				    "slave SAE is served by this node");
+		goto out_unlock;
+	}
+	err = -EHOSTUNREACH;
+	link = qkdn_link_by_peer(qn, slave->node_id);
+	if (!link) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+				    "no QKD link to the slave SAE's node");
+		goto out_unlock;
+	}
+	err = -EBUSY;
+	if (link->txq_len >= QKDN_KX_TXQ_MAX) {
+		NL_SET_ERR_MSG(info->extack,
+			       "too many reservations not yet acknowledged by the peer KM");
+		goto out_unlock;
+	}
+	err = -ENOSPC;
+	if (link->own.bytes < (u64)number * kb) {
+		NL_SET_ERR_MSG(info->extack, "not enough key in the pool");
+		qkdn_nl_event(qn, QKDN_EVENT_POOL_EMPTY, link, master->id,
+			      slave->id, number, NULL);
+		goto out_unlock;
+	}
+
+	/* Build the whole reply before taking any key. */
+	err = -EMSGSIZE;
+	hdr = qkdn_put_hdr(msg, info->snd_portid, info->snd_seq, 0,
+			   QKDN_CMD_KEY_GET);
+	if (!hdr)
+		goto out_unlock;
+	for (i = 0; i < number; i++) {
+		struct nlattr *nest = nla_nest_start(msg, QKDN_A_KEY);
+		struct nlattr *d;
+
+		qkdn_key_id_gen(ids + i * QKDN_KEY_ID_LEN);
+		if (!nest || nla_put(msg, QKDN_A_KEY_ID, QKDN_KEY_ID_LEN,
+				     ids + i * QKDN_KEY_ID_LEN))
+			goto out_unlock;
+		d = nla_reserve(msg, QKDN_A_KEY_DATA, kb);
+		if (!d)
+			goto out_unlock;
+		data[i] = nla_data(d);
+		nla_nest_end(msg, nest);
+	}
+
+	qkdn_store_position(&link->own, &seq, &off);
+	err = qkdn_kx_send_reserve(link, seq, off, kb, number, master->id,
+				   slave->id, ids);
+	if (err)
+		goto out_unlock;
+	for (i = 0; i < number; i++)
+		qkdn_store_take(&link->own, data[i], kb);
+	link->stats.keys_reserved += number;
+	link->stats.keys_supplied += number;
+	qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, link, master->id,
+		      slave->id, number, ids);
+	if (link->own.bytes < link->low && !link->low_signalled) {
+		link->low_signalled = true;
+		qkdn_nl_event(qn, QKDN_EVENT_POOL_LOW, link, NULL, NULL, 0,
+			      NULL);
+	} else if (link->own.bytes >= link->low) {
+		link->low_signalled = false;
+	}
+	mutex_unlock(&qn->lock);
+
+	genlmsg_end(msg, hdr);
+	qkdn_key_msg_fill(msg);
+	kfree(data);
+	kfree(ids);
+	return genlmsg_reply(msg, info);
+
+out_unlock:
+	mutex_unlock(&qn->lock);
+out_free:
+	nlmsg_free(msg);
+	kfree(data);
+	kfree(ids);
+	return err;
+}
+
+/* Collects the KEY_ID of every QKDN_A_KEY nest. */
+static int qkdn_nl_key_ids(struct genl_info *info, u8 *ids, u32 *n)
+{
+	struct nlattr *tb[QKDN_A_KEY_MAX + 1];
+	struct nlattr *attr;
+	int rem, err;
+	u32 i;
+
+	*n = 0;
+	nlmsg_for_each_attr(attr, info->nlhdr, GENL_HDRLEN, rem) {
+		if (nla_type(attr) != QKDN_A_KEY)
+			continue;
+		if (*n == QKDN_KEYS_PER_REQUEST) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "too many key IDs in one request");
+			return -E2BIG;
+		}
+		err = nla_parse_nested(tb, QKDN_A_KEY_MAX, attr,
+				       qkdn_key_policy, info->extack);
+		if (err)
+			return err;
+		if (!tb[QKDN_A_KEY_ID]) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "key without key ID");
+			return -EINVAL;
+		}
+		memcpy(ids + *n * QKDN_KEY_ID_LEN, nla_data(tb[QKDN_A_KEY_ID]),
+		       QKDN_KEY_ID_LEN);
+		for (i = 0; i < *n; i++) {
+			if (!memcmp(ids + i * QKDN_KEY_ID_LEN,
+				    ids + *n * QKDN_KEY_ID_LEN,
+				    QKDN_KEY_ID_LEN)) {
+				NL_SET_ERR_MSG_ATTR(info->extack, attr,
+						    "key ID repeated");
+				return -EINVAL;
+			}
+		}
+		(*n)++;
+	}
+	if (!*n) {
+		NL_SET_ERR_MSG(info->extack, "no key ID given");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Looks up all keys of a "key request with ID". Returns 0 when every key
+ * is here for this SAE pair, -EAGAIN when some have not arrived yet.
+ */
+static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
+			   const u8 *ids, u32 n, struct qkdn_key **keys,
+			   struct qkdn_link **linkp)
+{
+	struct nlattr **a = info->attrs;
+	struct qkdn_sae *master, *slave;
+	struct qkdn_link *link;
+	u32 i;
+
+	slave = qkdn_nl_sae(qn, info, QKDN_A_SLAVE_SAE_ID);
+	if (IS_ERR(slave))
+		return PTR_ERR(slave);
+	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
+	if (IS_ERR(master))
+		return PTR_ERR(master);
+	if (!qkdn_may_act_as(slave)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+				    "caller may not act as the slave SAE");
+		return -EACCES;
+	}
+	if (master->local) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
+				    "master SAE is served by this node");
+		return -EOPNOTSUPP;
+	}
+	link = qkdn_link_by_peer(qn, master->node_id);
+	if (!link) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
+				    "no QKD link to the master SAE's node");
+		return -EHOSTUNREACH;
+	}
+	*linkp = link;
+	for (i = 0; i < n; i++) {
+		keys[i] = qkdn_store_key_find(link, ids + i * QKDN_KEY_ID_LEN);
+		if (!keys[i])
+			return -EAGAIN;
+		if (strcmp(keys[i]->master, master->id) ||
+		    strcmp(keys[i]->slave, slave->id)) {
+			NL_SET_ERR_MSG(info->extack,
+				       "key ID reserved for another SAE pair");
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
+/* Q.4160 I.1 "key request with ID" from the slave SAE. */
+static int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	long left = msecs_to_jiffies(QKDN_RESERVATION_WAIT_MS);
+	struct qkdn_key **keys = NULL;
+	struct sk_buff *msg = NULL;
+	struct qkdn_link *link;
+	u8 *ids = NULL;
+	size_t size;
+	void *hdr;
+	u32 n, i;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_MASTER_SAE_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, QKDN_A_SLAVE_SAE_ID))
+		return -EINVAL;
+	ids = kmalloc_array(QKDN_KEYS_PER_REQUEST, QKDN_KEY_ID_LEN, GFP_KERNEL);
+	keys = kcalloc(QKDN_KEYS_PER_REQUEST, sizeof(*keys), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!ids || !keys)
+		goto out_free;
+	err = qkdn_nl_key_ids(info, ids, &n);
+	if (err)
+		goto out_free;
+
+	mutex_lock(&qn->lock);
+	/* The reservation may still be on its way from the master's KM. */
+	while ((err = qkdn_key_lookup(qn, info, ids, n, keys, &link)) ==
+	       -EAGAIN && left > 0 && !qn->dying) {
+		unsigned long gen = qn->keys_gen;
+
+		mutex_unlock(&qn->lock);
+		left = wait_event_interruptible_timeout(qn->keys_wq,
+							READ_ONCE(qn->keys_gen) != gen ||
+							READ_ONCE(qn->dying),
+							left);
+		mutex_lock(&qn->lock);
+		if (left < 0) {
+			err = -EINTR;
+			goto out_unlock;
+		}
+	}
+	if (err == -EAGAIN) {
+		NL_SET_ERR_MSG(info->extack,
+			       "key ID unknown or already supplied");
+		err = -ENOENT;
+	}
+	if (err)
+		goto out_unlock;
+
+	for (i = 0, size = 0; i < n; i++)
+		size += qkdn_key_msg_size(1, keys[i]->len);
+	err = -ENOMEM;
+	msg = qkdn_key_msg_new(size);
+	if (!msg)
+		goto out_unlock;
+	err = -EMSGSIZE;
+	hdr = qkdn_put_hdr(msg, info->snd_portid, info->snd_seq, 0,
+			   QKDN_CMD_KEY_GET_BY_ID);
+	if (!hdr)
+		goto out_unlock;
+	for (i = 0; i < n; i++) {
+		struct nlattr *nest = nla_nest_start(msg, QKDN_A_KEY);
+
+		if (!nest ||
+		    nla_put(msg, QKDN_A_KEY_ID, QKDN_KEY_ID_LEN, keys[i]->id) ||
+		    nla_put(msg, QKDN_A_KEY_DATA, keys[i]->len, keys[i]->data))
+			goto out_unlock;
+		nla_nest_end(msg, nest);
+	}
+	/* Supplied: each key leaves the store, erased. */
+	qkdn_nl_event(qn, QKDN_EVENT_KEYS_SUPPLIED, link, keys[0]->master,
+		      keys[0]->slave, n, ids);
+	for (i = 0; i < n; i++)
+		qkdn_store_key_free(link, keys[i]);
+	link->stats.keys_supplied += n;
+	mutex_unlock(&qn->lock);
+
+	genlmsg_end(msg, hdr);
+	qkdn_key_msg_fill(msg);
+	kfree(keys);
+	kfree(ids);
+	return genlmsg_reply(msg, info);
+
+out_unlock:
+	mutex_unlock(&qn->lock);
+out_free:
+	nlmsg_free(msg);
+	kfree(keys);
+	kfree(ids);
+	return err;
+}
+
+/* ---- Kx: the link daemon ---- */
+
+static void qkdn_kx_unbind(struct qkdn_net *qn)
+{
+	struct qkdn_link *link;
+
+	qn->kx_portid = 0;
+	list_for_each_entry(link, &qn->links, node)
+		qkdn_kx_set_up(link, false);
+}
+
+static int qkdn_nl_kx_bind(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	int err = 0;
+
+	mutex_lock(&qn->lock);
+	if (qn->kx_portid && qn->kx_portid != info->snd_portid) {
+		NL_SET_ERR_MSG(info->extack, "a link daemon is already bound");
+		err = -EBUSY;
+	} else {
+		qn->kx_portid = info->snd_portid;
+	}
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
+static int qkdn_nl_kx_frame(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_link *link;
+	struct nlattr *frame;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_KX_FRAME))
+		return -EINVAL;
+	frame = info->attrs[QKDN_A_KX_FRAME];
+	mutex_lock(&qn->lock);
+	link = qkdn_nl_link(qn, info);
+	err = PTR_ERR_OR_ZERO(link);
+	if (!err)
+		err = qkdn_kx_receive(link, nla_data(frame), nla_len(frame),
+				      info->extack);
+	mutex_unlock(&qn->lock);
+	if (err && err != -ENOMEM && !info->extack->bad_attr)
+		NL_SET_BAD_ATTR(info->extack, frame);
+	return err;
+}
+
+static int qkdn_nl_kx_channel(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct qkdn_link *link;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_LINK_UP))
+		return -EINVAL;
+	mutex_lock(&qn->lock);
+	link = qkdn_nl_link(qn, info);
+	err = PTR_ERR_OR_ZERO(link);
+	if (!err && !qn->kx_portid) {
+		NL_SET_ERR_MSG(info->extack, "no link daemon bound");
+		err = -ENOTCONN;
+	}
+	if (!err)
+		qkdn_kx_set_up(link, nla_get_u8(info->attrs[QKDN_A_LINK_UP]));
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
+/* Hands a frame to the bound daemon. Under qn->lock. */
+int qkdn_nl_kx_deliver(struct qkdn_net *qn, struct qkdn_link *link,
+		       const u8 *frame, u32 len)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) +
+			  nla_total_size(QKDN_ID_MAX) + nla_total_size(len),
+			  GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = qkdn_put_hdr(msg, 0, 0, 0, QKDN_CMD_KX_FRAME);
+	if (!hdr || nla_put_u32(msg, QKDN_A_LINK_ID, link->id) ||
+	    nla_put_string(msg, QKDN_A_PEER_NODE_ID, link->peer) ||
+	    nla_put(msg, QKDN_A_KX_FRAME, len, frame)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_unicast(qn->net, msg, qn->kx_portid);
+	if (err == -ECONNREFUSED)
+		qkdn_kx_unbind(qn);
+	return err;
+}
+
+static int qkdn_nl_release(struct notifier_block *nb, unsigned long event,
+			   void *ptr)
+{
+	struct netlink_notify *n = ptr;
+	struct qkdn_net *qn;
+
+	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC ||
+	    !n->portid)
+		return NOTIFY_DONE;
+	qn = qkdn_net(n->net);
+	mutex_lock(&qn->lock);
+	if (qn->kx_portid == n->portid)
+		qkdn_kx_unbind(qn);
+	mutex_unlock(&qn->lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block qkdn_nl_notifier = {
+	.notifier_call = qkdn_nl_release,
+};
+
+/* ---- events ---- */
+
+void qkdn_nl_event(struct qkdn_net *qn, u32 event, struct qkdn_link *link,
+		   const char *master, const char *slave, u32 count,
+		   const u8 *ids)
+{
+	struct sk_buff *msg;
+	u32 nids = ids ? count : 0, i;
+	void *hdr;
+
+	if (!genl_has_listeners(&qkdn_genl_family, qn->net,
+				QKDN_MCGRP_EVENTS_ID))
+		return;
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE +
+			  nids * nla_total_size(nla_total_size(QKDN_KEY_ID_LEN)),
+			  GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = qkdn_put_hdr(msg, 0, 0, 0, QKDN_CMD_EVENT);
+	if (!hdr || nla_put_u32(msg, QKDN_A_EVENT, event) ||
+	    (link && (nla_put_u32(msg, QKDN_A_LINK_ID, link->id) ||
+		      nla_put_string(msg, QKDN_A_PEER_NODE_ID, link->peer))) ||
+	    (master && nla_put_string(msg, QKDN_A_MASTER_SAE_ID, master)) ||
+	    (slave && nla_put_string(msg, QKDN_A_SLAVE_SAE_ID, slave)) ||
+	    (count && nla_put_u32(msg, QKDN_A_KEY_COUNT, count)))
+		goto cancel;
+	for (i = 0; i < nids; i++) {
+		struct nlattr *nest = nla_nest_start(msg, QKDN_A_KEY);
+
+		if (!nest || nla_put(msg, QKDN_A_KEY_ID, QKDN_KEY_ID_LEN,
+				     ids + i * QKDN_KEY_ID_LEN))
+			goto cancel;
+		nla_nest_end(msg, nest);
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&qkdn_genl_family, qn->net, msg, 0,
+				QKDN_MCGRP_EVENTS_ID, GFP_KERNEL);
+	return;
+cancel:
+	nlmsg_free(msg);
+}
+
+/* ---- the family ---- */
+
+static const struct genl_small_ops qkdn_ops[] = {
+	{ .cmd = QKDN_CMD_NODE_GET, .doit = qkdn_nl_node_get },
+	{ .cmd = QKDN_CMD_NODE_SET, .doit = qkdn_nl_node_set,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_LINK_GET, .doit = qkdn_nl_link_get,
+	  .dumpit = qkdn_nl_link_dump },
+	{ .cmd = QKDN_CMD_LINK_NEW, .doit = qkdn_nl_link_new,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_LINK_DEL, .doit = qkdn_nl_link_del,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_LINK_SET, .doit = qkdn_nl_link_set,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_SAE_GET, .doit = qkdn_nl_sae_get,
+	  .dumpit = qkdn_nl_sae_dump },
+	{ .cmd = QKDN_CMD_SAE_NEW, .doit = qkdn_nl_sae_new,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_SAE_DEL, .doit = qkdn_nl_sae_del,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_POOL_GET, .doit = qkdn_nl_pool_get,
+	  .dumpit = qkdn_nl_pool_dump },
+	{ .cmd = QKDN_CMD_KEY_GET, .doit = qkdn_nl_key_get },
+	{ .cmd = QKDN_CMD_KEY_GET_BY_ID, .doit = qkdn_nl_key_get_by_id },
+	{ .cmd = QKDN_CMD_KX_BIND, .doit = qkdn_nl_kx_bind,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_KX_FRAME, .doit = qkdn_nl_kx_frame,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_KX_CHANNEL, .doit = qkdn_nl_kx_channel,
+	  .flags = GENL_UNS_ADMIN_PERM },
+};
+
+struct genl_family qkdn_genl_family __ro_after_init = {
+	.name		= QKDN_GENL_NAME,
+	.version	= QKDN_GENL_VERSION,
+	.maxattr	= QKDN_A_MAX,
+	.policy		= qkdn_policy,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.small_ops	= qkdn_ops,
+	.n_small_ops	= ARRAY_SIZE(qkdn_ops),
+	.resv_start_op	= QKDN_CMD_NODE_GET,
+	.mcgrps		= qkdn_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(qkdn_mcgrps),
+};
+
+int qkdn_nl_init(void)
+{
+	int err;
+
+	err = netlink_register_notifier(&qkdn_nl_notifier);
+	if (err)
+		return err;
+	err = genl_register_family(&qkdn_genl_family);
+	if (err)
+		netlink_unregister_notifier(&qkdn_nl_notifier);
+	return err;
+}
+
+void qkdn_nl_exit(void)
+{
+	genl_unregister_family(&qkdn_genl_family);
+	netlink_unregister_notifier(&qkdn_nl_notifier);
+}

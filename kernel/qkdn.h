@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * qkdn internals: the per-node state, links, key pools and Kx channel.
+ */
+#ifndef _QKDN_H
+#define _QKDN_H
+
+#include <linux/hashtable.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <net/genetlink.h>
+#include <linux/qkdn.h>
+
+#include "qkdn_device.h"
+
+#define QKDN_RESERVATION_WAIT_MS	2000	/* "key request with ID" waits */
+#define QKDN_KX_RETX_MS			500	/* resend unacked frames */
+#define QKDN_KX_TXQ_MAX			4096	/* unacked frames per link */
+#define QKDN_PEER_RANGES_MAX		1024	/* announced, not yet matched */
+#define QKDN_RESERVED_KEYS_MAX		65536	/* per link, awaiting an SAE */
+#define QKDN_POOL_CAPACITY_DEFAULT	(4U << 20)
+
+struct qkdn_stats {
+	u64 blocks_in;
+	u64 blocks_usable;
+	u64 blocks_discarded;
+	u64 blocks_aborted;
+	u64 blocks_dropped;
+	u64 keys_reserved;
+	u64 keys_received;
+	u64 keys_supplied;
+	u64 frames_tx;
+	u64 frames_rx;
+	u64 frames_retx;
+	u64 frames_bad;
+};
+
+/* A key block from the QKD module, identical at both ends of the link. */
+struct qkdn_block {
+	struct list_head node;
+	u64 seq;
+	u32 len;
+	u32 off;		/* bytes taken (and erased) from the front */
+	u8 *data;
+};
+
+/* Blocks in sequence order, consumed from the front. */
+struct qkdn_stream {
+	struct list_head blocks;
+	u64 bytes;		/* bytes not yet taken */
+};
+
+/* Block numbers the peer announced that we have not matched yet. */
+struct qkdn_range {
+	u64 start;
+	u32 count;
+};
+
+/* A key the peer reserved for one of our SAEs, awaiting "key request with
+ * ID". The bytes are erased with the object.
+ */
+struct qkdn_key {
+	struct hlist_node hnode;
+	struct list_head lnode;		/* link->keys_list, oldest first */
+	u8 id[QKDN_KEY_ID_LEN];
+	char master[QKDN_ID_MAX];
+	char slave[QKDN_ID_MAX];
+	u32 len;
+	u8 data[];
+};
+
+/* A Kx frame queued for the peer, kept until acknowledged. */
+struct qkdn_frame {
+	struct list_head node;
+	u64 seq;
+	u32 len;
+	u8 data[];
+};
+
+struct qkdn_net;
+
+struct qkdn_link {
+	struct list_head node;		/* qn->links */
+	struct qkdn_net *qn;
+	u32 id;
+	char peer[QKDN_ID_MAX];
+	char devname[QKDN_DEVNAME_MAX];
+	struct qkdn_device *dev;	/* attached QKD module, or NULL */
+	bool own_even;			/* this end allocates from even blocks */
+	bool up;			/* Kx channel reported up */
+	bool low_signalled;
+	u32 capacity;
+	u32 low;
+
+	/* Pool: all below under qn->lock. */
+	struct list_head pending;	/* held here, not yet announced by peer */
+	u64 pending_bytes;
+	struct qkdn_range peer_ranges[QKDN_PEER_RANGES_MAX];
+	unsigned int pr_head, pr_count;
+	u64 last_local_seq;		/* last block taken from the device */
+	u64 last_peer_seq;		/* last block the peer announced */
+	struct qkdn_stream own;		/* we allocate from these */
+	struct qkdn_stream theirs;/* the peer allocates from these */
+	DECLARE_HASHTABLE(keys, 8);	/* reserved by the peer for us */
+	struct list_head keys_list;
+	u32 nkeys;
+	u64 keys_bytes;
+
+	/* Kx: reliable, ordered delivery to the peer's kernel. */
+	struct list_head txq;		/* unacknowledged frames, seq order */
+	struct qkdn_frame *tx_next;	/* first frame not yet sent, or NULL */
+	u32 txq_len;
+	u64 tx_seq;			/* last sequence number assigned */
+	u64 rx_seq;			/* last in-order frame received */
+	bool ack_pending;
+	unsigned long last_tx;		/* jiffies of the oldest send */
+
+	struct qkdn_stats stats;
+};
+
+struct qkdn_sae {
+	struct list_head node;
+	char id[QKDN_ID_MAX];
+	bool local;
+	kuid_t uid;			/* local: who may act as this SAE */
+	char node_id[QKDN_ID_MAX];	/* remote: the node serving it */
+};
+
+struct qkdn_net {
+	struct net *net;
+	/*
+	 * Protects everything of this node below and in its links, SAEs
+	 * and devices' ->link, except the device rings (ring_lock).
+	 */
+	struct mutex lock;
+	char node_id[QKDN_ID_MAX];
+	struct list_head links;
+	struct list_head saes;
+	struct list_head devices;
+	u32 kx_portid;			/* bound link daemon, 0 if none */
+	wait_queue_head_t keys_wq;	/* a reservation arrived */
+	unsigned long keys_gen;
+	bool dying;
+	struct delayed_work tx_work;	/* retries and retransmissions */
+	struct qkdn_stats gone;		/* counters of deleted links */
+};
+
+extern unsigned int qkdn_net_id;
+extern struct genl_family qkdn_genl_family;
+extern struct workqueue_struct *qkdn_wq;
+
+struct qkdn_net *qkdn_net(const struct net *net);
+
+/* netns.c: objects of a node */
+struct qkdn_link *qkdn_link_find(struct qkdn_net *qn, u32 id);
+struct qkdn_link *qkdn_link_by_peer(struct qkdn_net *qn, const char *peer);
+struct qkdn_link *qkdn_link_create(struct qkdn_net *qn, u32 id,
+				   const char *peer);
+void qkdn_link_destroy(struct qkdn_link *link);
+struct qkdn_sae *qkdn_sae_find(struct qkdn_net *qn, const char *id);
+void qkdn_sae_destroy(struct qkdn_sae *sae);
+void qkdn_stats_add(struct qkdn_stats *sum, const struct qkdn_stats *s);
+int qkdn_netns_init(void);
+void qkdn_netns_exit(void);
+
+/* device.c */
+struct qkdn_device *qkdn_device_find(struct qkdn_net *qn, const char *name);
+void qkdn_device_attach(struct qkdn_link *link, struct qkdn_device *dev);
+void qkdn_device_detach(struct qkdn_link *link);
+int qkdn_device_set_running(struct qkdn_device *dev, bool on);
+int qkdn_device_set_rate(struct qkdn_device *dev, u64 rate);
+
+/* store.c: the key pool of a link */
+void qkdn_store_init(struct qkdn_link *link);
+void qkdn_store_flush(struct qkdn_link *link);
+bool qkdn_store_ingest(struct qkdn_link *link, u64 seq, u8 *data, u32 len);
+void qkdn_store_peer_have(struct qkdn_link *link, u64 start, u32 count);
+void qkdn_store_match(struct qkdn_link *link);
+u64 qkdn_store_held(const struct qkdn_link *link);
+int qkdn_store_take(struct qkdn_stream *s, u8 *dst, u32 len);
+void qkdn_store_position(struct qkdn_stream *s, u64 *seq, u32 *off);
+struct qkdn_key *qkdn_store_key_find(struct qkdn_link *link, const u8 *id);
+void qkdn_store_key_insert(struct qkdn_link *link, struct qkdn_key *key);
+void qkdn_store_key_free(struct qkdn_link *link, struct qkdn_key *key);
+
+/* kx.c: frames between the KMs */
+int qkdn_kx_send_blocks(struct qkdn_link *link, const u64 *seqs,
+			unsigned int n);
+int qkdn_kx_send_reserve(struct qkdn_link *link, u64 seq, u32 off,
+			 u32 key_bytes, u32 count, const char *master,
+			 const char *slave, const u8 *ids);
+int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
+		    struct netlink_ext_ack *extack);
+void qkdn_kx_set_up(struct qkdn_link *link, bool up);
+void qkdn_kx_flush(struct qkdn_link *link);
+void qkdn_kx_link_init(struct qkdn_link *link);
+void qkdn_kx_link_cleanup(struct qkdn_link *link);
+void qkdn_kx_tx_work(struct work_struct *work);
+void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay);
+
+/* netlink.c */
+int qkdn_nl_init(void);
+void qkdn_nl_exit(void);
+void qkdn_nl_event(struct qkdn_net *qn, u32 event, struct qkdn_link *link,
+		   const char *master, const char *slave, u32 count,
+		   const u8 *ids);
+int qkdn_nl_kx_deliver(struct qkdn_net *qn, struct qkdn_link *link,
+		       const u8 *frame, u32 len);
+
+#endif /* _QKDN_H */
