@@ -20,6 +20,11 @@
 
 #include "qkdn.h"
 
+static struct netlink_range_validation qkdn_link_id_range = {
+	.min = 1,
+	.max = 65535,
+};
+
 static struct netlink_range_validation qkdn_capacity_range = {
 	.min = 4096,
 	.max = QKDN_POOL_CAPACITY_MAX,
@@ -44,7 +49,8 @@ static const struct nla_policy qkdn_key_policy[QKDN_A_KEY_MAX + 1] = {
 /* Attributes absent here are replies only; strict validation rejects them. */
 static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_NODE_ID]	= QKDN_ID_POLICY,
-	[QKDN_A_LINK_ID]	= NLA_POLICY_RANGE(NLA_U32, 1, 65535),
+	[QKDN_A_LINK_ID]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+							&qkdn_link_id_range),
 	[QKDN_A_PEER_NODE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_DEVICE]		= { .type = NLA_NUL_STRING,
 				    .len = QKDN_DEVNAME_MAX - 1 },
@@ -386,6 +392,8 @@ static int qkdn_nl_link_new(struct sk_buff *skb, struct genl_info *info)
 	if (!link)
 		goto out;
 	err = qkdn_nl_link_apply(link, info, dev, capacity, low);
+	if (err)
+		qkdn_link_destroy(link);
 out:
 	mutex_unlock(&qn->lock);
 	return err;
@@ -721,8 +729,7 @@ static void qkdn_key_msg_fill(struct sk_buff *msg)
 	int room = skb_tailroom(msg);
 	struct nlattr *pad;
 
-	if (room * 2 < msg->truesize - skb_end_offset(msg) ||
-	    room < nla_total_size(0))
+	if (room * 2 < msg->truesize || room < nla_total_size(0))
 		return;
 	pad = nla_reserve(msg, QKDN_A_PAD, (room - NLA_HDRLEN) & ~(NLA_ALIGNTO - 1));
 	if (pad)

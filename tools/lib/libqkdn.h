@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
 #include <linux/qkdn.h>
 
 struct qkdn_sock;
@@ -70,5 +71,42 @@ int qkdn_b64_decode(const char *in, uint8_t *out, size_t outlen);
 
 /* Overwrite memory that held key bytes; not optimised away. */
 void qkdn_memzero(void *p, size_t len);
+
+/*
+ * Additions.
+ *
+ * Messages of the family that arrive while qkdn_request() waits for its
+ * answer (events, Kx frames) are kept, not dropped: the next qkdn_recv()
+ * hands them out first, without blocking. poll() on qkdn_fd() does not see
+ * them, so an event loop calls qkdn_recv() while qkdn_pending() is non-zero.
+ * qkdn_recv() returns -ENOBUFS once when messages were lost (socket
+ * overflow), -EAGAIN on a non-blocking socket with nothing queued, and
+ * -EINTR when a signal interrupted it. A callback returning MNL_CB_STOP
+ * leaves the remaining messages queued; MNL_CB_ERROR makes it return
+ * -errno.
+ */
+int qkdn_pending(const struct qkdn_sock *qs);
+
+/* Open a socket for another generic netlink family (tests use "nlctrl"). */
+struct qkdn_sock *qkdn_open_genl(const char *family);
+uint16_t qkdn_family_id(const struct qkdn_sock *qs);
+
+/* After a failed request: the type of a missing required attribute the
+ * kernel named (NLMSGERR_ATTR_MISS_TYPE), or 0. */
+uint32_t qkdn_err_missing(const struct qkdn_sock *qs);
+
+/* qkdn_msg() accepts qs == NULL (message type 0) to build a message
+ * off-line, e.g. to check it in a unit test. */
+
+/* Put a u64 attribute, preceded by QKDN_A_PAD when needed so that its
+ * payload is 64-bit aligned (the kernel's nla_put_u64_64bit()). */
+void qkdn_attr_put_u64(struct nlmsghdr *nlh, uint16_t type, uint64_t v);
+
+/* Attribute names ("link-id"), or NULL. */
+const char *qkdn_attr_name(uint16_t type);
+
+/* Hex decoder (either case): bytes written, or -1 on malformed input or
+ * overflow. After -1 from any decoder out holds garbage: erase it. */
+int qkdn_hex_decode(const char *in, uint8_t *out, size_t outlen);
 
 #endif /* LIBQKDN_H */

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * libqkdn: attribute validation and names of the qkdn family.
+ */
+#include <errno.h>
+#include <string.h>
+#include <linux/genetlink.h>
+
+#include "libqkdn.h"
+
+enum qkdn_atype {
+	AT_NONE,	/* unknown or padding: ignored */
+	AT_STRING,	/* NUL-terminated, < QKDN_ID_MAX */
+	AT_U8,
+	AT_U32,
+	AT_U64,
+	AT_NEST,
+	AT_BINARY,
+};
+
+struct qkdn_apol {
+	enum qkdn_atype type;
+	uint16_t min, max;	/* payload bounds for AT_BINARY */
+	const char *name;
+};
+
+static const struct qkdn_apol qkdn_pol[QKDN_A_MAX + 1] = {
+	[QKDN_A_NODE_ID]	= { AT_STRING, 0, 0, "node-id" },
+	[QKDN_A_LINK_ID]	= { AT_U32, 0, 0, "link-id" },
+	[QKDN_A_PEER_NODE_ID]	= { AT_STRING, 0, 0, "peer-node-id" },
+	[QKDN_A_DEVICE]		= { AT_STRING, 0, 0, "device" },
+	[QKDN_A_LINK_UP]	= { AT_U8, 0, 0, "link-up" },
+	[QKDN_A_DEVICE_RUNNING]	= { AT_U8, 0, 0, "device-running" },
+	[QKDN_A_RATE]		= { AT_U64, 0, 0, "rate" },
+	[QKDN_A_POOL_CAPACITY]	= { AT_U32, 0, 0, "pool-capacity" },
+	[QKDN_A_POOL_LOW]	= { AT_U32, 0, 0, "pool-low" },
+	[QKDN_A_SAE_ID]		= { AT_STRING, 0, 0, "sae-id" },
+	[QKDN_A_SAE_UID]	= { AT_U32, 0, 0, "sae-uid" },
+	[QKDN_A_SAE_NODE_ID]	= { AT_STRING, 0, 0, "sae-node-id" },
+	[QKDN_A_MASTER_SAE_ID]	= { AT_STRING, 0, 0, "master-sae-id" },
+	[QKDN_A_SLAVE_SAE_ID]	= { AT_STRING, 0, 0, "slave-sae-id" },
+	[QKDN_A_KEY_NUMBER]	= { AT_U32, 0, 0, "key-number" },
+	[QKDN_A_KEY_SIZE]	= { AT_U32, 0, 0, "key-size" },
+	[QKDN_A_KEY]		= { AT_NEST, 0, 0, "key" },
+	[QKDN_A_POOL_KEY_SIZE]	= { AT_U32, 0, 0, "pool-key-size" },
+	[QKDN_A_POOL_STORED_KEY_COUNT]	= { AT_U32, 0, 0, "pool-stored-key-count" },
+	[QKDN_A_POOL_MAX_KEY_COUNT]	= { AT_U32, 0, 0, "pool-max-key-count" },
+	[QKDN_A_POOL_MAX_KEY_PER_REQUEST] = { AT_U32, 0, 0, "pool-max-key-per-request" },
+	[QKDN_A_POOL_MAX_KEY_SIZE]	= { AT_U32, 0, 0, "pool-max-key-size" },
+	[QKDN_A_POOL_MIN_KEY_SIZE]	= { AT_U32, 0, 0, "pool-min-key-size" },
+	[QKDN_A_POOL_OWN_BYTES]	= { AT_U64, 0, 0, "pool-own-bytes" },
+	[QKDN_A_POOL_PEER_BYTES]	= { AT_U64, 0, 0, "pool-peer-bytes" },
+	[QKDN_A_POOL_PENDING_BYTES]	= { AT_U64, 0, 0, "pool-pending-bytes" },
+	[QKDN_A_POOL_RESERVED_KEYS]	= { AT_U32, 0, 0, "pool-reserved-keys" },
+	[QKDN_A_STATS]		= { AT_NEST, 0, 0, "stats" },
+	[QKDN_A_KX_FRAME]	= { AT_BINARY, 1, QKDN_KX_FRAME_MAX, "kx-frame" },
+	[QKDN_A_EVENT]		= { AT_U32, 0, 0, "event" },
+	[QKDN_A_KEY_COUNT]	= { AT_U32, 0, 0, "key-count" },
+};
+
+static const struct qkdn_apol qkdn_key_pol[QKDN_A_KEY_MAX + 1] = {
+	[QKDN_A_KEY_ID]		= { AT_BINARY, QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN, "key-id" },
+	[QKDN_A_KEY_DATA]	= { AT_BINARY, 1, QKDN_KEY_SIZE_MAX / 8, "key-data" },
+};
+
+static int qkdn_check(const struct nlattr *a, const struct qkdn_apol *p)
+{
+	uint16_t len = mnl_attr_get_payload_len(a);
+
+	switch (p->type) {
+	case AT_NONE:
+		return 0;
+	case AT_STRING:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0 ||
+		    len > QKDN_ID_MAX ||
+		    strlen(mnl_attr_get_str(a)) != (size_t)len - 1)
+			return -1;
+		return 0;
+	case AT_U8:
+		return len == sizeof(uint8_t) ? 0 : -1;
+	case AT_U32:
+		return len == sizeof(uint32_t) ? 0 : -1;
+	case AT_U64:
+		return len == sizeof(uint64_t) ? 0 : -1;
+	case AT_NEST:
+		return mnl_attr_validate(a, MNL_TYPE_NESTED) < 0 ? -1 : 0;
+	case AT_BINARY:
+		return len < p->min || len > p->max ? -1 : 0;
+	}
+	return -1;
+}
+
+struct qkdn_parse_ctx {
+	const struct nlattr **tb;
+	const struct qkdn_apol *pol;
+	unsigned int max;
+};
+
+static int qkdn_attr_cb(const struct nlattr *a, void *data)
+{
+	struct qkdn_parse_ctx *c = data;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if (type > c->max || c->pol[type].type == AT_NONE)
+		return MNL_CB_OK;	/* newer kernel, or padding */
+	if (qkdn_check(a, &c->pol[type]) < 0) {
+		errno = EINVAL;
+		return MNL_CB_ERROR;
+	}
+	c->tb[type] = a;
+	return MNL_CB_OK;
+}
+
+int qkdn_parse(const struct nlmsghdr *nlh, const struct nlattr **tb)
+{
+	struct qkdn_parse_ctx c = { tb, qkdn_pol, QKDN_A_MAX };
+
+	memset(tb, 0, sizeof(*tb) * (QKDN_A_MAX + 1));
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + GENL_HDRLEN)
+		return -EINVAL;
+	if (mnl_attr_parse(nlh, GENL_HDRLEN, qkdn_attr_cb, &c) != MNL_CB_OK)
+		return -EINVAL;
+	return 0;
+}
+
+int qkdn_parse_key(const struct nlattr *nest, const struct nlattr **tb)
+{
+	struct qkdn_parse_ctx c = { tb, qkdn_key_pol, QKDN_A_KEY_MAX };
+
+	memset(tb, 0, sizeof(*tb) * (QKDN_A_KEY_MAX + 1));
+	if (mnl_attr_parse_nested(nest, qkdn_attr_cb, &c) != MNL_CB_OK)
+		return -EINVAL;
+	return 0;
+}
+
+static int qkdn_stats_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if (type > QKDN_A_STATS_MAX || type == QKDN_A_STATS_PAD ||
+	    type == QKDN_A_STATS_UNSPEC)
+		return MNL_CB_OK;
+	if (mnl_attr_get_payload_len(a) != sizeof(uint64_t)) {
+		errno = EINVAL;
+		return MNL_CB_ERROR;
+	}
+	tb[type] = a;
+	return MNL_CB_OK;
+}
+
+int qkdn_parse_stats(const struct nlattr *nest, const struct nlattr **tb)
+{
+	memset(tb, 0, sizeof(*tb) * (QKDN_A_STATS_MAX + 1));
+	if (mnl_attr_parse_nested(nest, qkdn_stats_cb, tb) != MNL_CB_OK)
+		return -EINVAL;
+	return 0;
+}
+
+void qkdn_attr_put_u64(struct nlmsghdr *nlh, uint16_t type, uint64_t v)
+{
+	uintptr_t data = (uintptr_t)mnl_nlmsg_get_payload_tail(nlh) +
+			 MNL_ATTR_HDRLEN;
+
+	/* Align the payload to 8 bytes, as nla_put_u64_64bit() does. */
+	if (data % 8)
+		mnl_attr_put(nlh, QKDN_A_PAD, 0, NULL);
+	mnl_attr_put_u64(nlh, type, v);
+}
+
+static const char *const qkdn_cmd_names[QKDN_CMD_MAX + 1] = {
+	[QKDN_CMD_NODE_GET]	= "node-get",
+	[QKDN_CMD_NODE_SET]	= "node-set",
+	[QKDN_CMD_LINK_GET]	= "link-get",
+	[QKDN_CMD_LINK_NEW]	= "link-new",
+	[QKDN_CMD_LINK_DEL]	= "link-del",
+	[QKDN_CMD_LINK_SET]	= "link-set",
+	[QKDN_CMD_SAE_GET]	= "sae-get",
+	[QKDN_CMD_SAE_NEW]	= "sae-new",
+	[QKDN_CMD_SAE_DEL]	= "sae-del",
+	[QKDN_CMD_POOL_GET]	= "pool-get",
+	[QKDN_CMD_KEY_GET]	= "key-get",
+	[QKDN_CMD_KEY_GET_BY_ID] = "key-get-by-id",
+	[QKDN_CMD_KX_BIND]	= "kx-bind",
+	[QKDN_CMD_KX_FRAME]	= "kx-frame",
+	[QKDN_CMD_KX_CHANNEL]	= "kx-channel",
+	[QKDN_CMD_EVENT]	= "event",
+};
+
+static const char *const qkdn_event_names[QKDN_EVENT_MAX + 1] = {
+	[QKDN_EVENT_LINK_UP]		= "link-up",
+	[QKDN_EVENT_LINK_DOWN]		= "link-down",
+	[QKDN_EVENT_POOL_LOW]		= "pool-low",
+	[QKDN_EVENT_POOL_EMPTY]		= "pool-empty",
+	[QKDN_EVENT_KEYS_RESERVED]	= "keys-reserved",
+	[QKDN_EVENT_KEYS_RECEIVED]	= "keys-received",
+	[QKDN_EVENT_KEYS_SUPPLIED]	= "keys-supplied",
+	[QKDN_EVENT_BLOCK_ABORT]	= "block-abort",
+};
+
+const char *qkdn_cmd_name(uint8_t cmd)
+{
+	return cmd <= QKDN_CMD_MAX ? qkdn_cmd_names[cmd] : NULL;
+}
+
+const char *qkdn_event_name(uint32_t event)
+{
+	return event <= QKDN_EVENT_MAX ? qkdn_event_names[event] : NULL;
+}
+
+const char *qkdn_attr_name(uint16_t type)
+{
+	return type <= QKDN_A_MAX ? qkdn_pol[type].name : NULL;
+}

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * qkdn-linkd netlink side. Frames are opaque here: only their sizes are
+ * ever logged.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/genetlink.h>
+
+#include "libqkdn.h"
+#include "kernel.h"
+#include "log.h"
+
+static const char *kernel_open_hint(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return "generic netlink family \"" QKDN_GENL_NAME
+		       "\" not found: is qkdn.ko loaded?";
+	case EPERM:
+	case EACCES:
+		return "permission denied: CAP_NET_ADMIN is needed";
+	case EBUSY:
+	case EEXIST:
+	case EALREADY:
+		return "another link daemon is bound in this network namespace";
+	}
+	return NULL;
+}
+
+static void kernel_errfmt(char *err, size_t errlen, const char *what,
+			  int e, const char *extack)
+{
+	const char *hint = kernel_open_hint(e);
+
+	if (extack && *extack)
+		snprintf(err, errlen, "%s: %s (%s)", what, extack, strerror(e));
+	else if (hint)
+		snprintf(err, errlen, "%s: %s", what, hint);
+	else
+		snprintf(err, errlen, "%s: %s", what, strerror(e));
+}
+
+int linkd_kernel_open(struct linkd_kernel *k, char *err, size_t errlen)
+{
+	struct nlmsghdr *nlh;
+	int fd, size, r, fl;
+
+	memset(k, 0, sizeof(*k));
+	k->buf = malloc(QKDN_BUF_SIZE);
+	if (!k->buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	k->cmd = qkdn_open();
+	if (!k->cmd) {
+		r = -errno;
+		kernel_errfmt(err, errlen, "netlink", -r, NULL);
+		goto fail;
+	}
+	k->ev = qkdn_open();
+	if (!k->ev) {
+		r = -errno;
+		kernel_errfmt(err, errlen, "netlink", -r, NULL);
+		goto fail;
+	}
+	fd = qkdn_fd(k->ev);
+	size = LINKD_EVENT_RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+
+	nlh = qkdn_msg(k->ev, k->buf, QKDN_CMD_KX_BIND, 0);
+	r = qkdn_request(k->ev, nlh, NULL, NULL);
+	if (r < 0) {
+		kernel_errfmt(err, errlen, "kx-bind", -r, qkdn_errmsg(k->ev));
+		goto fail;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "netlink: %s", strerror(-r));
+		goto fail;
+	}
+	return 0;
+
+fail:
+	linkd_kernel_close(k);
+	return r;
+}
+
+void linkd_kernel_close(struct linkd_kernel *k)
+{
+	if (k->ev)
+		qkdn_close(k->ev);
+	if (k->cmd)
+		qkdn_close(k->cmd);
+	free(k->buf);
+	k->ev = NULL;
+	k->cmd = NULL;
+	k->buf = NULL;
+}
+
+int linkd_kernel_event_fd(const struct linkd_kernel *k)
+{
+	return qkdn_fd(k->ev);
+}
+
+int linkd_kernel_pending(const struct linkd_kernel *k)
+{
+	return qkdn_pending(k->ev);
+}
+
+const char *linkd_kernel_errmsg(const struct linkd_kernel *k)
+{
+	const char *m = qkdn_errmsg(k->cmd);
+
+	return m ? m : "";
+}
+
+/* Copy a string attribute that must hold a node ID; false if it does not. */
+static bool attr_id(const struct nlattr *a, char out[QKDN_ID_MAX])
+{
+	const char *p = mnl_attr_get_payload(a);
+	size_t n = strnlen(p, mnl_attr_get_payload_len(a));
+
+	if (n == 0 || n >= QKDN_ID_MAX)
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+static int node_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[QKDN_A_MAX + 1] = { 0 };
+	char *id = data;
+
+	if (qkdn_parse(nlh, tb) < 0 || !tb[QKDN_A_NODE_ID] ||
+	    !attr_id(tb[QKDN_A_NODE_ID], id))
+		id[0] = '\0';
+	return MNL_CB_OK;
+}
+
+int linkd_kernel_node_id(struct linkd_kernel *k, char id[QKDN_ID_MAX])
+{
+	struct nlmsghdr *nlh;
+
+	id[0] = '\0';
+	nlh = qkdn_msg(k->cmd, k->buf, QKDN_CMD_NODE_GET, 0);
+	return qkdn_request(k->cmd, nlh, node_cb, id);
+}
+
+struct links_ctx {
+	struct linkd_kernel *k;
+	linkd_link_cb cb;
+	void *ctx;
+};
+
+static int links_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[QKDN_A_MAX + 1] = { 0 };
+	struct links_ctx *lc = data;
+	char peer[QKDN_ID_MAX];
+
+	if (qkdn_parse(nlh, tb) < 0 || !tb[QKDN_A_LINK_ID] ||
+	    !tb[QKDN_A_PEER_NODE_ID] ||
+	    !attr_id(tb[QKDN_A_PEER_NODE_ID], peer)) {
+		lc->k->bad_msgs++;
+		return MNL_CB_OK;
+	}
+	lc->cb(lc->ctx, mnl_attr_get_u32(tb[QKDN_A_LINK_ID]), peer);
+	return MNL_CB_OK;
+}
+
+int linkd_kernel_links(struct linkd_kernel *k, linkd_link_cb cb, void *ctx)
+{
+	struct links_ctx lc = { .k = k, .cb = cb, .ctx = ctx };
+	struct nlmsghdr *nlh;
+
+	nlh = qkdn_msg(k->cmd, k->buf, QKDN_CMD_LINK_GET, NLM_F_DUMP);
+	return qkdn_request(k->cmd, nlh, links_cb, &lc);
+}
+
+int linkd_kernel_frame(struct linkd_kernel *k, uint32_t link_id,
+		       const uint8_t *frame, size_t len)
+{
+	struct nlmsghdr *nlh;
+
+	if (!len || len > QKDN_KX_FRAME_MAX)
+		return -EINVAL;
+	nlh = qkdn_msg(k->cmd, k->buf, QKDN_CMD_KX_FRAME, 0);
+	mnl_attr_put_u32(nlh, QKDN_A_LINK_ID, link_id);
+	mnl_attr_put(nlh, QKDN_A_KX_FRAME, len, frame);
+	return qkdn_request(k->cmd, nlh, NULL, NULL);
+}
+
+int linkd_kernel_channel(struct linkd_kernel *k, uint32_t link_id, int up)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = qkdn_msg(k->cmd, k->buf, QKDN_CMD_KX_CHANNEL, 0);
+	mnl_attr_put_u32(nlh, QKDN_A_LINK_ID, link_id);
+	mnl_attr_put_u8(nlh, QKDN_A_LINK_UP, up ? 1 : 0);
+	return qkdn_request(k->cmd, nlh, NULL, NULL);
+}
+
+struct recv_ctx {
+	struct linkd_kernel *k;
+	linkd_frame_cb cb;
+	void *ctx;
+};
+
+static int recv_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[QKDN_A_MAX + 1] = { 0 };
+	const struct genlmsghdr *gh = mnl_nlmsg_get_payload(nlh);
+	struct recv_ctx *rc = data;
+	char peer[QKDN_ID_MAX] = "";
+	size_t len;
+
+	if (gh->cmd != QKDN_CMD_KX_FRAME)
+		return MNL_CB_OK;
+	if (qkdn_parse(nlh, tb) < 0 || !tb[QKDN_A_LINK_ID] ||
+	    !tb[QKDN_A_KX_FRAME])
+		goto bad;
+	len = mnl_attr_get_payload_len(tb[QKDN_A_KX_FRAME]);
+	if (!len || len > QKDN_KX_FRAME_MAX)
+		goto bad;
+	if (tb[QKDN_A_PEER_NODE_ID] && !attr_id(tb[QKDN_A_PEER_NODE_ID], peer))
+		peer[0] = '\0';
+	rc->cb(rc->ctx, mnl_attr_get_u32(tb[QKDN_A_LINK_ID]), peer,
+	       mnl_attr_get_payload(tb[QKDN_A_KX_FRAME]), len);
+	return MNL_CB_OK;
+
+bad:
+	rc->k->bad_msgs++;
+	linkd_warn("malformed kx-frame message from the kernel (%u bytes)",
+		   nlh->nlmsg_len);
+	return MNL_CB_OK;
+}
+
+int linkd_kernel_recv(struct linkd_kernel *k, linkd_frame_cb cb, void *ctx)
+{
+	struct recv_ctx rc = { .k = k, .cb = cb, .ctx = ctx };
+	int i, r;
+
+	/* Bounded, so that channels get their turn; poll() calls again. */
+	for (i = 0; i < 256; i++) {
+		r = qkdn_recv(k->ev, recv_cb, &rc);
+		if (r == -EINTR)
+			continue;
+		if (r == -ENOBUFS) {
+			k->enobufs++;
+			linkd_warn("kernel frames lost: event socket overflowed (%llu times); the kernel retransmits",
+				   (unsigned long long)k->enobufs);
+			continue;
+		}
+		if (r == -EAGAIN || r == -EWOULDBLOCK || r == 0)
+			return 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

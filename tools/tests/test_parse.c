@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * qkdnctl's command line: each command becomes the netlink request the
+ * uapi describes (command, dump flag, attributes); bad input is a usage
+ * error with a message, and builds nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../qkdnctl/qkdnctl.h"
+#include "tap.h"
+
+static void *buf;
+static struct qkdnctl_req req;
+static const struct nlattr *tb[QKDN_A_MAX + 1];
+
+/* Parse a NULL-terminated argument list; 0 and tb filled on success. */
+static int parse(const char *first, ...)
+{
+	char *argv[64];
+	va_list ap;
+	int argc = 0;
+	const char *a;
+
+	va_start(ap, first);
+	for (a = first; a && argc < 63; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	memset(buf, 0xee, QKDN_BUF_SIZE);
+	if (qkdnctl_parse(argc, argv, buf, &req))
+		return -1;
+	if (req.nlh && qkdn_parse(req.nlh, tb))
+		return -2;
+	return 0;
+}
+
+static uint8_t cmd(void)
+{
+	const struct genlmsghdr *g = mnl_nlmsg_get_payload(req.nlh);
+
+	return g->cmd;
+}
+
+static int has_str(uint16_t type, const char *v)
+{
+	return tb[type] && !strcmp(mnl_attr_get_str(tb[type]), v);
+}
+
+static int has_u32(uint16_t type, uint32_t v)
+{
+	return tb[type] && mnl_attr_get_u32(tb[type]) == v;
+}
+
+static int nattrs(void)
+{
+	const struct nlattr *a;
+	int n = 0;
+
+	mnl_attr_for_each(a, req.nlh, GENL_HDRLEN)
+		if (mnl_attr_get_type(a) != QKDN_A_PAD)
+			n++;
+	return n;
+}
+
+static int dump(void)
+{
+	return !!(req.nlh->nlmsg_flags & NLM_F_DUMP);
+}
+
+static int usage_err(const char *want)
+{
+	if (!req.err[0] || req.nlh)
+		return 0;
+	if (want && !strstr(req.err, want)) {
+		printf("# got \"%s\"\n", req.err);
+		return 0;
+	}
+	return 1;
+}
+
+#define BAD(want, ...) (parse(__VA_ARGS__, NULL) == -1 && usage_err(want))
+
+static void test_opts(void)
+{
+	struct qkdnctl_opts o;
+	char err[128];
+	char *a1[] = { "qkdnctl", "-j", "-n", "ns1", "link", "show", NULL };
+	char *a2[] = { "qkdnctl", "-jp", "-nns2", "node", NULL };
+	char *a3[] = { "qkdnctl", "--json", "--netns", "x", "--pretty", "sae", NULL };
+	char *a4[] = { "qkdnctl", "-x", "link", NULL };
+	char *a5[] = { "qkdnctl", "-n", NULL };
+	char *a6[] = { "qkdnctl", "link", "-j", NULL };
+	char *a7[] = { "qkdnctl", "-p", "node", NULL };
+
+	tap_ok(qkdnctl_parse_opts(6, a1, &o, err, sizeof(err)) == 4 && o.json &&
+	       !o.pretty && o.netns && !strcmp(o.netns, "ns1"),
+	       "options: -j -n NETNS");
+	tap_ok(qkdnctl_parse_opts(4, a2, &o, err, sizeof(err)) == 3 && o.json &&
+	       o.pretty && !strcmp(o.netns, "ns2"), "options: -jp -nNETNS");
+	tap_ok(qkdnctl_parse_opts(6, a3, &o, err, sizeof(err)) == 5 && o.json &&
+	       o.pretty && !strcmp(o.netns, "x"), "options: long forms");
+	tap_ok(qkdnctl_parse_opts(3, a4, &o, err, sizeof(err)) == -1 &&
+	       strstr(err, "-x"), "options: unknown option");
+	tap_ok(qkdnctl_parse_opts(2, a5, &o, err, sizeof(err)) == -1 &&
+	       strstr(err, "NETNS"), "options: -n without NETNS");
+	tap_ok(qkdnctl_parse_opts(3, a6, &o, err, sizeof(err)) == 1 && !o.json,
+	       "options: stop at the object");
+	tap_ok(qkdnctl_parse_opts(3, a7, &o, err, sizeof(err)) == 2 && o.json &&
+	       o.pretty, "options: -p implies -j");
+}
+
+static void test_node(void)
+{
+	tap_ok(parse("node", "show", NULL) == 0 && cmd() == QKDN_CMD_NODE_GET &&
+	       !dump() && !nattrs(), "node show: NODE_GET, no attributes");
+	tap_ok(parse("n", NULL) == 0 && cmd() == QKDN_CMD_NODE_GET,
+	       "node: show by default, object abbreviated");
+	tap_ok(parse("node", "set", "id", "KM-A", NULL) == 0 &&
+	       cmd() == QKDN_CMD_NODE_SET && has_str(QKDN_A_NODE_ID, "KM-A") &&
+	       nattrs() == 1, "node set id: NODE_SET with NODE_ID");
+	tap_ok(req.nlh->nlmsg_flags == (NLM_F_REQUEST | NLM_F_ACK),
+	       "requests ask for an ACK");
+	tap_ok(BAD("required", "node", "set"), "node set without id");
+	tap_ok(BAD("needs a value", "node", "set", "id"), "keyword without value");
+	tap_ok(BAD("1 to 63", "node", "set", "id", ""), "empty node id");
+	tap_ok(BAD("1 to 63", "node", "set", "id",
+		   "0123456789012345678901234567890123456789012345678901234567890123"),
+	       "node id of 64 bytes");
+	tap_ok(parse("node", "set", "id",
+		     "012345678901234567890123456789012345678901234567890123456789012",
+		     NULL) == 0, "node id of 63 bytes");
+	tap_ok(BAD("control", "node", "set", "id", "a\nb"), "control character in id");
+	tap_ok(BAD("twice", "node", "set", "id", "a", "id", "b"), "keyword twice");
+	tap_ok(BAD("unknown keyword", "node", "show", "id", "a"),
+	       "node show takes nothing");
+	tap_ok(BAD("unknown command", "node", "frob"), "unknown command");
+	tap_ok(BAD("unknown object", "nodes"), "unknown object");
+	tap_ok(parse("node", "help", NULL) == 0 && req.help &&
+	       req.obj == QKDNCTL_OBJ_NODE && !req.nlh, "node help");
+	tap_ok(parse("help", NULL) == 0 && req.help && req.obj == QKDNCTL_OBJ_NONE,
+	       "help");
+}
+
+static void test_link(void)
+{
+	tap_ok(parse("link", "show", NULL) == 0 && cmd() == QKDN_CMD_LINK_GET &&
+	       dump() && !nattrs(), "link show: LINK_GET dump");
+	tap_ok(parse("l", "sh", "id", "7", NULL) == 0 &&
+	       cmd() == QKDN_CMD_LINK_GET && !dump() && has_u32(QKDN_A_LINK_ID, 7) &&
+	       nattrs() == 1, "link show id: LINK_GET do with LINK_ID");
+	tap_ok(BAD("ambiguous command", "link", "s"), "ambiguous command");
+	tap_ok(parse("link", "add", "id", "1", "peer", "B", "device", "qkdsim0",
+		     "capacity", "1M", "low", "64k", NULL) == 0 &&
+	       cmd() == QKDN_CMD_LINK_NEW && has_u32(QKDN_A_LINK_ID, 1) &&
+	       has_str(QKDN_A_PEER_NODE_ID, "B") &&
+	       has_str(QKDN_A_DEVICE, "qkdsim0") &&
+	       has_u32(QKDN_A_POOL_CAPACITY, 1 << 20) &&
+	       has_u32(QKDN_A_POOL_LOW, 64 << 10) && nattrs() == 5,
+	       "link add: LINK_NEW with all attributes");
+	tap_ok(parse("link", "a", "i", "65535", "p", "B", NULL) == 0 &&
+	       has_u32(QKDN_A_LINK_ID, 65535) && nattrs() == 2,
+	       "link add: minimal, keywords abbreviated");
+	tap_ok(BAD("peer", "link", "add", "id", "1"), "link add without peer");
+	tap_ok(BAD("id", "link", "add", "peer", "B"), "link add without id");
+	tap_ok(BAD("out of range", "link", "add", "id", "0", "peer", "B"), "link id 0");
+	tap_ok(BAD("out of range", "link", "add", "id", "65536", "peer", "B"),
+	       "link id 65536");
+	tap_ok(BAD("invalid link id", "link", "del", "id", "one"), "link id not a number");
+	tap_ok(BAD("invalid link id", "link", "del", "id", "1k"), "link id with suffix");
+	tap_ok(BAD("out of range", "link", "add", "id", "1", "peer", "B",
+		   "capacity", "2G"), "capacity above QKDN_POOL_CAPACITY_MAX");
+	tap_ok(parse("link", "add", "id", "1", "peer", "B", "capacity", "1G", NULL) == 0 &&
+	       has_u32(QKDN_A_POOL_CAPACITY, QKDN_POOL_CAPACITY_MAX),
+	       "capacity of exactly QKDN_POOL_CAPACITY_MAX");
+	tap_ok(BAD("exceeds", "link", "add", "id", "1", "peer", "B", "capacity",
+		   "1k", "low", "2k"), "low above capacity");
+	tap_ok(parse("link", "set", "id", "3", "running", "on", "rate", "10M",
+		     "capacity", "4096", NULL) == 0 &&
+	       cmd() == QKDN_CMD_LINK_SET && has_u32(QKDN_A_LINK_ID, 3) &&
+	       tb[QKDN_A_DEVICE_RUNNING] &&
+	       mnl_attr_get_u8(tb[QKDN_A_DEVICE_RUNNING]) == 1 &&
+	       tb[QKDN_A_RATE] && mnl_attr_get_u64(tb[QKDN_A_RATE]) == 10000000 &&
+	       has_u32(QKDN_A_POOL_CAPACITY, 4096) && nattrs() == 4,
+	       "link set: LINK_SET, running, rate with decimal suffix");
+	tap_ok(((uintptr_t)mnl_attr_get_payload(tb[QKDN_A_RATE]) -
+		(uintptr_t)req.nlh) % 8 == 0, "link set: rate payload 64-bit aligned");
+	tap_ok(parse("link", "set", "id", "3", "running", "off", NULL) == 0 &&
+	       mnl_attr_get_u8(tb[QKDN_A_DEVICE_RUNNING]) == 0, "running off");
+	tap_ok(BAD("on or off", "link", "set", "id", "3", "running", "yes"),
+	       "running yes");
+	tap_ok(BAD("ambiguous keyword", "link", "set", "id", "3", "r", "on"),
+	       "ambiguous keyword (running, rate)");
+	tap_ok(BAD("nothing to set", "link", "set", "id", "3"), "link set without change");
+	tap_ok(BAD("unknown keyword", "link", "set", "id", "3", "peer", "C"),
+	       "link set cannot change the peer");
+	tap_ok(BAD("out of range", "link", "set", "id", "3", "rate",
+		   "18446744073709551616"), "rate overflow");
+	tap_ok(parse("link", "del", "id", "9", NULL) == 0 &&
+	       cmd() == QKDN_CMD_LINK_DEL && has_u32(QKDN_A_LINK_ID, 9) &&
+	       nattrs() == 1, "link del: LINK_DEL");
+	tap_ok(BAD("required", "link", "del"), "link del without id");
+	tap_ok(BAD("needs a value", "link", "add", "id", "9", "peer"),
+	       "dangling keyword");
+}
+
+static void test_sae(void)
+{
+	tap_ok(parse("sae", NULL) == 0 && cmd() == QKDN_CMD_SAE_GET && dump(),
+	       "sae: SAE_GET dump");
+	tap_ok(parse("sae", "show", "id", "app1", NULL) == 0 && !dump() &&
+	       has_str(QKDN_A_SAE_ID, "app1"), "sae show id: do");
+	tap_ok(parse("sae", "add", "id", "app1", "uid", "1000", NULL) == 0 &&
+	       cmd() == QKDN_CMD_SAE_NEW && has_str(QKDN_A_SAE_ID, "app1") &&
+	       has_u32(QKDN_A_SAE_UID, 1000) && nattrs() == 2,
+	       "sae add uid: local SAE");
+	tap_ok(parse("sae", "add", "id", "app1", "uid", "root", NULL) == 0 &&
+	       has_u32(QKDN_A_SAE_UID, 0), "sae add uid by user name");
+	tap_ok(parse("sae", "add", "id", "far", "node", "KM-C", NULL) == 0 &&
+	       has_str(QKDN_A_SAE_NODE_ID, "KM-C") && !tb[QKDN_A_SAE_UID] &&
+	       nattrs() == 2, "sae add node: remote SAE");
+	tap_ok(BAD("either", "sae", "add", "id", "x", "uid", "1", "node", "B"),
+	       "sae add with uid and node");
+	tap_ok(BAD("either", "sae", "add", "id", "x"), "sae add with neither");
+	tap_ok(BAD("out of range", "sae", "add", "id", "x", "uid", "4294967295"),
+	       "uid -1 rejected");
+	tap_ok(BAD("unknown user", "sae", "add", "id", "x", "uid", "no-such-user-x"),
+	       "unknown user name");
+	tap_ok(parse("sae", "del", "id", "x", NULL) == 0 && cmd() == QKDN_CMD_SAE_DEL &&
+	       has_str(QKDN_A_SAE_ID, "x") && nattrs() == 1, "sae del");
+}
+
+static void test_pool(void)
+{
+	tap_ok(parse("pool", "show", NULL) == 0 && cmd() == QKDN_CMD_POOL_GET &&
+	       dump(), "pool show: dump");
+	tap_ok(parse("p", "show", "id", "2", NULL) == 0 && !dump() &&
+	       has_u32(QKDN_A_LINK_ID, 2) && nattrs() == 1, "pool show id");
+	tap_ok(parse("pool", "show", "slave", "b1", "master", "a1", NULL) == 0 &&
+	       !dump() && has_str(QKDN_A_SLAVE_SAE_ID, "b1") &&
+	       has_str(QKDN_A_MASTER_SAE_ID, "a1") && nattrs() == 2,
+	       "pool show slave master");
+	tap_ok(BAD("either", "pool", "show", "id", "2", "slave", "b"),
+	       "pool show id and slave");
+	tap_ok(BAD("needs", "pool", "show", "master", "a"), "master without slave");
+}
+
+static void test_key(void)
+{
+	static const uint8_t id1[QKDN_KEY_ID_LEN] = {
+		0x55, 0x0e, 0x84, 0x00, 0xe2, 0x9b, 0x41, 0xd4,
+		0xa7, 0x16, 0x44, 0x66, 0x55, 0x44, 0x00, 0x00,
+	};
+	const struct nlattr *a, *kb[QKDN_A_KEY_MAX + 1];
+	char *argv[8 + 2 * QKDN_KEYS_PER_REQUEST + 2];
+	int n = 0, ok = 1, i;
+
+	tap_ok(parse("key", "get", "master", "A", "slave", "B", NULL) == 0 &&
+	       cmd() == QKDN_CMD_KEY_GET && !dump() &&
+	       has_str(QKDN_A_MASTER_SAE_ID, "A") && has_str(QKDN_A_SLAVE_SAE_ID, "B") &&
+	       has_u32(QKDN_A_KEY_NUMBER, 1) &&
+	       has_u32(QKDN_A_KEY_SIZE, QKDN_KEY_SIZE_DEFAULT) &&
+	       req.fmt == QKDNCTL_FMT_NONE, "key get: defaults number 1, size 256");
+	tap_ok(parse("k", "get", "m", "A", "sl", "B", "n", "128", "si", "8192",
+		     "f", "b", NULL) == 0 && has_u32(QKDN_A_KEY_NUMBER, 128) &&
+	       has_u32(QKDN_A_KEY_SIZE, 8192) && req.fmt == QKDNCTL_FMT_BASE64,
+	       "key get: maxima, base64");
+	tap_ok(parse("key", "get", "master", "A", "slave", "B", "format", "hex",
+		     "size", "64", NULL) == 0 && req.fmt == QKDNCTL_FMT_HEX &&
+	       has_u32(QKDN_A_KEY_SIZE, 64), "key get: hex, minimum size");
+	tap_ok(BAD("out of range", "key", "get", "master", "A", "slave", "B",
+		   "number", "129"), "number 129");
+	tap_ok(BAD("out of range", "key", "get", "master", "A", "slave", "B",
+		   "number", "0"), "number 0");
+	tap_ok(BAD("out of range", "key", "get", "master", "A", "slave", "B",
+		   "size", "56"), "size 56");
+	tap_ok(BAD("multiple of 8", "key", "get", "master", "A", "slave", "B",
+		   "size", "100"), "size not a multiple of 8");
+	tap_ok(BAD("format", "key", "get", "master", "A", "slave", "B",
+		   "format", "raw"), "unknown format");
+	tap_ok(BAD("ambiguous keyword", "key", "get", "master", "A", "s", "B"),
+	       "ambiguous keyword (slave, size)");
+	tap_ok(BAD("required", "key", "get", "master", "A"), "slave missing");
+	tap_ok(BAD("command is required", "key"), "key needs a command");
+	tap_ok(BAD("unknown keyword", "key", "get", "master", "A", "slave", "B",
+		   "id", "550e8400-e29b-41d4-a716-446655440000"), "key get takes no id");
+
+	tap_ok(parse("key", "get-by-id", "master", "A", "slave", "B", "id",
+		     "550e8400-e29b-41d4-a716-446655440000", "id",
+		     "00000000-0000-0000-0000-000000000001", NULL) == 0 &&
+	       cmd() == QKDN_CMD_KEY_GET_BY_ID, "key get-by-id: KEY_GET_BY_ID");
+	mnl_attr_for_each(a, req.nlh, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) != QKDN_A_KEY)
+			continue;
+		if (qkdn_parse_key(a, kb) || !kb[QKDN_A_KEY_ID] || kb[QKDN_A_KEY_DATA])
+			ok = 0;
+		else if (n == 0 && memcmp(mnl_attr_get_payload(kb[QKDN_A_KEY_ID]),
+					  id1, sizeof(id1)))
+			ok = 0;
+		else if (n == 1 &&
+			 ((const uint8_t *)mnl_attr_get_payload(kb[QKDN_A_KEY_ID]))[15] != 1)
+			ok = 0;
+		n++;
+	}
+	tap_ok(ok && n == 2, "key get-by-id: one KEY nest with KEY_ID per id, in order");
+	tap_ok(!tb[QKDN_A_KEY_NUMBER] && !tb[QKDN_A_KEY_SIZE],
+	       "key get-by-id: no number or size");
+	tap_ok(BAD("invalid key id", "key", "get-by-id", "master", "A", "slave", "B",
+		   "id", "550e8400-e29b-41d4-a716-44665544000"), "short UUID");
+	tap_ok(BAD("at least one", "key", "get-by-id", "master", "A", "slave", "B"),
+	       "get-by-id without id");
+
+	argv[n = 0] = "key";
+	argv[++n] = "get-by-id";
+	argv[++n] = "master";
+	argv[++n] = "A";
+	argv[++n] = "slave";
+	argv[++n] = "B";
+	for (i = 0; i <= QKDN_KEYS_PER_REQUEST; i++) {
+		argv[++n] = "id";
+		argv[++n] = "550e8400-e29b-41d4-a716-446655440000";
+	}
+	argv[++n] = NULL;
+	tap_ok(qkdnctl_parse(n - 2, argv, buf, &req) == 0,
+	       "get-by-id with QKDN_KEYS_PER_REQUEST ids");
+	tap_ok(qkdnctl_parse(n, argv, buf, &req) == -1 && usage_err("at most"),
+	       "get-by-id with one id too many");
+}
+
+static void test_monitor(void)
+{
+	tap_ok(parse("monitor", NULL) == 0 && req.obj == QKDNCTL_OBJ_MONITOR &&
+	       !req.nlh, "monitor");
+	tap_ok(parse("m", NULL) == 0 && req.obj == QKDNCTL_OBJ_MONITOR,
+	       "monitor abbreviated");
+	tap_ok(BAD("no arguments", "monitor", "all"), "monitor with arguments");
+}
+
+int main(void)
+{
+	buf = malloc(QKDN_BUF_SIZE);
+	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 3);
+	test_opts();
+	test_node();
+	test_link();
+	test_sae();
+	test_pool();
+	test_key();
+	test_monitor();
+	free(buf);
+	return tap_done();
+}
