@@ -162,8 +162,6 @@ u8 *qkdn_device_rx_buf(struct qkdn_device *dev)
 	spin_lock_irqsave(&dev->ring_lock, flags);
 	if (dev->prod - dev->cons < QKDN_RING_SLOTS)
 		buf = dev->ring[dev->prod % QKDN_RING_SLOTS].buf;
-	if (!buf)
-		dev->rx_dropped++;
 	spin_unlock_irqrestore(&dev->ring_lock, flags);
 	return buf;
 }

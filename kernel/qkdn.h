@@ -202,6 +202,12 @@ void qkdn_kx_tx_work(struct work_struct *work);
 void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay);
 
 /* netlink.c */
+extern const struct nla_policy qkdn_key_policy[QKDN_A_KEY_MAX + 1];
+struct qkdn_net *qkdn_info_qn(struct genl_info *info);
+void *qkdn_put_hdr(struct sk_buff *skb, u32 portid, u32 seq, int flags,
+		   u8 cmd);
+struct qkdn_sae *qkdn_nl_sae(struct qkdn_net *qn, struct genl_info *info,
+			     int type);
 int qkdn_nl_init(void);
 void qkdn_nl_exit(void);
 void qkdn_nl_event(struct qkdn_net *qn, u32 event, struct qkdn_link *link,
@@ -209,5 +215,9 @@ void qkdn_nl_event(struct qkdn_net *qn, u32 event, struct qkdn_link *link,
 		   const u8 *ids);
 int qkdn_nl_kx_deliver(struct qkdn_net *qn, struct qkdn_link *link,
 		       const u8 *frame, u32 len);
+
+/* key.c: Ak */
+int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info);
 
 #endif /* _QKDN_H */

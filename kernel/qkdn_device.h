@@ -9,6 +9,8 @@
  * The producer fills the buffer returned by qkdn_device_rx_buf() and
  * publishes it with qkdn_device_rx_commit(); the key store drains the ring
  * from a work item, taking the buffer and leaving a fresh one in the slot.
+ * qkdn_device_rx_buf() returning NULL means the ring is full: the driver
+ * may wait for room or drop the block (and count it).
  * Blocks carry a sequence number that both ends of the QKD link agree on;
  * sequence numbers increase, and gaps are allowed.
  *
@@ -67,7 +69,7 @@ struct qkdn_device {
 	spinlock_t ring_lock;		/* protects ring, prod, cons */
 	struct qkdn_ring_slot ring[QKDN_RING_SLOTS];
 	unsigned int prod, cons;	/* free-running indices */
-	u64 rx_dropped;			/* producer found the ring full */
+	u64 rx_dropped;			/* published into a full ring */
 	struct work_struct drain_work;
 };
 

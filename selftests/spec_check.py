@@ -549,8 +549,14 @@ class Checker:
         with open(header_path) as f:
             self.header_raw = f.read()
         self.header = strip_comments(self.header_raw)
-        with open(kernel_path) as f:
-            self.kernel = strip_comments(f.read())
+        if isinstance(kernel_path, str):
+            kernel_path = [kernel_path]
+        text = ""
+        for path in kernel_path:
+            with open(path) as f:
+                text += f.read() + "\n"
+        self.kernel = strip_comments(text)
+        kernel_path = kernel_path[0]
 
         # Constants: the header, then the kernel's local headers, then the
         # kernel file itself.
@@ -1184,8 +1190,13 @@ def main():
     ap.add_argument("--spec", default=os.path.join(
         TOP, "Documentation/netlink/specs/qkdn.yaml"))
     ap.add_argument("--header", default=os.path.join(TOP, "uapi/linux/qkdn.h"))
-    ap.add_argument("--kernel", default=os.path.join(TOP, "kernel/netlink.c"))
+    ap.add_argument("--kernel", action="append",
+                    help="kernel source with the family (repeatable; "
+                    "default kernel/netlink.c and kernel/key.c)")
     args = ap.parse_args()
+    if not args.kernel:
+        args.kernel = [os.path.join(TOP, "kernel/netlink.c"),
+                       os.path.join(TOP, "kernel/key.c")]
     try:
         checker = Checker(args.spec, args.header, args.kernel)
     except Exception as e:      # any malformed input is a failure to report

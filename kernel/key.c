@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Ak: key requests of the applications (SAEs), ITU-T Q.4160 I.1.
+ */
+
+#include <linux/cred.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/uuid.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+
+#include "qkdn.h"
+
+/*
+ * A reply carrying key bytes erases itself when it is freed, wherever that
+ * happens (after the caller read it, or on any error path): the skb's data
+ * is tagged with a ubuf_info whose callback runs when the data is released.
+ */
+static void qkdn_erase_cb(struct sk_buff *skb, struct ubuf_info *uarg,
+			  bool success)
+{
+	memzero_explicit(skb->head, skb_end_offset(skb));
+	if (refcount_dec_and_test(&uarg->refcnt))
+		kfree(uarg);
+}
+
+static struct sk_buff *qkdn_key_msg_new(size_t payload)
+{
+	struct ubuf_info *uarg;
+	struct sk_buff *msg;
+	bool have_ref = true;
+
+	msg = genlmsg_new(payload, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	uarg = kzalloc(sizeof(*uarg), GFP_KERNEL);
+	if (!uarg) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	uarg->callback = qkdn_erase_cb;
+	refcount_set(&uarg->refcnt, 1);
+	uarg->flags = SKBFL_ZEROCOPY_ENABLE | SKBFL_DONT_ORPHAN;
+	skb_zcopy_set(msg, uarg, &have_ref);
+	return msg;
+}
+
+/*
+ * netlink_unicast() reallocates a reply with much unused room, which would
+ * free the old data without the erase callback: fill the room with padding.
+ */
+static void qkdn_key_msg_fill(struct sk_buff *msg)
+{
+	int room = skb_tailroom(msg);
+	struct nlattr *pad;
+
+	if (room * 2 < msg->truesize || room < nla_total_size(0))
+		return;
+	pad = nla_reserve(msg, QKDN_A_PAD, (room - NLA_HDRLEN) & ~(NLA_ALIGNTO - 1));
+	if (pad)
+		memset(nla_data(pad), 0, nla_len(pad));
+}
+
+static size_t qkdn_key_msg_size(u32 count, u32 key_bytes)
+{
+	return count * (nla_total_size(0) + nla_total_size(QKDN_KEY_ID_LEN) +
+			nla_total_size(key_bytes));
+}
+
+static void qkdn_key_id_gen(u8 *id)
+{
+	uuid_t u;
+
+	uuid_gen(&u);		/* version 4, random */
+	memcpy(id, u.b, QKDN_KEY_ID_LEN);
+}
+
+static bool qkdn_may_act_as(const struct qkdn_sae *sae)
+{
+	return sae->local && uid_eq(current_euid(), sae->uid);
+}
+
+/* Q.4160 I.1 "key request" from the master SAE -> "response to key
+ * request": keys allocated from blocks this end owns, with no round trip
+ * to the peer; the reservation follows on the Kx channel.
+ */
+int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct nlattr **a = info->attrs;
+	struct qkdn_sae *master, *slave;
+	u32 number = 1, bits = QKDN_KEY_SIZE_DEFAULT, kb, i, off;
+	struct qkdn_link *link;
+	struct sk_buff *msg = NULL;
+	u8 **data = NULL, *ids = NULL;
+	void *hdr;
+	u64 seq;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_MASTER_SAE_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, QKDN_A_SLAVE_SAE_ID))
+		return -EINVAL;
+	if (a[QKDN_A_KEY_NUMBER])
+		number = nla_get_u32(a[QKDN_A_KEY_NUMBER]);
+	if (a[QKDN_A_KEY_SIZE])
+		bits = nla_get_u32(a[QKDN_A_KEY_SIZE]);
+	if (bits % 8) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_KEY_SIZE],
+				    "key size shall be a multiple of 8");
+		return -EINVAL;
+	}
+	kb = bits / 8;
+
+	msg = qkdn_key_msg_new(qkdn_key_msg_size(number, kb));
+	data = kcalloc(number, sizeof(*data), GFP_KERNEL);
+	ids = kmalloc_array(number, QKDN_KEY_ID_LEN, GFP_KERNEL);
+	if (!msg || !data || !ids) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+
+	mutex_lock(&qn->lock);
+	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
+	err = PTR_ERR_OR_ZERO(master);
+	if (err)
+		goto out_unlock;
+	slave = qkdn_nl_sae(qn, info, QKDN_A_SLAVE_SAE_ID);
+	err = PTR_ERR_OR_ZERO(slave);
+	if (err)
+		goto out_unlock;
+	err = -EACCES;
+	if (!qkdn_may_act_as(master)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
+				    "caller may not act as the master SAE");
+		goto out_unlock;
+	}
+	err = -EOPNOTSUPP;
+	if (slave->local) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+				    "slave SAE is served by this node");
+		goto out_unlock;
+	}
+	err = -EHOSTUNREACH;
+	link = qkdn_link_by_peer(qn, slave->node_id);
+	if (!link) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+				    "no QKD link to the slave SAE's node");
+		goto out_unlock;
+	}
+	err = -EBUSY;
+	if (link->txq_len >= QKDN_KX_TXQ_MAX) {
+		NL_SET_ERR_MSG(info->extack,
+			       "too many reservations not yet acknowledged by the peer KM");
+		goto out_unlock;
+	}
+	err = -ENOSPC;
+	if (link->own.bytes < (u64)number * kb) {
+		NL_SET_ERR_MSG(info->extack, "not enough key in the pool");
+		qkdn_nl_event(qn, QKDN_EVENT_POOL_EMPTY, link, master->id,
+			      slave->id, number, NULL);
+		goto out_unlock;
+	}
+
+	/* Build the whole reply before taking any key. */
+	err = -EMSGSIZE;
+	hdr = qkdn_put_hdr(msg, info->snd_portid, info->snd_seq, 0,
+			   QKDN_CMD_KEY_GET);
+	if (!hdr)
+		goto out_unlock;
+	for (i = 0; i < number; i++) {
+		struct nlattr *nest = nla_nest_start(msg, QKDN_A_KEY);
+		struct nlattr *d;
+
+		qkdn_key_id_gen(ids + i * QKDN_KEY_ID_LEN);
+		if (!nest || nla_put(msg, QKDN_A_KEY_ID, QKDN_KEY_ID_LEN,
+				     ids + i * QKDN_KEY_ID_LEN))
+			goto out_unlock;
+		d = nla_reserve(msg, QKDN_A_KEY_DATA, kb);
+		if (!d)
+			goto out_unlock;
+		data[i] = nla_data(d);
+		nla_nest_end(msg, nest);
+	}
+
+	qkdn_store_position(&link->own, &seq, &off);
+	err = qkdn_kx_send_reserve(link, seq, off, kb, number, master->id,
+				   slave->id, ids);
+	if (err)
+		goto out_unlock;
+	for (i = 0; i < number; i++)
+		qkdn_store_take(&link->own, data[i], kb);
+	link->stats.keys_reserved += number;
+	link->stats.keys_supplied += number;
+	qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, link, master->id,
+		      slave->id, number, ids);
+	if (link->own.bytes < link->low && !link->low_signalled) {
+		link->low_signalled = true;
+		qkdn_nl_event(qn, QKDN_EVENT_POOL_LOW, link, NULL, NULL, 0,
+			      NULL);
+	} else if (link->own.bytes >= link->low) {
+		link->low_signalled = false;
+	}
+	mutex_unlock(&qn->lock);
+
+	genlmsg_end(msg, hdr);
+	qkdn_key_msg_fill(msg);
+	kfree(data);
+	kfree(ids);
+	return genlmsg_reply(msg, info);
+
+out_unlock:
+	mutex_unlock(&qn->lock);
+out_free:
+	nlmsg_free(msg);
+	kfree(data);
+	kfree(ids);
+	return err;
+}
+
+/* Collects the KEY_ID of every QKDN_A_KEY nest. */
+static int qkdn_nl_key_ids(struct genl_info *info, u8 *ids, u32 *n)
+{
+	struct nlattr *tb[QKDN_A_KEY_MAX + 1];
+	struct nlattr *attr;
+	int rem, err;
+	u32 i;
+
+	*n = 0;
+	nlmsg_for_each_attr(attr, info->nlhdr, GENL_HDRLEN, rem) {
+		if (nla_type(attr) != QKDN_A_KEY)
+			continue;
+		if (*n == QKDN_KEYS_PER_REQUEST) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "too many key IDs in one request");
+			return -E2BIG;
+		}
+		err = nla_parse_nested(tb, QKDN_A_KEY_MAX, attr,
+				       qkdn_key_policy, info->extack);
+		if (err)
+			return err;
+		if (!tb[QKDN_A_KEY_ID]) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "key without key ID");
+			return -EINVAL;
+		}
+		memcpy(ids + *n * QKDN_KEY_ID_LEN, nla_data(tb[QKDN_A_KEY_ID]),
+		       QKDN_KEY_ID_LEN);
+		for (i = 0; i < *n; i++) {
+			if (!memcmp(ids + i * QKDN_KEY_ID_LEN,
+				    ids + *n * QKDN_KEY_ID_LEN,
+				    QKDN_KEY_ID_LEN)) {
+				NL_SET_ERR_MSG_ATTR(info->extack, attr,
+						    "key ID repeated");
+				return -EINVAL;
+			}
+		}
+		(*n)++;
+	}
+	if (!*n) {
+		NL_SET_ERR_MSG(info->extack, "no key ID given");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Looks up all keys of a "key request with ID". Returns 0 when every key
+ * is here for this SAE pair, -EAGAIN when some have not arrived yet.
+ */
+static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
+			   const u8 *ids, u32 n, struct qkdn_key **keys,
+			   struct qkdn_link **linkp)
+{
+	struct nlattr **a = info->attrs;
+	struct qkdn_sae *master, *slave;
+	struct qkdn_link *link;
+	u32 i;
+
+	slave = qkdn_nl_sae(qn, info, QKDN_A_SLAVE_SAE_ID);
+	if (IS_ERR(slave))
+		return PTR_ERR(slave);
+	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
+	if (IS_ERR(master))
+		return PTR_ERR(master);
+	if (!qkdn_may_act_as(slave)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+				    "caller may not act as the slave SAE");
+		return -EACCES;
+	}
+	if (master->local) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
+				    "master SAE is served by this node");
+		return -EOPNOTSUPP;
+	}
+	link = qkdn_link_by_peer(qn, master->node_id);
+	if (!link) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
+				    "no QKD link to the master SAE's node");
+		return -EHOSTUNREACH;
+	}
+	*linkp = link;
+	for (i = 0; i < n; i++) {
+		keys[i] = qkdn_store_key_find(link, ids + i * QKDN_KEY_ID_LEN);
+		if (!keys[i])
+			return -EAGAIN;
+		if (strcmp(keys[i]->master, master->id) ||
+		    strcmp(keys[i]->slave, slave->id)) {
+			NL_SET_ERR_MSG(info->extack,
+				       "key ID reserved for another SAE pair");
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
+/* Q.4160 I.1 "key request with ID" from the slave SAE. */
+int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	long left = msecs_to_jiffies(QKDN_RESERVATION_WAIT_MS);
+	struct qkdn_key **keys = NULL;
+	struct sk_buff *msg = NULL;
+	struct qkdn_link *link;
+	u8 *ids = NULL;
+	size_t size;
+	void *hdr;
+	u32 n, i;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_MASTER_SAE_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, QKDN_A_SLAVE_SAE_ID))
+		return -EINVAL;
+	ids = kmalloc_array(QKDN_KEYS_PER_REQUEST, QKDN_KEY_ID_LEN, GFP_KERNEL);
+	keys = kcalloc(QKDN_KEYS_PER_REQUEST, sizeof(*keys), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!ids || !keys)
+		goto out_free;
+	err = qkdn_nl_key_ids(info, ids, &n);
+	if (err)
+		goto out_free;
+
+	mutex_lock(&qn->lock);
+	/* The reservation may still be on its way from the master's KM. */
+	while ((err = qkdn_key_lookup(qn, info, ids, n, keys, &link)) ==
+	       -EAGAIN && left > 0 && !qn->dying) {
+		unsigned long gen = qn->keys_gen;
+
+		mutex_unlock(&qn->lock);
+		left = wait_event_interruptible_timeout(qn->keys_wq,
+							READ_ONCE(qn->keys_gen) != gen ||
+							READ_ONCE(qn->dying),
+							left);
+		mutex_lock(&qn->lock);
+		if (left < 0) {
+			err = -EINTR;
+			goto out_unlock;
+		}
+	}
+	if (err == -EAGAIN) {
+		NL_SET_ERR_MSG(info->extack,
+			       "key ID unknown or already supplied");
+		err = -ENOENT;
+	}
+	if (err)
+		goto out_unlock;
+
+	for (i = 0, size = 0; i < n; i++)
+		size += qkdn_key_msg_size(1, keys[i]->len);
+	err = -ENOMEM;
+	msg = qkdn_key_msg_new(size);
+	if (!msg)
+		goto out_unlock;
+	err = -EMSGSIZE;
+	hdr = qkdn_put_hdr(msg, info->snd_portid, info->snd_seq, 0,
+			   QKDN_CMD_KEY_GET_BY_ID);
+	if (!hdr)
+		goto out_unlock;
+	for (i = 0; i < n; i++) {
+		struct nlattr *nest = nla_nest_start(msg, QKDN_A_KEY);
+
+		if (!nest ||
+		    nla_put(msg, QKDN_A_KEY_ID, QKDN_KEY_ID_LEN, keys[i]->id) ||
+		    nla_put(msg, QKDN_A_KEY_DATA, keys[i]->len, keys[i]->data))
+			goto out_unlock;
+		nla_nest_end(msg, nest);
+	}
+	/* Supplied: each key leaves the store, erased. */
+	qkdn_nl_event(qn, QKDN_EVENT_KEYS_SUPPLIED, link, keys[0]->master,
+		      keys[0]->slave, n, ids);
+	for (i = 0; i < n; i++)
+		qkdn_store_key_free(link, keys[i]);
+	link->stats.keys_supplied += n;
+	mutex_unlock(&qn->lock);
+
+	genlmsg_end(msg, hdr);
+	qkdn_key_msg_fill(msg);
+	kfree(keys);
+	kfree(ids);
+	return genlmsg_reply(msg, info);
+
+out_unlock:
+	mutex_unlock(&qn->lock);
+out_free:
+	nlmsg_free(msg);
+	kfree(keys);
+	kfree(ids);
+	return err;
+}
