@@ -73,8 +73,6 @@ int qkdn_b64_decode(const char *in, uint8_t *out, size_t outlen);
 void qkdn_memzero(void *p, size_t len);
 
 /*
- * Additions.
- *
  * Messages of the family that arrive while qkdn_request() waits for its
  * answer (events, Kx frames) are kept, not dropped: the next qkdn_recv()
  * hands them out first, without blocking. poll() on qkdn_fd() does not see

@@ -294,7 +294,7 @@ static int link_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 		if (get_num(req, "rate", val[LK_RATE], QKDNCTL_NUM_RATE, 0,
 			    UINT64_MAX, &v))
 			return -1;
-		qkdn_attr_put_u64(nlh, QKDN_A_RATE, v);
+		mnl_attr_put_u64(nlh, QKDN_A_RATE, v);	/* the kernel reads u64 unaligned */
 	}
 	if (put_link_id(req, val[LK_ID]))
 		return -1;
