@@ -98,8 +98,8 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	u64 seq;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_MASTER_SAE_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, QKDN_A_SLAVE_SAE_ID))
+	if (qkdn_nl_need(info, QKDN_A_MASTER_SAE_ID) ||
+	    qkdn_nl_need(info, QKDN_A_SLAVE_SAE_ID))
 		return -EINVAL;
 	if (a[QKDN_A_KEY_NUMBER])
 		number = nla_get_u32(a[QKDN_A_KEY_NUMBER]);
@@ -328,8 +328,8 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 	u32 n, i;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_MASTER_SAE_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, QKDN_A_SLAVE_SAE_ID))
+	if (qkdn_nl_need(info, QKDN_A_MASTER_SAE_ID) ||
+	    qkdn_nl_need(info, QKDN_A_SLAVE_SAE_ID))
 		return -EINVAL;
 	ids = kmalloc_array(QKDN_KEYS_PER_REQUEST, QKDN_KEY_ID_LEN, GFP_KERNEL);
 	keys = kcalloc(QKDN_KEYS_PER_REQUEST, sizeof(*keys), GFP_KERNEL);

@@ -13,8 +13,15 @@
  * the channel comes up again, or nothing was acknowledged for a while,
  * everything unacknowledged is sent again, and the receiver ignores what it
  * has already processed (go-back-N).
+ *
+ * Each link instance has a random epoch. A frame names its sender's epoch
+ * and the receiver's epoch as the sender knows it, so that frames meant for
+ * an earlier instance of a link (the peer deleted and re-created it, or its
+ * node restarted) are ignored, and an end that sees a new epoch from its
+ * peer starts the Kx session and the block synchronisation afresh.
  */
 
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -32,6 +39,8 @@ struct qkdn_kx_hdr {
 	u8 version;
 	u8 type;
 	__le16 len;		/* whole frame */
+	__le32 src_epoch;	/* the sender's link instance */
+	__le32 dst_epoch;	/* the receiver's, as the sender knows it, or 0 */
 	__le32 reserved;
 	__le64 seq;		/* 0 for unsequenced frames */
 	__le64 ack;		/* last in-order frame received */
@@ -66,6 +75,7 @@ struct qkdn_kx_reserve {
 void qkdn_kx_link_init(struct qkdn_link *link)
 {
 	INIT_LIST_HEAD(&link->txq);
+	link->epoch = get_random_u32() | 1;
 }
 
 void qkdn_kx_link_cleanup(struct qkdn_link *link)
@@ -132,6 +142,8 @@ void qkdn_kx_flush(struct qkdn_link *link)
 		struct qkdn_frame *f = link->tx_next;
 		struct qkdn_kx_hdr *hdr = (struct qkdn_kx_hdr *)f->data;
 
+		hdr->src_epoch = cpu_to_le32(link->epoch);
+		hdr->dst_epoch = cpu_to_le32(link->peer_epoch);
 		hdr->ack = cpu_to_le64(link->rx_seq);
 		err = qkdn_nl_kx_deliver(qn, link, f->data, f->len);
 		if (err)
@@ -148,6 +160,8 @@ void qkdn_kx_flush(struct qkdn_link *link)
 			.version = QKDN_KX_VERSION,
 			.type = QKDN_KX_ACK,
 			.len = cpu_to_le16(sizeof(ack)),
+			.src_epoch = cpu_to_le32(link->epoch),
+			.dst_epoch = cpu_to_le32(link->peer_epoch),
 			.ack = cpu_to_le64(link->rx_seq),
 		};
 
@@ -261,7 +275,7 @@ int qkdn_kx_send_reserve(struct qkdn_link *link, u64 seq, u32 off,
 
 static bool qkdn_kx_str_ok(const char *s)
 {
-	return s[0] && memchr(s, '\0', QKDN_ID_MAX);
+	return memchr(s, '\0', QKDN_ID_MAX) && qkdn_id_valid(s);
 }
 
 /* Checks a frame completely before anything is changed. */
@@ -284,8 +298,8 @@ static int qkdn_kx_validate(struct qkdn_link *link, const u8 *buf, u32 len,
 		NL_SET_ERR_MSG(extack, "Kx frame length does not match its header");
 		return -EINVAL;
 	}
-	if (le64_to_cpu(hdr->ack) > link->tx_seq) {
-		NL_SET_ERR_MSG(extack, "Kx frame acknowledges a frame never sent");
+	if (!hdr->src_epoch) {
+		NL_SET_ERR_MSG(extack, "Kx frame without sender epoch");
 		return -EINVAL;
 	}
 
@@ -354,6 +368,23 @@ static int qkdn_kx_validate(struct qkdn_link *link, const u8 *buf, u32 len,
 short_body:
 	NL_SET_ERR_MSG(extack, "Kx frame body length does not match its content");
 	return -EINVAL;
+}
+
+/*
+ * The peer's link is a new instance: what was queued for the old one, and
+ * the blocks synchronised with it, mean nothing to the new one. Keys the
+ * old instance reserved for our SAEs stay: their master has them.
+ */
+static void qkdn_kx_reset(struct qkdn_link *link)
+{
+	pr_info("link %u: peer %s restarted, resynchronising\n", link->id,
+		link->peer);
+	qkdn_kx_link_cleanup(link);
+	link->tx_seq = 0;
+	link->rx_seq = 0;
+	link->ack_pending = true;
+	qkdn_store_reset(link);
+	link->stats.peer_resets++;
 }
 
 static void qkdn_kx_acked(struct qkdn_link *link, u64 ack)
@@ -450,6 +481,7 @@ int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
 		    struct netlink_ext_ack *extack)
 {
 	const struct qkdn_kx_hdr *hdr = (const void *)buf;
+	u32 src, dst;
 	u64 seq;
 	int err;
 
@@ -457,6 +489,23 @@ int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
 	if (err) {
 		link->stats.frames_bad++;
 		return err;
+	}
+	dst = le32_to_cpu(hdr->dst_epoch);
+	src = le32_to_cpu(hdr->src_epoch);
+	if (dst && dst != link->epoch) {
+		/* Meant for an earlier instance of this link. */
+		link->stats.frames_stale++;
+		return 0;
+	}
+	if (src != link->peer_epoch) {
+		if (link->peer_epoch)
+			qkdn_kx_reset(link);
+		link->peer_epoch = src;
+	}
+	if (le64_to_cpu(hdr->ack) > link->tx_seq) {
+		NL_SET_ERR_MSG(extack, "Kx frame acknowledges a frame never sent");
+		link->stats.frames_bad++;
+		return -EINVAL;
 	}
 	link->stats.frames_rx++;
 	qkdn_kx_acked(link, le64_to_cpu(hdr->ack));

@@ -7,7 +7,6 @@
  */
 
 #include <linux/cred.h>
-#include <linux/ctype.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
 #include <linux/skbuff.h>
@@ -84,6 +83,15 @@ struct qkdn_net *qkdn_info_qn(struct genl_info *info)
 	return qkdn_net(genl_info_net(info));
 }
 
+/* A required attribute: missing, it is named in the extack. */
+bool qkdn_nl_need(struct genl_info *info, int type)
+{
+	if (!GENL_REQ_ATTR_CHECK(info, type))
+		return false;
+	NL_SET_ERR_MSG(info->extack, "required attribute missing");
+	return true;
+}
+
 /* IDs are printable names: letters, digits and . _ - : @ */
 static int qkdn_nl_id(struct genl_info *info, int type, char *out)
 {
@@ -96,11 +104,8 @@ static int qkdn_nl_id(struct genl_info *info, int type, char *out)
 		return -EINVAL;
 	}
 	s = nla_data(attr);
-	if (!*s)
+	if (!qkdn_id_valid(s))
 		goto bad;
-	for (; *s; s++)
-		if (!isalnum(*s) && !strchr("._-:@", *s))
-			goto bad;
 	nla_strscpy(out, attr, QKDN_ID_MAX);
 	return 0;
 bad:
@@ -220,7 +225,7 @@ static struct qkdn_link *qkdn_nl_link(struct qkdn_net *qn,
 {
 	struct qkdn_link *link;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_LINK_ID))
+	if (qkdn_nl_need(info, QKDN_A_LINK_ID))
 		return ERR_PTR(-EINVAL);
 	link = qkdn_link_find(qn, nla_get_u32(info->attrs[QKDN_A_LINK_ID]));
 	if (!link) {
@@ -316,13 +321,30 @@ static int qkdn_nl_link_opts(struct qkdn_net *qn, struct qkdn_link *link,
 	return 0;
 }
 
-/* Applies what qkdn_nl_link_opts() checked. */
+/*
+ * Applies what qkdn_nl_link_opts() checked. What the QKD module may refuse
+ * comes first, and is undone if a later part is refused, so that a failed
+ * request changes nothing.
+ */
 static int qkdn_nl_link_apply(struct qkdn_link *link, struct genl_info *info,
 			      struct qkdn_device *dev, u32 capacity, u32 low)
 {
 	struct nlattr **a = info->attrs;
-	int err = 0;
+	bool was_running = dev && dev->running;
+	int err;
 
+	if (a[QKDN_A_DEVICE_RUNNING]) {
+		err = qkdn_device_set_running(dev, nla_get_u8(a[QKDN_A_DEVICE_RUNNING]));
+		if (err)
+			goto refused;
+	}
+	if (a[QKDN_A_RATE]) {
+		err = qkdn_device_set_rate(dev, nla_get_u64(a[QKDN_A_RATE]));
+		if (err) {
+			qkdn_device_set_running(dev, was_running);
+			goto refused;
+		}
+	}
 	link->capacity = capacity;
 	link->low = low;
 	if (a[QKDN_A_DEVICE]) {
@@ -333,12 +355,9 @@ static int qkdn_nl_link_apply(struct qkdn_link *link, struct genl_info *info,
 		if (dev && !link->dev)
 			qkdn_device_attach(link, dev);
 	}
-	if (a[QKDN_A_RATE])
-		err = qkdn_device_set_rate(dev, nla_get_u64(a[QKDN_A_RATE]));
-	if (!err && a[QKDN_A_DEVICE_RUNNING])
-		err = qkdn_device_set_running(dev, nla_get_u8(a[QKDN_A_DEVICE_RUNNING]));
-	if (err)
-		NL_SET_ERR_MSG(info->extack, "QKD module refused the request");
+	return 0;
+refused:
+	NL_SET_ERR_MSG(info->extack, "QKD module refused the request");
 	return err;
 }
 
@@ -351,7 +370,7 @@ static int qkdn_nl_link_new(struct sk_buff *skb, struct genl_info *info)
 	u32 id, capacity, low;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_LINK_ID))
+	if (qkdn_nl_need(info, QKDN_A_LINK_ID))
 		return -EINVAL;
 	err = qkdn_nl_id(info, QKDN_A_PEER_NODE_ID, peer);
 	if (err)
@@ -716,7 +735,7 @@ static int qkdn_nl_kx_frame(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *frame;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_KX_FRAME))
+	if (qkdn_nl_need(info, QKDN_A_KX_FRAME))
 		return -EINVAL;
 	frame = info->attrs[QKDN_A_KX_FRAME];
 	mutex_lock(&qn->lock);
@@ -737,7 +756,7 @@ static int qkdn_nl_kx_channel(struct sk_buff *skb, struct genl_info *info)
 	struct qkdn_link *link;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, QKDN_A_LINK_UP))
+	if (qkdn_nl_need(info, QKDN_A_LINK_UP))
 		return -EINVAL;
 	mutex_lock(&qn->lock);
 	link = qkdn_nl_link(qn, info);

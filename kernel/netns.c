@@ -3,6 +3,7 @@
  * One QKD node per network namespace: its links and SAEs.
  */
 
+#include <linux/ctype.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <net/net_namespace.h>
@@ -15,6 +16,18 @@ unsigned int qkdn_net_id __read_mostly;
 struct qkdn_net *qkdn_net(const struct net *net)
 {
 	return net_generic(net, qkdn_net_id);
+}
+
+/* Node and SAE IDs: 1 to 63 of A-Z a-z 0-9 . _ - : @ */
+bool qkdn_id_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		if (n == QKDN_ID_MAX - 1 ||
+		    (!isalnum(*s) && !strchr("._-:@", *s)))
+			return false;
+	return n;
 }
 
 struct qkdn_link *qkdn_link_find(struct qkdn_net *qn, u32 id)

@@ -36,6 +36,8 @@ struct qkdn_stats {
 	u64 frames_rx;
 	u64 frames_retx;
 	u64 frames_bad;
+	u64 frames_stale;
+	u64 peer_resets;
 };
 
 /* A key block from the QKD module, identical at both ends of the link. */
@@ -116,6 +118,8 @@ struct qkdn_link {
 	u64 tx_seq;			/* last sequence number assigned */
 	u64 rx_seq;			/* last in-order frame received */
 	bool ack_pending;
+	u32 epoch;			/* this link instance, random */
+	u32 peer_epoch;			/* the peer's, 0 until known */
 	unsigned long last_tx;		/* jiffies of the oldest send */
 
 	struct qkdn_stats stats;
@@ -155,6 +159,7 @@ extern struct workqueue_struct *qkdn_wq;
 struct qkdn_net *qkdn_net(const struct net *net);
 
 /* netns.c: objects of a node */
+bool qkdn_id_valid(const char *s);
 struct qkdn_link *qkdn_link_find(struct qkdn_net *qn, u32 id);
 struct qkdn_link *qkdn_link_by_peer(struct qkdn_net *qn, const char *peer);
 struct qkdn_link *qkdn_link_create(struct qkdn_net *qn, u32 id,
@@ -176,6 +181,7 @@ int qkdn_device_set_rate(struct qkdn_device *dev, u64 rate);
 /* store.c: the key pool of a link */
 void qkdn_store_init(struct qkdn_link *link);
 void qkdn_store_flush(struct qkdn_link *link);
+void qkdn_store_reset(struct qkdn_link *link);
 bool qkdn_store_ingest(struct qkdn_link *link, u64 seq, u8 *data, u32 len);
 void qkdn_store_peer_have(struct qkdn_link *link, u64 start, u32 count);
 void qkdn_store_match(struct qkdn_link *link);
@@ -204,6 +210,7 @@ void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay);
 /* netlink.c */
 extern const struct nla_policy qkdn_key_policy[QKDN_A_KEY_MAX + 1];
 struct qkdn_net *qkdn_info_qn(struct genl_info *info);
+bool qkdn_nl_need(struct genl_info *info, int type);
 void *qkdn_put_hdr(struct sk_buff *skb, u32 portid, u32 seq, int flags,
 		   u8 cmd);
 struct qkdn_sae *qkdn_nl_sae(struct qkdn_net *qn, struct genl_info *info,

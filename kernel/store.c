@@ -45,19 +45,28 @@ static void qkdn_stream_flush(struct qkdn_stream *s)
 	s->bytes = 0;
 }
 
-void qkdn_store_flush(struct qkdn_link *link)
+/* Erases all blocks: the peer no longer holds them. */
+void qkdn_store_reset(struct qkdn_link *link)
 {
-	struct qkdn_block *b, *btmp;
-	struct qkdn_key *key, *ktmp;
+	struct qkdn_block *b, *tmp;
 
-	list_for_each_entry_safe(b, btmp, &link->pending, node)
+	list_for_each_entry_safe(b, tmp, &link->pending, node)
 		qkdn_block_free(b);
 	link->pending_bytes = 0;
 	qkdn_stream_flush(&link->own);
 	qkdn_stream_flush(&link->theirs);
-	list_for_each_entry_safe(key, ktmp, &link->keys_list, lnode)
-		qkdn_store_key_free(link, key);
 	link->pr_count = 0;
+	link->last_peer_seq = 0;
+}
+
+/* Erases everything the pool holds. */
+void qkdn_store_flush(struct qkdn_link *link)
+{
+	struct qkdn_key *key, *tmp;
+
+	qkdn_store_reset(link);
+	list_for_each_entry_safe(key, tmp, &link->keys_list, lnode)
+		qkdn_store_key_free(link, key);
 }
 
 u64 qkdn_store_held(const struct qkdn_link *link)

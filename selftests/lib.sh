@@ -9,7 +9,8 @@
 # passed, 4 (KSFT_SKIP) when it cannot run here, anything else on failure.
 # Diagnostics are lines starting with "# ".
 #
-#   ok NAME                     report a pass
+#   ok NAME                     report a pass ("ok 'NAME # SKIP why'"
+#                               reports a skipped behaviour)
 #   fail NAME [MSG...]          report a failure (the test will exit 1)
 #   check NAME CMD...           run CMD, pass if it succeeds
 #   check_fails NAME CMD...     run CMD, pass if it fails
@@ -35,7 +36,8 @@
 #                               node N (the first call makes end A, the
 #                               second end B); deleted at exit
 #   qkdsim_set ID KNOB VALUE    set a knob of pair ID (rate, seed, ...)
-#   linkd_conf FILE KEY=VALUE...  write a qkdn-linkd configuration
+#   linkd_conf FILE LINE...     write a qkdn-linkd configuration, one
+#                               "key = value" LINE each
 #   linkd_start N CONF          start qkdn-linkd in node N (killed at exit,
 #                               log in $TEST_DIR/linkd-N.log)
 #   qkdn_two_nodes [--no-linkd] [--stopped]
@@ -44,8 +46,8 @@
 # Variables: TOP (project directory), QKDNCTL, LINKD, TEST_NAME, TEST_DIR
 # (a private temporary directory, removed at exit), QKDSIM_DEBUGFS,
 # LINKD_PID[N] (pid of node N's link daemon).
-# qkdnctl is a function running $QKDNCTL, so tests read like a shell
-# session: "qkdnctl -n qkdn1 link show".
+# qkdnctl and qkdn-linkd are in PATH (links to this tree's build), so tests
+# read like a shell session: "qkdnctl -n qkdn1 link show".
 
 KSFT_SKIP=4
 
@@ -62,9 +64,12 @@ _lib_failed=0
 _lib_defer=()
 _lib_logs=()
 
-qkdnctl() {
-	"$QKDNCTL" "$@"
-}
+# qkdnctl and qkdn-linkd by name, also in the background ("$!" is then
+# their pid) and under nsenter, setpriv, ip netns exec.
+mkdir -p "$TEST_DIR/bin"
+ln -s "$QKDNCTL" "$TEST_DIR/bin/qkdnctl"
+ln -s "$LINKD" "$TEST_DIR/bin/qkdn-linkd"
+PATH=$TEST_DIR/bin:$PATH
 
 # --- results ---------------------------------------------------------
 
@@ -359,17 +364,31 @@ linkd_start() {
 	LINKD_PID[n]=$pid
 }
 
+# _lib_alive PID: the process exists and is not a zombie.
+_lib_alive() {
+	local stat
+
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat:0:1}" != Z ]
+}
+
 # Stop a process: TERM, then KILL after 2 s.
 _lib_stop() {
-	local pid=$1 i
+	local pid=$1 sig i
 
-	kill "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 20; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
+	for sig in TERM KILL; do
+		kill -$sig "$pid" 2>/dev/null || break
+		for ((i = 0; i < 20; i++)); do
+			_lib_alive "$pid" || break 2
+			sleep 0.1
+		done
 	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	if _lib_alive "$pid"; then
+		echo "# process $pid does not die"
+	else
+		wait "$pid" 2>/dev/null
+	fi
 	return 0
 }
 

@@ -82,6 +82,18 @@ reset_env() {
 	done
 }
 
+# kill_leftovers PGID: kill what a test left running in its process group.
+kill_leftovers() {
+	local pids
+
+	[ -n "$1" ] || return 0
+	pids=$(pgrep -g "$1" | paste -sd, -)
+	[ -n "$pids" ] || return 0
+	echo "# killing processes the test left running:"
+	ps -o pid=,stat=,args= -p "$pids" | sed 's/^/#   /'
+	kill -KILL -- "-$1" 2>/dev/null
+}
+
 # run_one FILE: run a test script and turn its output into TAP lines.
 run_one() {
 	local file=$1 name t rc subs=0 subfail=0 skipmsg='' line what sub dir
@@ -93,16 +105,22 @@ run_one() {
 	echo "# $name (timeout ${t}s)"
 	log_before=$(dmesg | wc -l)
 
+	# timeout makes itself a process group leader: the test and all it
+	# started, unless they left the group, are in group $tpid.
 	exec 4< <(
-		timeout -k 10 "$t" bash "$file" </dev/null 2>&1
-		echo "__rc__ $?"
+		timeout -k 10 "$t" bash "$file" </dev/null 2>&1 &
+		tpid=$!
+		wait $tpid
+		echo "__rc__ $? $tpid"
 	)
 	rc=1
+	tpid=
 	while IFS= read -r line <&4; do
 		case "$line" in
 		"__rc__ "*)
-			rc=${line#__rc__ }
-			continue
+			# Stop here: what is left may hold the pipe open.
+			read -r rc tpid <<<"${line#__rc__ }"
+			break
 			;;
 		esac
 		if [[ $line =~ ^(not\ )?ok(\ [0-9]+)?\ -\ (.*)$ ]]; then
@@ -127,6 +145,7 @@ run_one() {
 		fi
 	done
 	exec 4<&-
+	kill_leftovers "$tpid"
 
 	case $rc in
 	0)

@@ -30,6 +30,8 @@ static const struct stat_field stat_fields[] = {
 	{ QKDN_A_STATS_FRAMES_RX, "frames", "rx", "frames_rx" },
 	{ QKDN_A_STATS_FRAMES_RETX, "frames", "retx", "frames_retx" },
 	{ QKDN_A_STATS_FRAMES_BAD, "frames", "bad", "frames_bad" },
+	{ QKDN_A_STATS_FRAMES_STALE, "frames", "stale", "frames_stale" },
+	{ QKDN_A_STATS_PEER_RESETS, "peer", "resets", "peer_resets" },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -108,6 +108,8 @@ enum qkdn_stats_attr {
 	QKDN_A_STATS_FRAMES_RX,		/* u64 */
 	QKDN_A_STATS_FRAMES_RETX,	/* u64 */
 	QKDN_A_STATS_FRAMES_BAD,	/* u64 */
+	QKDN_A_STATS_FRAMES_STALE,	/* u64: meant for an earlier link */
+	QKDN_A_STATS_PEER_RESETS,	/* u64: the peer's link restarted */
 
 	__QKDN_A_STATS_MAX,
 	QKDN_A_STATS_MAX = __QKDN_A_STATS_MAX - 1
