@@ -11,7 +11,7 @@
 KVER	?= $(shell scripts/kver.sh)
 KDIR	?= /lib/modules/$(KVER)/build
 
-all: module tools
+all: module tools selftests
 
 deps:
 	scripts/deps.sh
@@ -21,6 +21,9 @@ module: deps
 
 tools: deps
 	$(MAKE) -C tools
+
+selftests: tools
+	$(MAKE) -C selftests
 
 check: all
 	scripts/check.sh
@@ -40,5 +43,6 @@ checkpatch: deps
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 	$(MAKE) -C tools clean
+	$(MAKE) -C selftests clean
 
-.PHONY: all deps module tools check demo bench vm-shell checkpatch clean
+.PHONY: all deps module tools selftests check demo bench vm-shell checkpatch clean
