@@ -4,7 +4,8 @@
 # Every test of the project, as "make check" runs it after building:
 #   1. host unit tests of the tools under ASan/UBSan (make -C tools check)
 #   2. checkpatch --strict, and a W=1 build of the module without warnings
-#   3. the selftests in the VM (scripts/vm.sh run selftests/run.sh)
+#   3. the selftests in the VM (scripts/vm.sh run selftests/run.sh), after
+#      building the test programs (make -C selftests)
 # Each part's TAP lines are collected; a part that fails without saying
 # which test failed counts as one failed test.  The last line printed is
 # "N passed, N failed"; the exit status is 0 only if nothing failed.
@@ -97,6 +98,10 @@ vm_tests() {
 part "unit tests" make -C tools check
 quiet_test checkpatch scripts/checkpatch.sh
 quiet_test module_w1 module_w1
+# Test programs the VM runs are built here, on the host.
+if [ -e selftests/Makefile ]; then
+	quiet_test selftests_build make -C selftests
+fi
 vm_tests
 
 # Count: "ok" lines are passes unless marked # SKIP; TAP's "# TODO"
