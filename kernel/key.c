@@ -149,7 +149,7 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	}
 	err = -EBUSY;
-	if (link->txq_len >= QKDN_KX_TXQ_MAX) {
+	if (link->unacked_keys + number > QKDN_KX_UNACKED_KEYS_MAX) {
 		NL_SET_ERR_MSG(info->extack,
 			       "too many reservations not yet acknowledged by the peer KM");
 		goto out_unlock;

@@ -71,6 +71,13 @@ struct qkdn_kx_reserve {
 #define QKDN_KX_BLOCKS_MAX \
 	((QKDN_KX_FRAME_MAX - sizeof(struct qkdn_kx_hdr) - \
 	  sizeof(struct qkdn_kx_blocks)) / sizeof(struct qkdn_kx_range))
+#define QKDN_KX_RESERVE_KEYS_MAX \
+	((QKDN_KX_FRAME_MAX - sizeof(struct qkdn_kx_hdr) - \
+	  sizeof(struct qkdn_kx_reserve)) / QKDN_KEY_ID_LEN)
+
+/* Room left in a new frame for later blocks or keys to join it. */
+#define QKDN_KX_BLOCKS_ROOM	32
+#define QKDN_KX_RESERVE_ROOM	128
 
 void qkdn_kx_link_init(struct qkdn_link *link)
 {
@@ -87,7 +94,7 @@ void qkdn_kx_link_cleanup(struct qkdn_link *link)
 		kfree(f);
 	}
 	link->tx_next = NULL;
-	link->txq_len = 0;
+	link->unacked_keys = 0;
 }
 
 void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay)
@@ -96,16 +103,18 @@ void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay)
 		mod_delayed_work(qkdn_wq, &qn->tx_work, delay);
 }
 
-static struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body)
+static struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body, u32 room)
 {
 	struct qkdn_kx_hdr *hdr;
 	struct qkdn_frame *f;
 	u32 len = sizeof(*hdr) + body;
 
-	f = kzalloc(sizeof(*f) + len, GFP_KERNEL);
+	room = min_t(u32, room, QKDN_KX_FRAME_MAX - len);
+	f = kzalloc(sizeof(*f) + len + room, GFP_KERNEL);
 	if (!f)
 		return NULL;
 	f->len = len;
+	f->cap = len + room;
 	hdr = (struct qkdn_kx_hdr *)f->data;
 	hdr->version = QKDN_KX_VERSION;
 	hdr->type = type;
@@ -113,6 +122,12 @@ static struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body)
 	return f;
 }
 
+/*
+ * Queues a frame; the transmit work sends it. Frames queued while the
+ * work is pending, or while the channel is down, coalesce into the last
+ * unsent frame (see qkdn_kx_unsent_tail()), so that a burst of requests
+ * costs the daemon one frame, not one per request.
+ */
 static void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f)
 {
 	struct qkdn_kx_hdr *hdr = (struct qkdn_kx_hdr *)f->data;
@@ -122,10 +137,36 @@ static void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f)
 	if (list_empty(&link->txq))
 		link->last_tx = jiffies;
 	list_add_tail(&f->node, &link->txq);
-	link->txq_len++;
 	if (!link->tx_next)
 		link->tx_next = f;
-	qkdn_kx_flush(link);
+	if (link->up)
+		qkdn_kx_schedule(link->qn, 0);
+}
+
+/* The last queued frame if it is of this type and not sent yet. */
+static struct qkdn_frame *qkdn_kx_unsent_tail(struct qkdn_link *link, u8 type)
+{
+	struct qkdn_frame *f;
+
+	if (!link->tx_next)
+		return NULL;
+	f = list_last_entry(&link->txq, struct qkdn_frame, node);
+	return ((struct qkdn_kx_hdr *)f->data)->type == type ? f : NULL;
+}
+
+/* Keys reserved by a frame (0 unless RESERVE). */
+static u32 qkdn_kx_frame_keys(const struct qkdn_frame *f)
+{
+	const struct qkdn_kx_hdr *hdr = (const void *)f->data;
+	const struct qkdn_kx_reserve *r = (const void *)(hdr + 1);
+
+	return hdr->type == QKDN_KX_RESERVE ? le16_to_cpu(r->count) : 0;
+}
+
+static void qkdn_kx_set_len(struct qkdn_frame *f, u32 len)
+{
+	f->len = len;
+	((struct qkdn_kx_hdr *)f->data)->len = cpu_to_le16(len);
 }
 
 /* Sends what is queued, if the daemon is there and the channel is up. */
@@ -218,38 +259,80 @@ void qkdn_kx_set_up(struct qkdn_link *link, bool up)
 	qkdn_kx_flush(link);
 }
 
+/* Adds block seq to a BLOCKS frame; false when the frame is full. */
+static bool qkdn_kx_blocks_add(struct qkdn_frame *f, u64 seq)
+{
+	struct qkdn_kx_blocks *body;
+	struct qkdn_kx_range *r;
+	u32 nr;
+
+	body = (struct qkdn_kx_blocks *)(f->data + sizeof(struct qkdn_kx_hdr));
+	nr = le32_to_cpu(body->count);
+	r = nr ? &body->r[nr - 1] : NULL;
+	if (r && le64_to_cpu(r->start) + le32_to_cpu(r->count) == seq) {
+		le32_add_cpu(&r->count, 1);
+		return true;
+	}
+	if (f->len + sizeof(*r) > f->cap)
+		return false;
+	r = &body->r[nr];
+	r->start = cpu_to_le64(seq);
+	r->count = cpu_to_le32(1);
+	body->count = cpu_to_le32(nr + 1);
+	qkdn_kx_set_len(f, f->len + sizeof(*r));
+	return true;
+}
+
+/* Kx-2 block sync: announce blocks this end now holds. */
 int qkdn_kx_send_blocks(struct qkdn_link *link, const u64 *seqs,
 			unsigned int n)
 {
-	struct qkdn_kx_blocks *body;
-	struct qkdn_frame *f;
-	unsigned int i, nr = 0;
+	struct qkdn_frame *f = qkdn_kx_unsent_tail(link, QKDN_KX_BLOCKS);
+	unsigned int i;
 
-	f = qkdn_kx_alloc(QKDN_KX_BLOCKS, sizeof(*body) +
-			  n * sizeof(struct qkdn_kx_range));
-	if (!f)
-		return -ENOMEM;
-	body = (struct qkdn_kx_blocks *)(f->data + sizeof(struct qkdn_kx_hdr));
 	for (i = 0; i < n; i++) {
-		struct qkdn_kx_range *r = nr ? &body->r[nr - 1] : NULL;
-
-		if (r && le64_to_cpu(r->start) + le32_to_cpu(r->count) ==
-			 seqs[i]) {
-			le32_add_cpu(&r->count, 1);
+		if (f && qkdn_kx_blocks_add(f, seqs[i]))
 			continue;
-		}
-		body->r[nr].start = cpu_to_le64(seqs[i]);
-		body->r[nr].count = cpu_to_le32(1);
-		nr++;
+		f = qkdn_kx_alloc(QKDN_KX_BLOCKS, sizeof(struct qkdn_kx_blocks),
+				  QKDN_KX_BLOCKS_ROOM *
+				  sizeof(struct qkdn_kx_range));
+		if (!f)
+			return -ENOMEM;
+		qkdn_kx_queue(link, f);
+		qkdn_kx_blocks_add(f, seqs[i]);
 	}
-	body->count = cpu_to_le32(nr);
-	f->len = sizeof(struct qkdn_kx_hdr) + sizeof(*body) +
-		 nr * sizeof(struct qkdn_kx_range);
-	((struct qkdn_kx_hdr *)f->data)->len = cpu_to_le16(f->len);
-	qkdn_kx_queue(link, f);
 	return 0;
 }
 
+/* Appends keys to an unsent reservation of the same SAE pair and size. */
+static bool qkdn_kx_reserve_merge(struct qkdn_link *link, u32 key_bytes,
+				  u32 count, const char *master,
+				  const char *slave, const u8 *ids)
+{
+	struct qkdn_frame *f = qkdn_kx_unsent_tail(link, QKDN_KX_RESERVE);
+	struct qkdn_kx_reserve *body;
+	u32 n;
+
+	if (!f)
+		return false;
+	body = (struct qkdn_kx_reserve *)(f->data + sizeof(struct qkdn_kx_hdr));
+	n = le16_to_cpu(body->count);
+	if (le16_to_cpu(body->key_bytes) != key_bytes ||
+	    strcmp(body->master, master) || strcmp(body->slave, slave) ||
+	    n + count > QKDN_KX_RESERVE_KEYS_MAX ||
+	    f->len + count * QKDN_KEY_ID_LEN > f->cap)
+		return false;
+	memcpy(body->ids[n], ids, count * QKDN_KEY_ID_LEN);
+	body->count = cpu_to_le16(n + count);
+	qkdn_kx_set_len(f, f->len + count * QKDN_KEY_ID_LEN);
+	return true;
+}
+
+/*
+ * Kx-2 key reservation: count keys of key_bytes starting at (seq, off) in
+ * this end's stream, for the SAE pair. Consecutive reservations are
+ * contiguous in the stream, so they can share a frame.
+ */
 int qkdn_kx_send_reserve(struct qkdn_link *link, u64 seq, u32 off,
 			 u32 key_bytes, u32 count, const char *master,
 			 const char *slave, const u8 *ids)
@@ -257,8 +340,13 @@ int qkdn_kx_send_reserve(struct qkdn_link *link, u64 seq, u32 off,
 	struct qkdn_kx_reserve *body;
 	struct qkdn_frame *f;
 
+	if (qkdn_kx_reserve_merge(link, key_bytes, count, master, slave, ids)) {
+		link->unacked_keys += count;
+		return 0;
+	}
 	f = qkdn_kx_alloc(QKDN_KX_RESERVE,
-			  sizeof(*body) + count * QKDN_KEY_ID_LEN);
+			  sizeof(*body) + count * QKDN_KEY_ID_LEN,
+			  QKDN_KX_RESERVE_ROOM * QKDN_KEY_ID_LEN);
 	if (!f)
 		return -ENOMEM;
 	body = (struct qkdn_kx_reserve *)(f->data + sizeof(struct qkdn_kx_hdr));
@@ -270,6 +358,7 @@ int qkdn_kx_send_reserve(struct qkdn_link *link, u64 seq, u32 off,
 	strscpy(body->slave, slave, sizeof(body->slave));
 	memcpy(body->ids, ids, count * QKDN_KEY_ID_LEN);
 	qkdn_kx_queue(link, f);
+	link->unacked_keys += count;
 	return 0;
 }
 
@@ -342,7 +431,7 @@ static int qkdn_kx_validate(struct qkdn_link *link, const u8 *buf, u32 len,
 			goto short_body;
 		n = le16_to_cpu(r->count);
 		kb = le16_to_cpu(r->key_bytes);
-		if (!n || n > QKDN_KEYS_PER_REQUEST ||
+		if (!n || n > QKDN_KX_RESERVE_KEYS_MAX ||
 		    body_len != sizeof(*r) + n * QKDN_KEY_ID_LEN)
 			goto short_body;
 		if (kb < QKDN_KEY_SIZE_MIN / 8 || kb > QKDN_KEY_SIZE_MAX / 8) {
@@ -398,9 +487,9 @@ static void qkdn_kx_acked(struct qkdn_link *link, u64 ack)
 		if (f == link->tx_next)
 			link->tx_next = list_is_last(&f->node, &link->txq) ?
 					NULL : list_next_entry(f, node);
+		link->unacked_keys -= qkdn_kx_frame_keys(f);
 		list_del(&f->node);
 		kfree(f);
-		link->txq_len--;
 		progress = true;
 	}
 	if (progress)

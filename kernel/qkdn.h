@@ -18,7 +18,7 @@
 
 #define QKDN_RESERVATION_WAIT_MS	2000	/* "key request with ID" waits */
 #define QKDN_KX_RETX_MS			500	/* resend unacked frames */
-#define QKDN_KX_TXQ_MAX			4096	/* unacked frames per link */
+#define QKDN_KX_UNACKED_KEYS_MAX	4096	/* reserved, not acknowledged */
 #define QKDN_PEER_RANGES_MAX		1024	/* announced, not yet matched */
 #define QKDN_RESERVED_KEYS_MAX		65536	/* per link, awaiting an SAE */
 #define QKDN_POOL_CAPACITY_DEFAULT	(4U << 20)
@@ -79,6 +79,7 @@ struct qkdn_frame {
 	struct list_head node;
 	u64 seq;
 	u32 len;
+	u32 cap;		/* bytes allocated for data */
 	u8 data[];
 };
 
@@ -114,7 +115,7 @@ struct qkdn_link {
 	/* Kx: reliable, ordered delivery to the peer's kernel. */
 	struct list_head txq;		/* unacknowledged frames, seq order */
 	struct qkdn_frame *tx_next;	/* first frame not yet sent, or NULL */
-	u32 txq_len;
+	u32 unacked_keys;		/* in RESERVE frames of txq */
 	u64 tx_seq;			/* last sequence number assigned */
 	u64 rx_seq;			/* last in-order frame received */
 	bool ack_pending;

@@ -2271,8 +2271,10 @@ TEST_F(node, kx_frame_reserve)
 	kx_set_len(f, f->len);
 	kx_bad(_metadata, &self->s, f, "Kx RESERVE of no key", EINVAL,
 	       "body length");
-	kx_reserve(f, 1, 2, 0, 32, 129, "sae-a", "sae-b");
-	kx_bad(_metadata, &self->s, f, "Kx RESERVE of 129 keys", EINVAL,
+	/* At most 500 key IDs fit in a frame: a count of 501 cannot match. */
+	r = kx_reserve(f, 1, 2, 0, 32, 500, "sae-a", "sae-b");
+	r->count = htole16(501);
+	kx_bad(_metadata, &self->s, f, "Kx RESERVE counting 501 keys", EINVAL,
 	       "body length");
 	kx_reserve(f, 1, 2, 0, 32, 2, "sae-a", "sae-b");
 	f->len -= QKDN_KEY_ID_LEN;
