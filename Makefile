@@ -24,6 +24,7 @@ tools: deps
 
 selftests: tools
 	$(MAKE) -C selftests
+	$(MAKE) -C selftests/bench
 
 check: all
 	scripts/check.sh
@@ -44,5 +45,6 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 	$(MAKE) -C tools clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C selftests/bench clean
 
 .PHONY: all deps module tools selftests check demo bench vm-shell checkpatch clean

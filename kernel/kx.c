@@ -83,6 +83,7 @@ void qkdn_kx_link_init(struct qkdn_link *link)
 {
 	INIT_LIST_HEAD(&link->txq);
 	link->epoch = get_random_u32() | 1;
+	link->rto = msecs_to_jiffies(QKDN_KX_RETX_MS);
 }
 
 void qkdn_kx_link_cleanup(struct qkdn_link *link)
@@ -97,10 +98,15 @@ void qkdn_kx_link_cleanup(struct qkdn_link *link)
 	link->unacked_keys = 0;
 }
 
+/* Runs the transmit work within delay jiffies; never postpones it. */
 void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay)
 {
-	if (!qn->dying)
-		mod_delayed_work(qkdn_wq, &qn->tx_work, delay);
+	if (qn->dying)
+		return;
+	if (delayed_work_pending(&qn->tx_work) &&
+	    time_before_eq(qn->tx_work.timer.expires, jiffies + delay))
+		return;
+	mod_delayed_work(qkdn_wq, &qn->tx_work, delay);
 }
 
 static struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body, u32 room)
@@ -213,7 +219,7 @@ void qkdn_kx_flush(struct qkdn_link *link)
 		link->ack_pending = false;
 	}
 	if (!list_empty(&link->txq))
-		qkdn_kx_schedule(qn, msecs_to_jiffies(QKDN_KX_RETX_MS));
+		qkdn_kx_schedule(qn, link->rto);
 	return;
 fail:
 	/* The daemon's socket is full, or it is gone (then unbound). */
@@ -224,7 +230,6 @@ void qkdn_kx_tx_work(struct work_struct *work)
 {
 	struct qkdn_net *qn = container_of(to_delayed_work(work),
 					   struct qkdn_net, tx_work);
-	unsigned long retx = msecs_to_jiffies(QKDN_KX_RETX_MS);
 	struct qkdn_link *link;
 
 	mutex_lock(&qn->lock);
@@ -234,8 +239,14 @@ void qkdn_kx_tx_work(struct work_struct *work)
 		head = list_first_entry_or_null(&link->txq, struct qkdn_frame,
 						node);
 		if (head && head != link->tx_next && link->up &&
-		    time_after(jiffies, link->last_tx + retx)) {
+		    time_after(jiffies, link->last_tx + link->rto)) {
+			/* Nothing acknowledged for a while: go back, and wait
+			 * twice as long next time (up to QKDN_KX_RETX_MAX_MS).
+			 */
 			link->tx_next = head;
+			link->last_tx = jiffies;
+			link->rto = min(link->rto * 2,
+					msecs_to_jiffies(QKDN_KX_RETX_MAX_MS));
 			link->stats.frames_retx++;
 		}
 		qkdn_kx_flush(link);
@@ -492,8 +503,10 @@ static void qkdn_kx_acked(struct qkdn_link *link, u64 ack)
 		kfree(f);
 		progress = true;
 	}
-	if (progress)
+	if (progress) {
 		link->last_tx = jiffies;
+		link->rto = msecs_to_jiffies(QKDN_KX_RETX_MS);
+	}
 }
 
 static void qkdn_kx_rx_blocks(struct qkdn_link *link,

@@ -18,6 +18,7 @@
 
 #define QKDN_RESERVATION_WAIT_MS	2000	/* "key request with ID" waits */
 #define QKDN_KX_RETX_MS			500	/* resend unacked frames */
+#define QKDN_KX_RETX_MAX_MS		8000	/* ... backing off up to this */
 #define QKDN_KX_UNACKED_KEYS_MAX	4096	/* reserved, not acknowledged */
 #define QKDN_PEER_RANGES_MAX		1024	/* announced, not yet matched */
 #define QKDN_RESERVED_KEYS_MAX		65536	/* per link, awaiting an SAE */
@@ -107,7 +108,7 @@ struct qkdn_link {
 	u64 last_peer_seq;		/* last block the peer announced */
 	struct qkdn_stream own;		/* we allocate from these */
 	struct qkdn_stream theirs;/* the peer allocates from these */
-	DECLARE_HASHTABLE(keys, 8);	/* reserved by the peer for us */
+	DECLARE_HASHTABLE(keys, 12);	/* reserved by the peer for us */
 	struct list_head keys_list;
 	u32 nkeys;
 	u64 keys_bytes;
@@ -122,6 +123,7 @@ struct qkdn_link {
 	u32 epoch;			/* this link instance, random */
 	u32 peer_epoch;			/* the peer's, 0 until known */
 	unsigned long last_tx;		/* jiffies of the oldest send */
+	unsigned long rto;		/* retransmission timeout */
 
 	struct qkdn_stats stats;
 };

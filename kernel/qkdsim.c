@@ -9,7 +9,8 @@
  * the way the two QKD modules of a real link deliver post-processed key.
  * debugfs knobs create and delete pairs and inject the faults a key manager
  * must survive: aborted blocks, one-sided losses, bursts that overrun the
- * ring. See Documentation/qkdsim.md.
+ * ring; one more times the ingestion of blocks (Documentation/benchmarks.md).
+ * See Documentation/qkdsim.md.
  *
  * Lifetime: a pair is deleted by del_device, by module unload, or when a
  * network namespace holding one of its ends goes away. qkdsim registers its
@@ -41,6 +42,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <asm/unaligned.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 
@@ -53,6 +55,7 @@
 #define QKDSIM_BURST_MAX	100000			/* blocks */
 #define QKDSIM_TICK_MS		10
 #define QKDSIM_BURST_WAIT_MS	1000
+#define QKDSIM_BENCH_MAX	16384			/* blocks */
 
 enum {
 	QKDSIM_A,
@@ -103,6 +106,14 @@ struct qkdsim_pair {
 	u64 produced;			/* sequence numbers consumed */
 	u64 aborted;
 	u64 burst_last;			/* blocks produced by the last burst */
+	struct qkdsim_bench {		/* results of the last bench */
+		u32 blocks;
+		u32 block_size;
+		u64 memcpy_ns;
+		u64 ingest_ns;
+		u64 produce_ns;		/* until the last block was committed */
+		u64 waits;		/* times the producer found a ring full */
+	} bench;
 	bool abort_next;
 	int drop_next;			/* QKDSIM_A, QKDSIM_B or QKDSIM_NO_END */
 
@@ -159,14 +170,17 @@ static void qkdsim_fill(const struct qkdsim_pair *pair, u8 *p, u32 len, u64 seq)
  * With @wait false a full ring loses the block at that end (counted in
  * ring_full) and the other end still gets it. With @wait true nothing is
  * produced unless every end that should get the block has ring space, and
- * -EAGAIN tells the caller to wait and retry.
+ * -EAGAIN tells the caller to wait and retry. With @pattern (at least
+ * block_size bytes) the block's bytes are a copy of it instead of being
+ * generated.
  */
-static int qkdsim_produce(struct qkdsim_pair *pair, bool wait)
+static int qkdsim_produce(struct qkdsim_pair *pair, bool wait,
+			  const u8 *pattern)
 {
 	u8 *buf[QKDSIM_ENDS] = {};
 	int lost = pair->drop_next;
 	u32 len = pair->block_size;
-	u8 *src = NULL;
+	const u8 *src = pattern;
 	u64 seq;
 	int e;
 
@@ -290,7 +304,7 @@ static void qkdsim_gen_work(struct work_struct *work)
 	if (blocks) {
 		mutex_lock(&pair->prod_lock);
 		while (blocks--) {
-			qkdsim_produce(pair, false);
+			qkdsim_produce(pair, false, NULL);
 			if (!(blocks % 64))
 				cond_resched();
 		}
@@ -634,7 +648,7 @@ static ssize_t qkdsim_burst_write(struct file *file, const char __user *ubuf,
 			return -EINTR;
 
 		mutex_lock(&pair->prod_lock);
-		err = qkdsim_produce(pair, true);
+		err = qkdsim_produce(pair, true, NULL);
 		if (!err)
 			pair->burst_last = ++done;
 		mutex_unlock(&pair->prod_lock);
@@ -658,6 +672,174 @@ static const struct file_operations qkdsim_burst_fops = {
 	.open	= simple_open,
 	.read	= qkdsim_burst_read,
 	.write	= qkdsim_burst_write,
+	.llseek	= default_llseek,
+};
+
+/*
+ * bench: how fast blocks get from the QKD module into the key stores,
+ * against the bare copy of the same bytes. Write N: N blocks of block_size
+ * bytes for each end. One block is generated beforehand, so that making
+ * key bytes is not measured; then
+ *
+ *   memcpy_ns   2N memcpy() of that block into a buffer of 2N blocks: the
+ *               "DMA" of N blocks into both ends, and nothing else;
+ *   ingest_ns   N blocks produced through the rings of both ends (each a
+ *               copy of that block, as a burst, waiting for ring space)
+ *               until both stores have taken in the last one.
+ *
+ * The blocks are real: they consume sequence numbers and enter the pools
+ * (all with the same bytes). Reading gives the figures of the last run.
+ */
+static ssize_t qkdsim_bench_read(struct file *file, char __user *ubuf,
+				 size_t count, loff_t *ppos)
+{
+	struct qkdsim_pair *pair = file->private_data;
+	struct qkdsim_bench b;
+	char kbuf[192];
+	int len;
+
+	mutex_lock(&pair->prod_lock);
+	b = pair->bench;
+	mutex_unlock(&pair->prod_lock);
+	len = scnprintf(kbuf, sizeof(kbuf),
+			"blocks %u\nblock_size %u\nmemcpy_ns %llu\ningest_ns %llu\nproduce_ns %llu\nwaits %llu\n",
+			b.blocks, b.block_size, b.memcpy_ns, b.ingest_ns,
+			b.produce_ns, b.waits);
+	return simple_read_from_buffer(ubuf, count, ppos, kbuf, len);
+}
+
+/* The reference: copy @n blocks of @len bytes from @src, nothing more. */
+static int qkdsim_bench_memcpy(const u8 *src, u32 len, u32 n, u64 *ns)
+{
+	u8 *dst;
+	u64 t0;
+	u32 i;
+
+	dst = vmalloc(array_size(n, len));
+	if (!dst)
+		return -ENOMEM;
+	t0 = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		memcpy(dst + (size_t)i * len, src, len);
+		if (!(i % 64))
+			cond_resched();
+	}
+	*ns = ktime_get_ns() - t0;
+	vfree(dst);
+	return 0;
+}
+
+/*
+ * Waits until the store of @dev has taken in everything in its ring. The
+ * ring indices are qkdn's; only a benchmark peeks at them.
+ */
+static int qkdsim_bench_drain(struct qkdn_device *dev)
+{
+	unsigned long flags;
+	bool empty;
+
+	/*
+	 * The drain work runs until the ring is empty, unless it could not
+	 * allocate a fresh buffer for a slot; let it finish.
+	 */
+	flush_work(&dev->drain_work);
+	spin_lock_irqsave(&dev->ring_lock, flags);
+	empty = dev->cons == dev->prod;
+	spin_unlock_irqrestore(&dev->ring_lock, flags);
+	return empty ? 0 : -ENOMEM;
+}
+
+/* N blocks through both rings into both stores, as a burst does. */
+static int qkdsim_bench_ingest(struct qkdsim_pair *pair, const u8 *src,
+			       u32 n, struct qkdsim_bench *b)
+{
+	unsigned long deadline;
+	u32 done = 0;
+	u64 t0;
+	int err, e;
+
+	deadline = jiffies + msecs_to_jiffies(QKDSIM_BURST_WAIT_MS);
+	t0 = ktime_get_ns();
+	while (done < n) {
+		if (qkdsim_dying(pair))
+			return -ENODEV;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+
+		mutex_lock(&pair->prod_lock);
+		err = qkdsim_produce(pair, true, src);
+		mutex_unlock(&pair->prod_lock);
+
+		if (!err) {
+			deadline = jiffies +
+				   msecs_to_jiffies(QKDSIM_BURST_WAIT_MS);
+			if (!(++done % 64))
+				cond_resched();
+			continue;
+		}
+		if (time_after(jiffies, deadline))
+			return -ETIMEDOUT;
+		b->waits++;
+		usleep_range(20, 50);
+	}
+	b->produce_ns = ktime_get_ns() - t0;
+	for (e = 0; e < QKDSIM_ENDS; e++) {
+		err = qkdsim_bench_drain(&pair->end[e]->dev);
+		if (err)
+			return err;
+	}
+	b->ingest_ns = ktime_get_ns() - t0;
+	return 0;
+}
+
+static ssize_t qkdsim_bench_write(struct file *file, const char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	struct qkdsim_pair *pair = file->private_data;
+	struct qkdsim_bench b = {};
+	u8 *src;
+	u32 n;
+	int err;
+
+	err = kstrtou32_from_user(ubuf, count, 10, &n);
+	if (err)
+		return err;
+	if (n < 1 || n > QKDSIM_BENCH_MAX)
+		return -EINVAL;
+
+	mutex_lock(&pair->prod_lock);
+	if (!pair->end[QKDSIM_B]) {
+		mutex_unlock(&pair->prod_lock);
+		return -ENODEV;
+	}
+	b.blocks = n;
+	b.block_size = pair->block_size;
+	mutex_unlock(&pair->prod_lock);
+
+	/* Large enough whatever block_size becomes meanwhile. */
+	src = kmalloc(QKDN_BLOCK_SIZE_MAX, GFP_KERNEL);
+	if (!src)
+		return -ENOMEM;
+	get_random_bytes(src, QKDN_BLOCK_SIZE_MAX);
+
+	err = qkdsim_bench_memcpy(src, b.block_size, 2 * n, &b.memcpy_ns);
+	if (!err)
+		err = qkdsim_bench_ingest(pair, src, n, &b);
+	kfree_sensitive(src);
+	if (err)
+		return err;
+
+	mutex_lock(&pair->prod_lock);
+	pair->bench = b;
+	mutex_unlock(&pair->prod_lock);
+	return count;
+}
+
+static const struct file_operations qkdsim_bench_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.read	= qkdsim_bench_read,
+	.write	= qkdsim_bench_write,
 	.llseek	= default_llseek,
 };
 
@@ -725,6 +907,7 @@ static void qkdsim_pair_debugfs(struct qkdsim_pair *pair)
 	debugfs_create_file_unsafe("seq", 0400, d, pair, &qkdsim_seq_fops);
 	debugfs_create_file("drop_end", 0600, d, pair, &qkdsim_drop_end_fops);
 	debugfs_create_file("burst", 0600, d, pair, &qkdsim_burst_fops);
+	debugfs_create_file("bench", 0600, d, pair, &qkdsim_bench_fops);
 	debugfs_create_file("stats", 0400, d, pair, &qkdsim_stats_fops);
 	debugfs_create_file("state", 0400, d, pair, &qkdsim_state_fops);
 }
