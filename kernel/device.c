@@ -16,7 +16,7 @@
 
 #include "qkdn.h"
 
-#define QKDN_DRAIN_BATCH	16
+#define QKDN_DRAIN_BATCH	32
 
 struct qkdn_drained {
 	u8 *buf;

@@ -145,8 +145,16 @@ static void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f)
 	list_add_tail(&f->node, &link->txq);
 	if (!link->tx_next)
 		link->tx_next = f;
-	if (link->up)
-		qkdn_kx_schedule(link->qn, 0);
+	if (!link->up)
+		return;
+	/*
+	 * Send at once when nothing is in flight; otherwise give later
+	 * reservations a tick to join this frame (the peer acknowledges
+	 * within one).
+	 */
+	qkdn_kx_schedule(link->qn, list_first_entry(&link->txq,
+						    struct qkdn_frame, node) ==
+				   link->tx_next ? 0 : 1);
 }
 
 /* The last queued frame if it is of this type and not sent yet. */

@@ -45,26 +45,44 @@ static void qkdn_stream_flush(struct qkdn_stream *s)
 	s->bytes = 0;
 }
 
-/* Erases all blocks: the peer no longer holds them. */
+/*
+ * The peer's link is a new instance: the blocks synchronised with the old
+ * one are erased (the new one never had them); pending blocks stay, the
+ * new instance may hold them, and are announced to it afresh.
+ */
 void qkdn_store_reset(struct qkdn_link *link)
 {
-	struct qkdn_block *b, *tmp;
+	struct qkdn_block *b;
+	u64 seqs[16];
+	unsigned int n = 0;
 
-	list_for_each_entry_safe(b, tmp, &link->pending, node)
-		qkdn_block_free(b);
-	link->pending_bytes = 0;
 	qkdn_stream_flush(&link->own);
 	qkdn_stream_flush(&link->theirs);
 	link->pr_count = 0;
 	link->last_peer_seq = 0;
+	list_for_each_entry(b, &link->pending, node) {
+		seqs[n++] = b->seq;
+		if (n == ARRAY_SIZE(seqs)) {
+			qkdn_kx_send_blocks(link, seqs, n);
+			n = 0;
+		}
+	}
+	if (n)
+		qkdn_kx_send_blocks(link, seqs, n);
 }
 
 /* Erases everything the pool holds. */
 void qkdn_store_flush(struct qkdn_link *link)
 {
+	struct qkdn_block *b, *btmp;
 	struct qkdn_key *key, *tmp;
 
-	qkdn_store_reset(link);
+	list_for_each_entry_safe(b, btmp, &link->pending, node)
+		qkdn_block_free(b);
+	link->pending_bytes = 0;
+	qkdn_stream_flush(&link->own);
+	qkdn_stream_flush(&link->theirs);
+	link->pr_count = 0;
 	list_for_each_entry_safe(key, tmp, &link->keys_list, lnode)
 		qkdn_store_key_free(link, key);
 }
