@@ -51,6 +51,8 @@ void qkdn_device_detach(struct qkdn_link *link)
 	dev->running = false;
 	dev->link = NULL;
 	link->dev = NULL;
+	/* Another QKD module numbers its blocks afresh. */
+	qkdn_kx_new_epoch(link);
 }
 
 int qkdn_device_set_running(struct qkdn_device *dev, bool on)

@@ -495,6 +495,23 @@ static void qkdn_kx_reset(struct qkdn_link *link)
 	link->stats.peer_resets++;
 }
 
+/*
+ * This end's block numbering starts again (its QKD module went away): a
+ * new instance of the link, which the peer learns from the next frame.
+ */
+void qkdn_kx_new_epoch(struct qkdn_link *link)
+{
+	qkdn_kx_link_cleanup(link);
+	link->tx_seq = 0;
+	link->rx_seq = 0;
+	link->epoch = get_random_u32() | 1;
+	link->peer_epoch = 0;
+	link->ack_pending = true;
+	qkdn_store_forget_blocks(link);
+	if (link->up)
+		qkdn_kx_schedule(link->qn, 0);
+}
+
 static void qkdn_kx_acked(struct qkdn_link *link, u64 ack)
 {
 	struct qkdn_frame *f, *tmp;

@@ -185,6 +185,7 @@ int qkdn_device_set_rate(struct qkdn_device *dev, u64 rate);
 void qkdn_store_init(struct qkdn_link *link);
 void qkdn_store_flush(struct qkdn_link *link);
 void qkdn_store_reset(struct qkdn_link *link);
+void qkdn_store_forget_blocks(struct qkdn_link *link);
 bool qkdn_store_ingest(struct qkdn_link *link, u64 seq, u8 *data, u32 len);
 void qkdn_store_peer_have(struct qkdn_link *link, u64 start, u32 count);
 void qkdn_store_match(struct qkdn_link *link);
@@ -204,6 +205,7 @@ int qkdn_kx_send_reserve(struct qkdn_link *link, u64 seq, u32 off,
 int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
 		    struct netlink_ext_ack *extack);
 void qkdn_kx_set_up(struct qkdn_link *link, bool up);
+void qkdn_kx_new_epoch(struct qkdn_link *link);
 void qkdn_kx_flush(struct qkdn_link *link);
 void qkdn_kx_link_init(struct qkdn_link *link);
 void qkdn_kx_link_cleanup(struct qkdn_link *link);

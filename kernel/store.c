@@ -71,18 +71,27 @@ void qkdn_store_reset(struct qkdn_link *link)
 		qkdn_kx_send_blocks(link, seqs, n);
 }
 
-/* Erases everything the pool holds. */
-void qkdn_store_flush(struct qkdn_link *link)
+/* Erases every block: their numbering no longer means anything. */
+void qkdn_store_forget_blocks(struct qkdn_link *link)
 {
-	struct qkdn_block *b, *btmp;
-	struct qkdn_key *key, *tmp;
+	struct qkdn_block *b, *tmp;
 
-	list_for_each_entry_safe(b, btmp, &link->pending, node)
+	list_for_each_entry_safe(b, tmp, &link->pending, node)
 		qkdn_block_free(b);
 	link->pending_bytes = 0;
 	qkdn_stream_flush(&link->own);
 	qkdn_stream_flush(&link->theirs);
 	link->pr_count = 0;
+	link->last_peer_seq = 0;
+	link->last_local_seq = 0;
+}
+
+/* Erases everything the pool holds. */
+void qkdn_store_flush(struct qkdn_link *link)
+{
+	struct qkdn_key *key, *tmp;
+
+	qkdn_store_forget_blocks(link);
 	list_for_each_entry_safe(key, tmp, &link->keys_list, lnode)
 		qkdn_store_key_free(link, key);
 }

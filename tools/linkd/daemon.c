@@ -277,7 +277,8 @@ static void drop_all(struct linkd *d, const char *why)
 		linkd_chan_close(ch, "%s", why);
 }
 
-static void refresh_link(void *ctx, uint32_t link_id, const char *peer)
+static void refresh_link(void *ctx, uint32_t link_id, const char *peer,
+			 int up)
 {
 	struct linkd *d = ctx;
 	struct linkd_peer *p, **n;
@@ -303,8 +304,10 @@ static void refresh_link(void *ctx, uint32_t link_id, const char *peer)
 		linkd_info("link %u to %s: %s", link_id, peer,
 			   p->dial ? "dialling it" : "waiting for it to dial");
 	}
-	if (!p->seen || link_id < p->new_link)
+	if (!p->seen || link_id < p->new_link) {
 		p->new_link = link_id;
+		p->kernel_up = up;
+	}
 	p->seen = true;
 	p->n_links++;
 }
@@ -374,8 +377,14 @@ static void refresh(struct linkd *d)
 			if (p->reported)
 				peer_report_down(d, p);
 		}
-		if (p->chan && p->chan->state == LINKD_CHAN_UP)
+		if (p->chan && p->chan->state == LINKD_CHAN_UP) {
+			/* The link was deleted and added again between two
+			 * refreshes: the kernel's new link starts down.
+			 */
+			if (p->reported == p->link_id && p->kernel_up == 0)
+				p->reported = 0;
 			peer_report_up(d, p);
+		}
 	}
 }
 

@@ -30,6 +30,7 @@ struct linkd_peer {
 	uint32_t new_link;	/* during a refresh */
 	uint32_t n_links;
 	uint32_t reported;	/* link whose channel the kernel thinks up */
+	int kernel_up;		/* the kernel's LINK_UP of that link, -1 unknown */
 	bool dial;		/* our node ID is smaller: we connect */
 	bool seen;
 	bool warned_addr, warned_multi;

@@ -173,7 +173,8 @@ static int links_cb(const struct nlmsghdr *nlh, void *data)
 		lc->k->bad_msgs++;
 		return MNL_CB_OK;
 	}
-	lc->cb(lc->ctx, mnl_attr_get_u32(tb[QKDN_A_LINK_ID]), peer);
+	lc->cb(lc->ctx, mnl_attr_get_u32(tb[QKDN_A_LINK_ID]), peer,
+	       tb[QKDN_A_LINK_UP] ? mnl_attr_get_u8(tb[QKDN_A_LINK_UP]) : -1);
 	return MNL_CB_OK;
 }
 

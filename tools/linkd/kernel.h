@@ -23,7 +23,9 @@ struct linkd_kernel {
 	uint64_t bad_msgs;		/* malformed messages from the kernel */
 };
 
-typedef void (*linkd_link_cb)(void *ctx, uint32_t link_id, const char *peer);
+/* up: the kernel's channel state of the link (QKDN_A_LINK_UP), -1 unknown */
+typedef void (*linkd_link_cb)(void *ctx, uint32_t link_id, const char *peer,
+			      int up);
 typedef void (*linkd_frame_cb)(void *ctx, uint32_t link_id, const char *peer,
 			       const uint8_t *frame, size_t len);
 

@@ -123,7 +123,7 @@ int linkd_kernel_links(struct linkd_kernel *k, linkd_link_cb cb, void *ctx)
 	if (!f)
 		return -EIO;
 	while (fscanf(f, "%u %63s", &id, peer) == 2)
-		cb(ctx, id, peer);
+		cb(ctx, id, peer, -1);
 	fclose(f);
 	return 0;
 }
