@@ -258,7 +258,12 @@ static int qkdn_nl_link_get(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
-static int qkdn_nl_link_dump(struct sk_buff *skb, struct netlink_callback *cb)
+typedef int (*qkdn_fill_link_t)(struct sk_buff *skb, struct qkdn_link *link,
+				u32 portid, u32 seq, int flags);
+
+/* A dump of the node's links, one message each from fill. */
+static int qkdn_nl_dump_links(struct sk_buff *skb, struct netlink_callback *cb,
+			      qkdn_fill_link_t fill)
 {
 	struct qkdn_net *qn = qkdn_net(sock_net(skb->sk));
 	struct qkdn_link *link;
@@ -268,8 +273,8 @@ static int qkdn_nl_link_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	list_for_each_entry(link, &qn->links, node) {
 		if (idx++ < cb->args[0])
 			continue;
-		if (qkdn_fill_link(skb, link, NETLINK_CB(cb->skb).portid,
-				   cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+		if (fill(skb, link, NETLINK_CB(cb->skb).portid,
+			 cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
 			idx--;
 			break;
 		}
@@ -277,6 +282,11 @@ static int qkdn_nl_link_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	mutex_unlock(&qn->lock);
 	cb->args[0] = idx;
 	return skb->len;
+}
+
+static int qkdn_nl_link_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return qkdn_nl_dump_links(skb, cb, qkdn_fill_link);
 }
 
 /* Checks the pool and device attributes of LINK_NEW/LINK_SET. */
@@ -682,23 +692,7 @@ static int qkdn_nl_pool_get(struct sk_buff *skb, struct genl_info *info)
 
 static int qkdn_nl_pool_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct qkdn_net *qn = qkdn_net(sock_net(skb->sk));
-	struct qkdn_link *link;
-	long idx = 0;
-
-	mutex_lock(&qn->lock);
-	list_for_each_entry(link, &qn->links, node) {
-		if (idx++ < cb->args[0])
-			continue;
-		if (qkdn_fill_pool(skb, link, NETLINK_CB(cb->skb).portid,
-				   cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
-			idx--;
-			break;
-		}
-	}
-	mutex_unlock(&qn->lock);
-	cb->args[0] = idx;
-	return skb->len;
+	return qkdn_nl_dump_links(skb, cb, qkdn_fill_pool);
 }
 
 /* ---- Kx: the link daemon ---- */
