@@ -92,8 +92,10 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	struct qkdn_sae *master, *slave;
 	u32 number = 1, bits = QKDN_KEY_SIZE_DEFAULT, kb, i, off;
 	struct qkdn_link *link;
+	size_t stride;
 	struct sk_buff *msg = NULL;
-	u8 **data = NULL, *ids = NULL;
+	u8 ids_small[8 * QKDN_KEY_ID_LEN];
+	u8 *first = NULL, *ids = ids_small;
 	void *hdr;
 	u64 seq;
 	int err;
@@ -111,11 +113,12 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	kb = bits / 8;
+	stride = qkdn_key_msg_size(1, kb);
 
 	msg = qkdn_key_msg_new(qkdn_key_msg_size(number, kb));
-	data = kcalloc(number, sizeof(*data), GFP_KERNEL);
-	ids = kmalloc_array(number, QKDN_KEY_ID_LEN, GFP_KERNEL);
-	if (!msg || !data || !ids) {
+	if (number * QKDN_KEY_ID_LEN > sizeof(ids_small))
+		ids = kmalloc_array(number, QKDN_KEY_ID_LEN, GFP_KERNEL);
+	if (!msg || !ids) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -179,7 +182,11 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 		d = nla_reserve(msg, QKDN_A_KEY_DATA, kb);
 		if (!d)
 			goto out_unlock;
-		data[i] = nla_data(d);
+		/* Keys are laid out every stride bytes from the first. */
+		if (!i)
+			first = nla_data(d);
+		if (WARN_ON_ONCE((u8 *)nla_data(d) != first + i * stride))
+			goto out_unlock;
 		nla_nest_end(msg, nest);
 	}
 
@@ -189,7 +196,7 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		goto out_unlock;
 	for (i = 0; i < number; i++)
-		qkdn_store_take(&link->own, data[i], kb);
+		qkdn_store_take(&link->own, first + i * stride, kb);
 	link->stats.keys_reserved += number;
 	link->stats.keys_supplied += number;
 	qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, link, master->id,
@@ -205,16 +212,16 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 
 	genlmsg_end(msg, hdr);
 	qkdn_key_msg_fill(msg);
-	kfree(data);
-	kfree(ids);
+	if (ids != ids_small)
+		kfree(ids);
 	return genlmsg_reply(msg, info);
 
 out_unlock:
 	mutex_unlock(&qn->lock);
 out_free:
 	nlmsg_free(msg);
-	kfree(data);
-	kfree(ids);
+	if (ids != ids_small)
+		kfree(ids);
 	return err;
 }
 
