@@ -81,6 +81,42 @@ static bool qkdn_may_act_as(const struct qkdn_sae *sae)
 	return sae->local && uid_eq(current_euid(), sae->uid);
 }
 
+/*
+ * Q.4160 I.5a/I.5b: the slave SAE sits behind a KM this node shares no
+ * (usable) link with. The keys are relayed there; the application gets
+ * them once the destination KM confirms it holds them. Drops and retakes
+ * qn->lock: master and slave must not be used afterwards.
+ */
+static int qkdn_key_get_relayed(struct qkdn_net *qn,
+				const struct qkdn_sae *master,
+				const struct qkdn_sae *slave, u32 number,
+				u32 kb, const u8 *ids, u8 *first,
+				size_t stride, struct netlink_ext_ack *extack)
+{
+	struct qkdn_relay *r;
+	char mid[QKDN_ID_MAX], sid[QKDN_ID_MAX], dst[QKDN_ID_MAX];
+	int err;
+
+	strscpy(mid, master->id, sizeof(mid));
+	strscpy(sid, slave->id, sizeof(sid));
+	strscpy(dst, slave->node_id, sizeof(dst));
+	r = qkdn_relay_start(qn, master, slave, number, kb, ids, extack);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	err = qkdn_relay_wait(qn, r, extack);
+	if (!err) {
+		qkdn_relay_keys(r, first, stride);
+		qn->rstats.keys_reserved += number;
+		qn->rstats.keys_supplied += number;
+		qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, NULL, mid, sid,
+			      number, ids);
+	}
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
+		    mid, NULL, NULL, dst, err ? 0 : number, -err, NULL);
+	qkdn_relay_finish(qn, r);
+	return err;
+}
+
 /* Q.4160 I.1 "key request" from the master SAE -> "response to key
  * request": keys allocated from blocks this end owns, with no round trip
  * to the peer; the reservation follows on the Kx channel.
@@ -94,6 +130,7 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	struct qkdn_link *link;
 	size_t stride;
 	struct sk_buff *msg = NULL;
+	bool relay;
 	u8 ids_small[8 * QKDN_KEY_ID_LEN];
 	u8 *first = NULL, *ids = ids_small;
 	void *hdr;
@@ -144,21 +181,26 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 				    "slave SAE is served by this node");
 		goto out_unlock;
 	}
-	err = -EHOSTUNREACH;
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST, QKDN_MSG_DIR_RECEIVED, "sae",
+		    master->id, NULL, NULL, slave->node_id, number, 0, NULL);
 	link = qkdn_link_by_peer(qn, slave->node_id);
-	if (!link) {
+	/* No link, or too little key on it: relay, if a controller routes. */
+	relay = (!link || link->own.bytes < (u64)number * kb) &&
+		qkdn_ctrl_present(qn);
+	err = -EHOSTUNREACH;
+	if (!link && !relay) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
-				    "no QKD link to the slave SAE's node");
+				    "no QKD link to the slave SAE's node, and no QKDN controller to relay");
 		goto out_unlock;
 	}
 	err = -EBUSY;
-	if (link->unacked_keys + number > QKDN_KX_UNACKED_KEYS_MAX) {
+	if (!relay && link->unacked_keys + number > QKDN_KX_UNACKED_KEYS_MAX) {
 		NL_SET_ERR_MSG(info->extack,
 			       "too many reservations not yet acknowledged by the peer KM");
 		goto out_unlock;
 	}
 	err = -ENOSPC;
-	if (link->own.bytes < (u64)number * kb) {
+	if (!relay && link->own.bytes < (u64)number * kb) {
 		NL_SET_ERR_MSG(info->extack, "not enough key in the pool");
 		qkdn_nl_event(qn, QKDN_EVENT_POOL_EMPTY, link, master->id,
 			      slave->id, number, NULL);
@@ -190,6 +232,14 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 		nla_nest_end(msg, nest);
 	}
 
+	if (relay) {
+		err = qkdn_key_get_relayed(qn, master, slave, number, kb, ids,
+					   first, stride, info->extack);
+		if (err)
+			goto out_unlock;
+		goto reply;
+	}
+
 	qkdn_store_position(&link->own, &seq, &off);
 	err = qkdn_kx_send_reserve(link, seq, off, kb, number, master->id,
 				   slave->id, ids);
@@ -208,6 +258,9 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	} else if (link->own.bytes >= link->low) {
 		link->low_signalled = false;
 	}
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
+		    master->id, NULL, NULL, slave->node_id, number, 0, NULL);
+reply:
 	mutex_unlock(&qn->lock);
 
 	genlmsg_end(msg, hdr);
@@ -277,7 +330,7 @@ static int qkdn_nl_key_ids(struct genl_info *info, u8 *ids, u32 *n)
  */
 static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 			   const u8 *ids, u32 n, struct qkdn_key **keys,
-			   struct qkdn_link **linkp)
+			   struct qkdn_keytab **tabs)
 {
 	struct nlattr **a = info->attrs;
 	struct qkdn_sae *master, *slave;
@@ -300,17 +353,22 @@ static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 				    "master SAE is served by this node");
 		return -EOPNOTSUPP;
 	}
+	/* Reserved over the link to the master's KM, or relayed here. */
 	link = qkdn_link_by_peer(qn, master->node_id);
-	if (!link) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
-				    "no QKD link to the master SAE's node");
-		return -EHOSTUNREACH;
-	}
-	*linkp = link;
 	for (i = 0; i < n; i++) {
-		keys[i] = qkdn_store_key_find(link, ids + i * QKDN_KEY_ID_LEN);
+		const u8 *id = ids + i * QKDN_KEY_ID_LEN;
+
+		tabs[i] = &qn->rkeys;
+		keys[i] = qkdn_keytab_find(&qn->rkeys, id);
+		if (!keys[i] && link) {
+			tabs[i] = &link->keys;
+			keys[i] = qkdn_keytab_find(&link->keys, id);
+		}
 		if (!keys[i])
-			return -EAGAIN;
+			/* A reservation may still be on its way; a relayed
+			 * key is here before its master has its ID.
+			 */
+			return link ? -EAGAIN : -ENODATA;
 		if (strcmp(keys[i]->master, master->id) ||
 		    strcmp(keys[i]->slave, slave->id)) {
 			NL_SET_ERR_MSG(info->extack,
@@ -326,6 +384,7 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkdn_net *qn = qkdn_info_qn(info);
 	long left = msecs_to_jiffies(QKDN_RESERVATION_WAIT_MS);
+	struct qkdn_keytab **tabs = NULL;
 	struct qkdn_key **keys = NULL;
 	struct sk_buff *msg = NULL;
 	struct qkdn_link *link;
@@ -340,8 +399,9 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	ids = kmalloc_array(QKDN_KEYS_PER_REQUEST, QKDN_KEY_ID_LEN, GFP_KERNEL);
 	keys = kcalloc(QKDN_KEYS_PER_REQUEST, sizeof(*keys), GFP_KERNEL);
+	tabs = kcalloc(QKDN_KEYS_PER_REQUEST, sizeof(*tabs), GFP_KERNEL);
 	err = -ENOMEM;
-	if (!ids || !keys)
+	if (!ids || !keys || !tabs)
 		goto out_free;
 	err = qkdn_nl_key_ids(info, ids, &n);
 	if (err)
@@ -349,7 +409,7 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 
 	mutex_lock(&qn->lock);
 	/* The reservation may still be on its way from the master's KM. */
-	while ((err = qkdn_key_lookup(qn, info, ids, n, keys, &link)) ==
+	while ((err = qkdn_key_lookup(qn, info, ids, n, keys, tabs)) ==
 	       -EAGAIN && left > 0 && !qn->dying) {
 		unsigned long gen = qn->keys_gen;
 
@@ -364,7 +424,7 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 			goto out_unlock;
 		}
 	}
-	if (err == -EAGAIN) {
+	if (err == -EAGAIN || err == -ENODATA) {
 		NL_SET_ERR_MSG(info->extack,
 			       "key ID unknown or already supplied");
 		err = -ENOENT;
@@ -393,15 +453,24 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 		nla_nest_end(msg, nest);
 	}
 	/* Supplied: each key leaves the store, erased. */
+	link = qkdn_link_by_peer(qn, qkdn_sae_find(qn, keys[0]->master)->node_id);
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_WITH_ID, QKDN_MSG_DIR_RECEIVED,
+		    "sae", keys[0]->slave, NULL, NULL, NULL, n, 0, NULL);
 	qkdn_nl_event(qn, QKDN_EVENT_KEYS_SUPPLIED, link, keys[0]->master,
 		      keys[0]->slave, n, ids);
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
+		    keys[0]->slave, NULL, NULL, NULL, n, 0, NULL);
 	for (i = 0; i < n; i++)
-		qkdn_store_key_free(link, keys[i]);
-	link->stats.keys_supplied += n;
+		qkdn_keytab_free(tabs[i], keys[i]);
+	if (link)
+		link->stats.keys_supplied += n;
+	else
+		qn->rstats.keys_supplied += n;
 	mutex_unlock(&qn->lock);
 
 	genlmsg_end(msg, hdr);
 	qkdn_key_msg_fill(msg);
+	kfree(tabs);
 	kfree(keys);
 	kfree(ids);
 	return genlmsg_reply(msg, info);
@@ -410,6 +479,7 @@ out_unlock:
 	mutex_unlock(&qn->lock);
 out_free:
 	nlmsg_free(msg);
+	kfree(tabs);
 	kfree(keys);
 	kfree(ids);
 	return err;

@@ -29,12 +29,6 @@
 
 #define QKDN_KX_VERSION		1
 
-enum qkdn_kx_type {
-	QKDN_KX_ACK = 1,	/* header only, unsequenced */
-	QKDN_KX_BLOCKS,		/* block numbers held by the sender */
-	QKDN_KX_RESERVE,	/* keys the sender allocated */
-};
-
 struct qkdn_kx_hdr {
 	u8 version;
 	u8 type;
@@ -81,6 +75,7 @@ struct qkdn_kx_reserve {
 
 void qkdn_kx_link_init(struct qkdn_link *link)
 {
+	BUILD_BUG_ON(sizeof(struct qkdn_kx_hdr) != QKDN_KX_HDR_LEN);
 	INIT_LIST_HEAD(&link->txq);
 	link->epoch = get_random_u32() | 1;
 	link->rto = msecs_to_jiffies(QKDN_KX_RETX_MS);
@@ -96,6 +91,9 @@ void qkdn_kx_link_cleanup(struct qkdn_link *link)
 	}
 	link->tx_next = NULL;
 	link->unacked_keys = 0;
+	/* Relay MAC keys came from the streams, which start afresh too. */
+	qkdn_mac_clear(&link->mac_tx);
+	qkdn_mac_clear(&link->mac_rx);
 }
 
 /* Runs the transmit work within delay jiffies; never postpones it. */
@@ -109,7 +107,7 @@ void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay)
 	mod_delayed_work(qkdn_wq, &qn->tx_work, delay);
 }
 
-static struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body, u32 room)
+struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body, u32 room)
 {
 	struct qkdn_kx_hdr *hdr;
 	struct qkdn_frame *f;
@@ -134,7 +132,7 @@ static struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body, u32 room)
  * unsent frame (see qkdn_kx_unsent_tail()), so that a burst of requests
  * costs the daemon one frame, not one per request.
  */
-static void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f)
+void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f)
 {
 	struct qkdn_kx_hdr *hdr = (struct qkdn_kx_hdr *)f->data;
 
@@ -155,6 +153,11 @@ static void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f)
 	qkdn_kx_schedule(link->qn, list_first_entry(&link->txq,
 						    struct qkdn_frame, node) ==
 				   link->tx_next ? 0 : 1);
+}
+
+u8 *qkdn_kx_body(struct qkdn_frame *f)
+{
+	return f->data + sizeof(struct qkdn_kx_hdr);
 }
 
 /* The last queued frame if it is of this type and not sent yet. */
@@ -463,6 +466,16 @@ static int qkdn_kx_validate(struct qkdn_link *link, const u8 *buf, u32 len,
 		}
 		break;
 	}
+	case QKDN_KX_RELAY:
+	case QKDN_KX_RELAY_DONE:
+	case QKDN_KX_RELAY_ABORT: {
+		int err = qkdn_relay_validate(hdr->type, (const u8 *)(hdr + 1),
+					      body_len, extack);
+
+		if (err)
+			return err;
+		break;
+	}
 	default:
 		NL_SET_ERR_MSG(extack, "Kx frame type unknown");
 		return -EINVAL;
@@ -583,12 +596,12 @@ static int qkdn_kx_rx_reserve(struct qkdn_link *link,
 		strscpy(k->slave, r->slave, sizeof(k->slave));
 		k->len = kb;
 		qkdn_store_take(&link->theirs, k->data, kb);
-		if (qkdn_store_key_find(link, k->id)) {
+		if (qkdn_keytab_find(&link->keys, k->id)) {
 			/* A repeated key ID: the first holder keeps it. */
 			kfree_sensitive(k);
 			continue;
 		}
-		qkdn_store_key_insert(link, k);
+		qkdn_keytab_insert(&link->keys, k);
 	}
 	kfree(keys);
 	link->stats.keys_received += n;
@@ -658,6 +671,14 @@ int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
 		err = qkdn_kx_rx_reserve(link, (const void *)(hdr + 1), extack);
 		if (err == -ENOMEM)
 			return err;	/* not consumed: the sender resends */
+		if (err)
+			link->stats.frames_bad++;
+		break;
+	default:
+		err = qkdn_relay_rx(link, hdr->type, (const u8 *)(hdr + 1),
+				    len - sizeof(*hdr), extack);
+		if (err == -ENOMEM)
+			return err;
 		if (err)
 			link->stats.frames_bad++;
 		break;

@@ -70,12 +70,23 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_KEY]		= NLA_POLICY_NESTED(qkdn_key_policy),
 	[QKDN_A_KX_FRAME]	= { .type = NLA_BINARY,
 				    .len = QKDN_KX_FRAME_MAX },
+	[QKDN_A_MSG]		= NLA_POLICY_RANGE(NLA_U32, 1, QKDN_MSG_MAX),
+	[QKDN_A_CTRL_ID]	= NLA_POLICY_MIN(NLA_U32, 1),
+	[QKDN_A_DST_NODE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_NEXT_HOP]	= QKDN_ID_POLICY,
+	[QKDN_A_ROUTE]		= NLA_POLICY_NESTED(qkdn_route_policy),
+	[QKDN_A_ROUTE_METRIC]	= { .type = NLA_U32 },
+	[QKDN_A_ROUTE_AVAIL]	= { .type = NLA_U64 },
+	[QKDN_A_ERRNO]		= NLA_POLICY_MAX(NLA_U32, 4095),	/* MAX_ERRNO */
+	[QKDN_A_ERRMSG]		= { .type = NLA_NUL_STRING,
+				    .len = QKDN_ERRMSG_MAX - 1 },
+	[QKDN_A_CTRL_MODE]	= NLA_POLICY_MAX(NLA_U8, QKDN_CTRL_CENTRALIZED),
 };
-
-enum qkdn_mcgrp { QKDN_MCGRP_EVENTS_ID };
 
 static const struct genl_multicast_group qkdn_mcgrps[] = {
 	[QKDN_MCGRP_EVENTS_ID] = { .name = QKDN_MCGRP_EVENTS },
+	[QKDN_MCGRP_CTRL_ID] = { .name = QKDN_MCGRP_CTRL,
+				 .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 struct qkdn_net *qkdn_info_qn(struct genl_info *info)
@@ -156,9 +167,11 @@ static int qkdn_nl_node_get(struct sk_buff *skb, struct genl_info *info)
 		goto nospace;
 	mutex_lock(&qn->lock);
 	sum = qn->gone;
+	qkdn_stats_add(&sum, &qn->rstats);
 	list_for_each_entry(link, &qn->links, node)
 		qkdn_stats_add(&sum, &link->stats);
 	if ((qn->node_id[0] && nla_put_string(msg, QKDN_A_NODE_ID, qn->node_id)) ||
+	    nla_put_u8(msg, QKDN_A_CTRL_MODE, qn->ctrl_mode) ||
 	    qkdn_put_stats(msg, &sum)) {
 		mutex_unlock(&qn->lock);
 		goto nospace;
@@ -174,19 +187,27 @@ nospace:
 static int qkdn_nl_node_set(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkdn_net *qn = qkdn_info_qn(info);
+	struct nlattr *mode = info->attrs[QKDN_A_CTRL_MODE];
 	char id[QKDN_ID_MAX];
-	int err;
+	int err = 0;
 
-	err = qkdn_nl_id(info, QKDN_A_NODE_ID, id);
-	if (err)
-		return err;
+	/* The node ID, the controller mode, or both. */
+	if (!mode || info->attrs[QKDN_A_NODE_ID]) {
+		err = qkdn_nl_id(info, QKDN_A_NODE_ID, id);
+		if (err)
+			return err;
+	}
 	mutex_lock(&qn->lock);
-	if (!list_empty(&qn->links) && strcmp(id, qn->node_id)) {
+	if (info->attrs[QKDN_A_NODE_ID] && !list_empty(&qn->links) &&
+	    strcmp(id, qn->node_id)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[QKDN_A_NODE_ID],
 				    "node ID cannot change while links exist");
 		err = -EBUSY;
 	} else {
-		strscpy(qn->node_id, id, sizeof(qn->node_id));
+		if (info->attrs[QKDN_A_NODE_ID])
+			strscpy(qn->node_id, id, sizeof(qn->node_id));
+		if (mode)
+			qn->ctrl_mode = nla_get_u8(mode);
 	}
 	mutex_unlock(&qn->lock);
 	return err;
@@ -639,7 +660,7 @@ static int qkdn_fill_pool(struct sk_buff *skb, struct qkdn_link *link,
 			      QKDN_A_PAD) ||
 	    nla_put_u64_64bit(skb, QKDN_A_POOL_PENDING_BYTES,
 			      link->pending_bytes, QKDN_A_PAD) ||
-	    nla_put_u32(skb, QKDN_A_POOL_RESERVED_KEYS, link->nkeys) ||
+	    nla_put_u32(skb, QKDN_A_POOL_RESERVED_KEYS, link->keys.n) ||
 	    nla_put_u32(skb, QKDN_A_POOL_CAPACITY, link->capacity)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
@@ -884,6 +905,13 @@ static const struct genl_small_ops qkdn_ops[] = {
 	{ .cmd = QKDN_CMD_KX_FRAME, .doit = qkdn_nl_kx_frame,
 	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = QKDN_CMD_KX_CHANNEL, .doit = qkdn_nl_kx_channel,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_CTRL, .doit = qkdn_nl_ctrl,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_ROUTE_GET, .dumpit = qkdn_nl_route_dump },
+	{ .cmd = QKDN_CMD_ROUTE_NEW, .doit = qkdn_nl_route_new,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_ROUTE_DEL, .doit = qkdn_nl_route_del,
 	  .flags = GENL_UNS_ADMIN_PERM },
 };
 

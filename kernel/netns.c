@@ -130,6 +130,7 @@ static int __net_init qkdn_net_init(struct net *net)
 	INIT_LIST_HEAD(&qn->devices);
 	init_waitqueue_head(&qn->keys_wq);
 	INIT_DELAYED_WORK(&qn->tx_work, qkdn_kx_tx_work);
+	qkdn_relay_net_init(qn);
 	return 0;
 }
 
@@ -145,6 +146,7 @@ static void __net_exit qkdn_net_exit(struct net *net)
 	qn->kx_portid = 0;
 	mutex_unlock(&qn->lock);
 	cancel_delayed_work_sync(&qn->tx_work);
+	cancel_delayed_work_sync(&qn->relay_work);
 
 	mutex_lock(&qn->lock);
 	/* Drivers unregister their devices before this runs; any left are
@@ -156,8 +158,10 @@ static void __net_exit qkdn_net_exit(struct net *net)
 		qkdn_link_destroy(link);
 	list_for_each_entry_safe(sae, stmp, &qn->saes, node)
 		qkdn_sae_destroy(sae);
+	qkdn_relay_net_exit(qn);
 	mutex_unlock(&qn->lock);
 	wake_up_all(&qn->keys_wq);
+	wake_up_all(&qn->relay_wq);
 }
 
 static struct pernet_operations qkdn_net_ops = {

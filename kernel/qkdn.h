@@ -23,6 +23,27 @@
 #define QKDN_PEER_RANGES_MAX		1024	/* announced, not yet matched */
 #define QKDN_RESERVED_KEYS_MAX		65536	/* per link, awaiting an SAE */
 #define QKDN_POOL_CAPACITY_DEFAULT	(4U << 20)
+#define QKDN_CTRL_TIMEOUT_MS		2000	/* the controller answers */
+#define QKDN_RELAY_TIMEOUT_MS		10000	/* the whole relay, at its source */
+#define QKDN_RELAY_RECORD_MS		60000	/* a hop remembers a relay */
+#define QKDN_RELAYS_MAX			1024	/* relays a node tracks */
+#define QKDN_MAC_LEN			16	/* tag, and hash key, bytes */
+#define QKDN_MAC_KEY_USES		65536	/* frames per hash key */
+
+#define QKDN_KX_HDR_LEN			32
+#define QKDN_ERRMSGS			32	/* extack texts kept */
+#define QKDN_ERRMSG_LEN			(QKDN_ERRMSG_MAX + QKDN_ID_MAX + 32)
+
+enum qkdn_mcgrp { QKDN_MCGRP_EVENTS_ID, QKDN_MCGRP_CTRL_ID };
+
+enum qkdn_kx_type {
+	QKDN_KX_ACK = 1,	/* header only, unsequenced */
+	QKDN_KX_BLOCKS,		/* block numbers held by the sender */
+	QKDN_KX_RESERVE,	/* keys the sender allocated */
+	QKDN_KX_RELAY,		/* Kx-1 "key relay" (relay.c) */
+	QKDN_KX_RELAY_DONE,	/* "key relay completion notification" */
+	QKDN_KX_RELAY_ABORT,	/* the source gave the relay up */
+};
 
 struct qkdn_stats {
 	u64 blocks_in;
@@ -39,6 +60,28 @@ struct qkdn_stats {
 	u64 frames_bad;
 	u64 frames_stale;
 	u64 peer_resets;
+	u64 relay_tx;
+	u64 relay_rx;
+	u64 relay_key_bytes;
+	u64 relay_pad_bytes;
+	u64 relay_mac_bytes;
+	u64 relay_mac_fail;
+	u64 relays_started;
+	u64 relays_done;
+	u64 relays_failed;
+	u64 relays_forwarded;
+	u64 relays_ended;
+	u64 relays_aborted;
+};
+
+/*
+ * Wegman-Carter MAC of relay frames: a polynomial hash over GF(2^128)
+ * keyed from the link's pool, reused, plus a one-time pad per frame.
+ */
+struct gf128mul_4k;
+struct qkdn_mac {
+	struct gf128mul_4k *t;		/* tables of the hash key, or NULL */
+	u32 uses;			/* frames it authenticated */
 };
 
 /* A key block from the QKD module, identical at both ends of the link. */
@@ -67,12 +110,21 @@ struct qkdn_range {
  */
 struct qkdn_key {
 	struct hlist_node hnode;
-	struct list_head lnode;		/* link->keys_list, oldest first */
+	struct list_head lnode;		/* keytab->list, oldest first */
 	u8 id[QKDN_KEY_ID_LEN];
+	u8 relay[QKDN_RELAY_ID_LEN];	/* the relay that brought it, or 0 */
 	char master[QKDN_ID_MAX];
 	char slave[QKDN_ID_MAX];
 	u32 len;
 	u8 data[];
+};
+
+/* Keys reserved here for local SAEs, awaiting "key request with ID". */
+struct qkdn_keytab {
+	DECLARE_HASHTABLE(h, 12);
+	struct list_head list;		/* oldest first */
+	u32 n;
+	u64 bytes;
 };
 
 /* A Kx frame queued for the peer, kept until acknowledged. */
@@ -108,10 +160,7 @@ struct qkdn_link {
 	u64 last_peer_seq;		/* last block the peer announced */
 	struct qkdn_stream own;		/* we allocate from these */
 	struct qkdn_stream theirs;/* the peer allocates from these */
-	DECLARE_HASHTABLE(keys, 12);	/* reserved by the peer for us */
-	struct list_head keys_list;
-	u32 nkeys;
-	u64 keys_bytes;
+	struct qkdn_keytab keys;	/* reserved by the peer for us */
 
 	/* Kx: reliable, ordered delivery to the peer's kernel. */
 	struct list_head txq;		/* unacknowledged frames, seq order */
@@ -124,6 +173,10 @@ struct qkdn_link {
 	u32 peer_epoch;			/* the peer's, 0 until known */
 	unsigned long last_tx;		/* jiffies of the oldest send */
 	unsigned long rto;		/* retransmission timeout */
+
+	/* Relay MACs: tx keyed from own, rx from theirs. */
+	struct qkdn_mac mac_tx;
+	struct qkdn_mac mac_rx;
 
 	struct qkdn_stats stats;
 };
@@ -153,6 +206,27 @@ struct qkdn_net {
 	bool dying;
 	struct delayed_work tx_work;	/* retries and retransmissions */
 	struct qkdn_stats gone;		/* counters of deleted links */
+	struct qkdn_stats rstats;	/* relay counters of the node */
+
+	/* Relays (relay.c) and the controller (ctrl.c). */
+	u8 ctrl_mode;			/* enum qkdn_ctrl_mode */
+	u32 ctrl_seq;			/* last request ID */
+	DECLARE_HASHTABLE(relays, 8);
+	u32 nrelays;
+	wait_queue_head_t relay_wq;	/* a relay started here finished */
+	struct delayed_work relay_work;	/* controller and record timeouts */
+	struct qkdn_keytab rkeys;	/* relayed to local SAEs */
+	struct list_head routes;	/* published by the controller */
+	u32 nroutes;
+	char errmsgs[QKDN_ERRMSGS][QKDN_ERRMSG_LEN];
+	unsigned int errmsg_next;
+};
+
+struct qkdn_relay;
+
+/* A node of a relay route. */
+struct qkdn_hop {
+	char id[QKDN_ID_MAX];
 };
 
 extern unsigned int qkdn_net_id;
@@ -192,9 +266,12 @@ void qkdn_store_match(struct qkdn_link *link);
 u64 qkdn_store_held(const struct qkdn_link *link);
 int qkdn_store_take(struct qkdn_stream *s, u8 *dst, u32 len);
 void qkdn_store_position(struct qkdn_stream *s, u64 *seq, u32 *off);
-struct qkdn_key *qkdn_store_key_find(struct qkdn_link *link, const u8 *id);
-void qkdn_store_key_insert(struct qkdn_link *link, struct qkdn_key *key);
-void qkdn_store_key_free(struct qkdn_link *link, struct qkdn_key *key);
+void qkdn_store_peek(struct qkdn_stream *s, u8 *dst, u32 len);
+void qkdn_keytab_init(struct qkdn_keytab *t);
+void qkdn_keytab_flush(struct qkdn_keytab *t);
+struct qkdn_key *qkdn_keytab_find(struct qkdn_keytab *t, const u8 *id);
+void qkdn_keytab_insert(struct qkdn_keytab *t, struct qkdn_key *key);
+void qkdn_keytab_free(struct qkdn_keytab *t, struct qkdn_key *key);
 
 /* kx.c: frames between the KMs */
 int qkdn_kx_send_blocks(struct qkdn_link *link, const u64 *seqs,
@@ -227,6 +304,64 @@ void qkdn_nl_event(struct qkdn_net *qn, u32 event, struct qkdn_link *link,
 		   const u8 *ids);
 int qkdn_nl_kx_deliver(struct qkdn_net *qn, struct qkdn_link *link,
 		       const u8 *frame, u32 len);
+
+/* mac.c */
+int qkdn_mac_setkey(struct qkdn_mac *m, const u8 *key);
+void qkdn_mac_clear(struct qkdn_mac *m);
+void qkdn_mac_tag(const struct qkdn_mac *m, const u8 *msg, u32 len,
+		  const u8 *otp, u8 *tag);
+
+/* kx.c, for relay.c */
+struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body, u32 room);
+void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f);
+u8 *qkdn_kx_body(struct qkdn_frame *f);
+
+/* relay.c: key relay (Q.4160 I.3, I.4a, I.5) */
+void qkdn_relay_net_init(struct qkdn_net *qn);
+void qkdn_relay_net_exit(struct qkdn_net *qn);
+void qkdn_relay_work(struct work_struct *work);
+u32 qkdn_relay_frame_keys_max(u32 key_bytes);
+struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
+				    const struct qkdn_sae *master,
+				    const struct qkdn_sae *slave, u32 count,
+				    u32 key_bytes, const u8 *ids,
+				    struct netlink_ext_ack *extack);
+int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
+		    struct netlink_ext_ack *extack);
+void qkdn_relay_keys(struct qkdn_relay *r, u8 *first, size_t stride);
+void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r);
+int qkdn_relay_rx(struct qkdn_link *link, u8 type, const u8 *body, u32 len,
+		  struct netlink_ext_ack *extack);
+int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
+			struct netlink_ext_ack *extack);
+struct qkdn_relay *qkdn_relay_by_ctrl(struct qkdn_net *qn, u32 ctrl_id);
+int qkdn_relay_check_answer(struct qkdn_net *qn, struct qkdn_relay *r,
+			    u32 want, struct qkdn_hop *route,
+			    unsigned int n, struct netlink_ext_ack *extack);
+int qkdn_relay_routed(struct qkdn_net *qn, struct qkdn_relay *r, u32 msg,
+		      struct qkdn_hop *route, unsigned int n,
+		      struct netlink_ext_ack *extack);
+void qkdn_relay_ctrl_fail(struct qkdn_net *qn, struct qkdn_relay *r,
+			  int err, const char *why);
+
+/* ctrl.c: Ck, the controller; routes; message events */
+bool qkdn_ctrl_present(struct qkdn_net *qn);
+int qkdn_ctrl_ask(struct qkdn_net *qn, u32 msg, u32 *ctrl_id,
+		  const u8 *relay_id, const char *src, const char *dst,
+		  u32 bytes, const char *from);
+void qkdn_ctrl_notify(struct qkdn_net *qn, u32 msg, const u8 *relay_id,
+		      const char *src, const char *dst, int err);
+int qkdn_nl_ctrl(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_route_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int qkdn_nl_route_new(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_route_del(struct sk_buff *skb, struct genl_info *info);
+void qkdn_routes_flush(struct qkdn_net *qn);
+void qkdn_nl_msg(struct qkdn_net *qn, u32 msg, u8 dir, const char *kind,
+		 const char *peer, const u8 *relay_id, const char *src,
+		 const char *dst, u32 count, int err, const char *why);
+extern const struct nla_policy qkdn_route_policy[QKDN_A_ROUTE_MAX + 1];
+int qkdn_nl_route_nodes(struct nlattr *nest, struct qkdn_hop *route,
+			struct netlink_ext_ack *extack);
 
 /* key.c: Ak */
 int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info);

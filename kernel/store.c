@@ -25,8 +25,7 @@ void qkdn_store_init(struct qkdn_link *link)
 	INIT_LIST_HEAD(&link->pending);
 	INIT_LIST_HEAD(&link->own.blocks);
 	INIT_LIST_HEAD(&link->theirs.blocks);
-	INIT_LIST_HEAD(&link->keys_list);
-	hash_init(link->keys);
+	qkdn_keytab_init(&link->keys);
 }
 
 static void qkdn_block_free(struct qkdn_block *b)
@@ -89,17 +88,14 @@ void qkdn_store_forget_blocks(struct qkdn_link *link)
 /* Erases everything the pool holds. */
 void qkdn_store_flush(struct qkdn_link *link)
 {
-	struct qkdn_key *key, *tmp;
-
 	qkdn_store_forget_blocks(link);
-	list_for_each_entry_safe(key, tmp, &link->keys_list, lnode)
-		qkdn_store_key_free(link, key);
+	qkdn_keytab_flush(&link->keys);
 }
 
 u64 qkdn_store_held(const struct qkdn_link *link)
 {
 	return link->pending_bytes + link->own.bytes + link->theirs.bytes +
-	       link->keys_bytes;
+	       link->keys.bytes;
 }
 
 /*
@@ -250,6 +246,22 @@ int qkdn_store_take(struct qkdn_stream *s, u8 *dst, u32 len)
 	return 0;
 }
 
+/* Copies the first len bytes of s (it holds them) without taking them. */
+void qkdn_store_peek(struct qkdn_stream *s, u8 *dst, u32 len)
+{
+	struct qkdn_block *b;
+
+	list_for_each_entry(b, &s->blocks, node) {
+		u32 n = min(len, b->len - b->off);
+
+		memcpy(dst, b->data + b->off, n);
+		dst += n;
+		len -= n;
+		if (!len)
+			return;
+	}
+}
+
 void qkdn_store_position(struct qkdn_stream *s, u64 *seq, u32 *off)
 {
 	struct qkdn_block *b;
@@ -264,33 +276,49 @@ static u32 qkdn_key_hash(const u8 *id)
 	return jhash(id, QKDN_KEY_ID_LEN, 0);
 }
 
-struct qkdn_key *qkdn_store_key_find(struct qkdn_link *link, const u8 *id)
+void qkdn_keytab_init(struct qkdn_keytab *t)
+{
+	hash_init(t->h);
+	INIT_LIST_HEAD(&t->list);
+	t->n = 0;
+	t->bytes = 0;
+}
+
+struct qkdn_key *qkdn_keytab_find(struct qkdn_keytab *t, const u8 *id)
 {
 	struct qkdn_key *key;
 
-	hash_for_each_possible(link->keys, key, hnode, qkdn_key_hash(id))
+	hash_for_each_possible(t->h, key, hnode, qkdn_key_hash(id))
 		if (!memcmp(key->id, id, QKDN_KEY_ID_LEN))
 			return key;
 	return NULL;
 }
 
-void qkdn_store_key_insert(struct qkdn_link *link, struct qkdn_key *key)
+/* Beyond QKDN_RESERVED_KEYS_MAX keys, the oldest is erased. */
+void qkdn_keytab_insert(struct qkdn_keytab *t, struct qkdn_key *key)
 {
-	if (link->nkeys >= QKDN_RESERVED_KEYS_MAX)
-		qkdn_store_key_free(link, list_first_entry(&link->keys_list,
-							   struct qkdn_key,
-							   lnode));
-	hash_add(link->keys, &key->hnode, qkdn_key_hash(key->id));
-	list_add_tail(&key->lnode, &link->keys_list);
-	link->nkeys++;
-	link->keys_bytes += key->len;
+	if (t->n >= QKDN_RESERVED_KEYS_MAX)
+		qkdn_keytab_free(t, list_first_entry(&t->list, struct qkdn_key,
+						     lnode));
+	hash_add(t->h, &key->hnode, qkdn_key_hash(key->id));
+	list_add_tail(&key->lnode, &t->list);
+	t->n++;
+	t->bytes += key->len;
 }
 
-void qkdn_store_key_free(struct qkdn_link *link, struct qkdn_key *key)
+void qkdn_keytab_free(struct qkdn_keytab *t, struct qkdn_key *key)
 {
 	hash_del(&key->hnode);
 	list_del(&key->lnode);
-	link->nkeys--;
-	link->keys_bytes -= key->len;
+	t->n--;
+	t->bytes -= key->len;
 	kfree_sensitive(key);
+}
+
+void qkdn_keytab_flush(struct qkdn_keytab *t)
+{
+	struct qkdn_key *key, *tmp;
+
+	list_for_each_entry_safe(key, tmp, &t->list, lnode)
+		qkdn_keytab_free(t, key);
 }

@@ -141,7 +141,7 @@ mem_snapshot() {
 # --- set-up -------------------------------------------------------------
 
 modprobe veth 2>/dev/null
-lsmod | grep -q '^qkdn ' || insmod kernel/qkdn.ko || exit 1
+lsmod | grep -q '^qkdn ' || { modprobe gf128mul && insmod kernel/qkdn.ko; } || exit 1
 lsmod | grep -q '^qkdsim ' || insmod kernel/qkdsim.ko || exit 1
 defer rmmod qkdsim qkdn
 [ -x "$KEYRATE" ] || {

@@ -36,7 +36,7 @@ digests() {
 }
 
 modprobe veth 2>/dev/null
-lsmod | grep -q '^qkdn ' || insmod kernel/qkdn.ko || exit 1
+lsmod | grep -q '^qkdn ' || { modprobe gf128mul && insmod kernel/qkdn.ko; } || exit 1
 lsmod | grep -q '^qkdsim ' || insmod kernel/qkdsim.ko || exit 1
 defer rmmod qkdsim qkdn
 PATH=$TOP/tools/build:$PATH

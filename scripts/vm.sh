@@ -267,6 +267,7 @@ echo "$PROJ" >"$out/proj"
 		cat <<'EOF'
 if [ -e kernel/qkdn.ko ]; then
 	modprobe veth
+	modprobe gf128mul
 	insmod kernel/qkdn.ko && echo "qkdn.ko loaded"
 	[ -e kernel/qkdsim.ko ] && insmod kernel/qkdsim.ko && echo "qkdsim.ko loaded"
 fi

@@ -2049,8 +2049,9 @@ TEST_F_TIMEOUT(node, key_get_by_id_errors, 60)
 
 	base(&m, QKDN_CMD_KEY_GET_BY_ID, QKDN_A_MASTER_SAE_ID);
 	o = put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-far");
+	/* A master behind a non-adjacent KM: only relayed keys can match. */
 	BAD_AS(&cred_b, &m, "KEY_GET_BY_ID for a master without a link",
-	       EHOSTUNREACH, "no QKD link", o, 0);
+	       ENOENT, "key ID unknown", NO_OFFS, 0);
 
 	base(&m, QKDN_CMD_KEY_GET_BY_ID, QKDN_A_SLAVE_SAE_ID);
 	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-l");
@@ -2161,8 +2162,8 @@ TEST_F(node, kx_frame_header)
 
 	kx_init(f, 0, 1, 0);
 	kx_bad(_metadata, &self->s, f, "Kx type 0", EINVAL, "type unknown");
-	kx_init(f, KX_RESERVE + 1, 1, 0);
-	kx_bad(_metadata, &self->s, f, "Kx type 4", EINVAL, "type unknown");
+	kx_init(f, KX_RESERVE + 4, 1, 0);	/* after RELAY, RELAY_DONE, _ABORT */
+	kx_bad(_metadata, &self->s, f, "Kx type 7", EINVAL, "type unknown");
 	kx_init(f, 255, 1, 0);
 	kx_bad(_metadata, &self->s, f, "Kx type 255", EINVAL, "type unknown");
 

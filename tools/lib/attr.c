@@ -16,6 +16,7 @@ enum qkdn_atype {
 	AT_U64,
 	AT_NEST,
 	AT_BINARY,
+	AT_TEXT,	/* NUL-terminated, < QKDN_ERRMSG_MAX */
 };
 
 struct qkdn_apol {
@@ -56,6 +57,21 @@ static const struct qkdn_apol qkdn_pol[QKDN_A_MAX + 1] = {
 	[QKDN_A_KX_FRAME]	= { AT_BINARY, 1, QKDN_KX_FRAME_MAX, "kx-frame" },
 	[QKDN_A_EVENT]		= { AT_U32, 0, 0, "event" },
 	[QKDN_A_KEY_COUNT]	= { AT_U32, 0, 0, "key-count" },
+	[QKDN_A_MSG]		= { AT_U32, 0, 0, "msg" },
+	[QKDN_A_MSG_DIR]	= { AT_U8, 0, 0, "msg-dir" },
+	[QKDN_A_MSG_PEER]	= { AT_STRING, 0, 0, "msg-peer" },
+	[QKDN_A_CTRL_ID]	= { AT_U32, 0, 0, "ctrl-id" },
+	[QKDN_A_SRC_NODE_ID]	= { AT_STRING, 0, 0, "src-node-id" },
+	[QKDN_A_DST_NODE_ID]	= { AT_STRING, 0, 0, "dst-node-id" },
+	[QKDN_A_RELAY_ID]	= { AT_BINARY, QKDN_RELAY_ID_LEN, QKDN_RELAY_ID_LEN, "relay-id" },
+	[QKDN_A_RELAY_BYTES]	= { AT_U32, 0, 0, "relay-bytes" },
+	[QKDN_A_NEXT_HOP]	= { AT_STRING, 0, 0, "next-hop" },
+	[QKDN_A_ROUTE]		= { AT_NEST, 0, 0, "route" },
+	[QKDN_A_ROUTE_METRIC]	= { AT_U32, 0, 0, "route-metric" },
+	[QKDN_A_ROUTE_AVAIL]	= { AT_U64, 0, 0, "route-avail" },
+	[QKDN_A_ERRNO]		= { AT_U32, 0, 0, "errno" },
+	[QKDN_A_ERRMSG]		= { AT_TEXT, 0, 0, "errmsg" },
+	[QKDN_A_CTRL_MODE]	= { AT_U8, 0, 0, "ctrl-mode" },
 };
 
 static const struct qkdn_apol qkdn_key_pol[QKDN_A_KEY_MAX + 1] = {
@@ -86,6 +102,12 @@ static int qkdn_check(const struct nlattr *a, const struct qkdn_apol *p)
 		return mnl_attr_validate(a, MNL_TYPE_NESTED) < 0 ? -1 : 0;
 	case AT_BINARY:
 		return len < p->min || len > p->max ? -1 : 0;
+	case AT_TEXT:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0 ||
+		    len > QKDN_ERRMSG_MAX ||
+		    strlen(mnl_attr_get_str(a)) != (size_t)len - 1)
+			return -1;
+		return 0;
 	}
 	return -1;
 }
@@ -185,6 +207,10 @@ static const char *const qkdn_cmd_names[QKDN_CMD_MAX + 1] = {
 	[QKDN_CMD_KX_FRAME]	= "kx-frame",
 	[QKDN_CMD_KX_CHANNEL]	= "kx-channel",
 	[QKDN_CMD_EVENT]	= "event",
+	[QKDN_CMD_CTRL]		= "ctrl",
+	[QKDN_CMD_ROUTE_GET]	= "route-get",
+	[QKDN_CMD_ROUTE_NEW]	= "route-new",
+	[QKDN_CMD_ROUTE_DEL]	= "route-del",
 };
 
 static const char *const qkdn_event_names[QKDN_EVENT_MAX + 1] = {
@@ -196,7 +222,63 @@ static const char *const qkdn_event_names[QKDN_EVENT_MAX + 1] = {
 	[QKDN_EVENT_KEYS_RECEIVED]	= "keys-received",
 	[QKDN_EVENT_KEYS_SUPPLIED]	= "keys-supplied",
 	[QKDN_EVENT_BLOCK_ABORT]	= "block-abort",
+	[QKDN_EVENT_MESSAGE]		= "message",
 };
+
+/* The names the messages have in ITU-T Q.4160 Appendix I. */
+static const char *const qkdn_msg_names[QKDN_MSG_MAX + 1] = {
+	[QKDN_MSG_KEY_REQUEST]		= "key request",
+	[QKDN_MSG_KEY_REQUEST_RESPONSE]	= "response to key request",
+	[QKDN_MSG_KEY_REQUEST_WITH_ID]	= "key request with ID",
+	[QKDN_MSG_NEXT_HOP_REQUEST]	= "key relay next hop request",
+	[QKDN_MSG_NEXT_HOP_RESPONSE]	= "response to key relay next hop request",
+	[QKDN_MSG_KEY_RELAY]		= "key relay",
+	[QKDN_MSG_KEY_RELAY_COMPLETION]	= "key relay completion notification",
+	[QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION] = "key relay request notification",
+	[QKDN_MSG_KEY_RELAY_REQUEST]	= "key relay request",
+	[QKDN_MSG_KEY_RELAY_RESPONSE]	= "response to key relay request",
+	[QKDN_MSG_KEY_RESERVATION_REQUEST] = "key reservation request",
+	[QKDN_MSG_KEY_RESERVATION_RESPONSE] = "response to key reservation request",
+	[QKDN_MSG_KEY_ALLOCATION_REQUEST] = "key allocation request",
+	[QKDN_MSG_KEY_ALLOCATION_RESPONSE] = "response to key allocation request",
+	[QKDN_MSG_SESSION_CREATION_REQUEST] = "session creation request",
+	[QKDN_MSG_SESSION_CREATION_NOTIFICATION] = "session creation notification",
+	[QKDN_MSG_SESSION_NOTIFICATION_RESPONSE] = "response to session creation notification",
+	[QKDN_MSG_SESSION_CREATION_RESPONSE] = "response to session creation request",
+	[QKDN_MSG_KEY_REQUEST_WITH_SESSION_ID] = "key request with session ID",
+	[QKDN_MSG_KEY_SUPPLY_NOTIFICATION] = "key supply notification",
+	[QKDN_MSG_PROACTIVE_KEY_SUPPLY]	= "proactive key supply",
+	[QKDN_MSG_PROACTIVE_KEY_SUPPLY_RESPONSE] = "response to proactive key supply",
+	[QKDN_MSG_KEY_SUPPLY_NOTIFICATION_RESPONSE] = "response to key supply notification",
+	[QKDN_MSG_SESSION_KEY_RESPONSE]	= "response to key request with session ID",
+};
+
+const char *qkdn_msg_name(uint32_t msg)
+{
+	return msg <= QKDN_MSG_MAX ? qkdn_msg_names[msg] : NULL;
+}
+
+static const struct qkdn_apol qkdn_route_pol[QKDN_A_ROUTE_MAX + 1] = {
+	[QKDN_A_ROUTE_NODE]	= { AT_STRING, 0, 0, "route-node" },
+};
+
+int qkdn_parse_route(const struct nlattr *nest, const char **nodes,
+		     unsigned int max)
+{
+	const struct nlattr *a;
+	unsigned int n = 0;
+
+	mnl_attr_for_each_nested(a, nest) {
+		uint16_t type = mnl_attr_get_type(a);
+
+		if (type != QKDN_A_ROUTE_NODE)
+			continue;
+		if (qkdn_check(a, &qkdn_route_pol[type]) < 0 || n == max)
+			return -EINVAL;
+		nodes[n++] = mnl_attr_get_str(a);
+	}
+	return (int)n;
+}
 
 const char *qkdn_cmd_name(uint8_t cmd)
 {

@@ -57,6 +57,16 @@ int qkdn_parse_stats(const struct nlattr *nest, const struct nlattr **tb);
 const char *qkdn_cmd_name(uint8_t cmd);
 const char *qkdn_event_name(uint32_t event);
 
+/* The Q.4160 Appendix I name of a message ("key relay next hop request"),
+ * or NULL. */
+const char *qkdn_msg_name(uint32_t msg);
+
+/* The node IDs of a QKDN_A_ROUTE nest, in order, into nodes[max] (pointers
+ * into the message). Returns how many, or -EINVAL if one is malformed or
+ * there are more than max. */
+int qkdn_parse_route(const struct nlattr *nest, const char **nodes,
+		     unsigned int max);
+
 /* Key IDs: 16 bytes <-> canonical UUID text (36 chars + NUL). */
 #define QKDN_UUID_STR_LEN 37
 void qkdn_uuid_fmt(const uint8_t id[QKDN_KEY_ID_LEN], char out[QKDN_UUID_STR_LEN]);

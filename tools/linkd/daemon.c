@@ -10,16 +10,15 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/signalfd.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "net.h"
+#include "service.h"
 #include "tls.h"
 
 static struct linkd_peer *peer_find(struct linkd *d, const char *id)
@@ -51,13 +50,13 @@ static void peer_report_up(struct linkd *d, struct linkd_peer *p)
 		return;
 	r = linkd_kernel_channel(&d->kern, p->link_id, 1);
 	if (r < 0) {
-		linkd_warn("link %u to %s: cannot report the channel up: %s (%s)",
+		qd_warn("link %u to %s: cannot report the channel up: %s (%s)",
 			   p->link_id, p->id, linkd_kernel_errmsg(&d->kern),
 			   strerror(-r));
 		return;
 	}
 	p->reported = p->link_id;
-	linkd_notice("link %u to %s: channel up", p->link_id, p->id);
+	qd_notice("link %u to %s: channel up", p->link_id, p->id);
 }
 
 static void peer_report_down(struct linkd *d, struct linkd_peer *p)
@@ -71,17 +70,17 @@ static void peer_report_down(struct linkd *d, struct linkd_peer *p)
 	r = linkd_kernel_channel(&d->kern, link, 0);
 	/* ENOENT: the link is gone, and its channel with it. */
 	if (r < 0 && r != -ENOENT)
-		linkd_warn("link %u to %s: cannot report the channel down: %s (%s)",
+		qd_warn("link %u to %s: cannot report the channel down: %s (%s)",
 			   link, p->id, linkd_kernel_errmsg(&d->kern),
 			   strerror(-r));
 	else
-		linkd_notice("link %u to %s: channel down", link, p->id);
+		qd_notice("link %u to %s: channel down", link, p->id);
 }
 
 /* The peer loses its channel (closed, or about to be replaced). */
 static void peer_detach(struct linkd *d, struct linkd_peer *p, uint64_t now)
 {
-	struct linkd_chan *ch = p->chan;
+	struct qd_chan *ch = p->chan;
 
 	if (!ch)
 		return;
@@ -89,46 +88,38 @@ static void peer_detach(struct linkd *d, struct linkd_peer *p, uint64_t now)
 	ch->owner = NULL;
 	peer_report_down(d, p);
 	if (ch->was_up)
-		linkd_info("%s: channel carried %llu frames out, %llu in, %llu keepalives in",
+		qd_info("%s: channel carried %llu frames out, %llu in, %llu keepalives in",
 			   p->id, (unsigned long long)ch->st.frames_tx,
 			   (unsigned long long)ch->st.frames_rx,
 			   (unsigned long long)ch->st.keepalives_rx);
 	if (p->dial) {
-		p->next_dial = now + p->backoff_ms;
-		p->backoff_ms *= 2;
-		if (p->backoff_ms > LINKD_BACKOFF_MAX_MS)
-			p->backoff_ms = LINKD_BACKOFF_MAX_MS;
+		qd_backoff(&p->backoff_ms, &p->next_dial, now,
+			   LINKD_BACKOFF_MAX_MS);
 	}
 }
 
 static void peer_remove(struct linkd *d, size_t i, const char *why)
 {
 	struct linkd_peer *p = d->peers[i];
-	struct linkd_chan *ch = p->chan;
+	struct qd_chan *ch = p->chan;
 
 	if (ch) {
 		peer_detach(d, p, 0);
-		linkd_chan_close(ch, "%s", why);
+		qd_chan_close(ch, "%s", why);
 	}
 	peer_report_down(d, p);
 	d->peers[i] = d->peers[--d->n_peers];
 	free(p);
 }
 
-static void chan_add(struct linkd *d, struct linkd_chan *ch)
-{
-	ch->next = d->chans;
-	d->chans = ch;
-}
-
 /* Free closed channels; report what they were. */
 static void sweep(struct linkd *d, uint64_t now)
 {
-	struct linkd_chan **pp = &d->chans, *ch;
+	struct qd_chan **pp = &d->chans, *ch;
 	struct linkd_peer *p;
 
 	while ((ch = *pp)) {
-		if (ch->state != LINKD_CHAN_CLOSED) {
+		if (ch->state != QD_CHAN_CLOSED) {
 			pp = &ch->next;
 			continue;
 		}
@@ -136,10 +127,10 @@ static void sweep(struct linkd *d, uint64_t now)
 		p = ch->owner;
 		if (p && p->chan == ch) {
 			if (ch->was_up)
-				linkd_warn("%s [%s]: channel lost: %s", p->id,
+				qd_warn("%s [%s]: channel lost: %s", p->id,
 					   ch->addr, ch->reason);
 			else
-				linkd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
+				qd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
 					  "%s [%s]: no channel: %s%s", p->id,
 					  ch->addr, ch->reason,
 					  p->failures ? "" : " (retrying quietly)");
@@ -147,17 +138,17 @@ static void sweep(struct linkd *d, uint64_t now)
 				p->failures++;
 			peer_detach(d, p, now);
 		} else if (!ch->owner && !ch->was_up && !ch->outbound) {
-			linkd_notice("connection from %s%s%s refused: %s", ch->addr,
+			qd_notice("connection from %s%s%s refused: %s", ch->addr,
 				     ch->peer_id[0] ? " claiming " : "",
 				     ch->peer_id, ch->reason);
 		}
-		linkd_chan_free(ch);
+		qd_chan_free(ch);
 	}
 }
 
 /* Channel callbacks. */
 
-static const char *on_hello(void *ctx, struct linkd_chan *ch, const char *id)
+static const char *on_hello(void *ctx, struct qd_chan *ch, const char *id)
 {
 	struct linkd *d = ctx;
 	struct linkd_peer *p;
@@ -178,25 +169,25 @@ static const char *on_hello(void *ctx, struct linkd_chan *ch, const char *id)
 	return NULL;
 }
 
-static void on_up(void *ctx, struct linkd_chan *ch)
+static void on_up(void *ctx, struct qd_chan *ch)
 {
 	struct linkd *d = ctx;
 	struct linkd_peer *p = ch->owner;
-	struct linkd_chan *old;
+	struct qd_chan *old;
 
 	if (!p) {
 		p = peer_find(d, ch->peer_id);
 		if (!p) {
-			linkd_chan_close(ch, "no link");
+			qd_chan_close(ch, "no link");
 			return;
 		}
 		old = p->chan;
 		if (old) {
 			/* A restarted peer: the new connection wins. */
-			linkd_info("%s: new connection from %s replaces the channel",
+			qd_info("%s: new connection from %s replaces the channel",
 				   p->id, ch->addr);
-			peer_detach(d, p, linkd_now_ms());
-			linkd_chan_close(old, "replaced by a new connection");
+			peer_detach(d, p, qd_now_ms());
+			qd_chan_close(old, "replaced by a new connection");
 		}
 		p->chan = ch;
 		ch->owner = p;
@@ -206,7 +197,7 @@ static void on_up(void *ctx, struct linkd_chan *ch)
 	peer_report_up(d, p);
 }
 
-static void on_frame(void *ctx, struct linkd_chan *ch, const uint8_t *data,
+static void on_frame(void *ctx, struct qd_chan *ch, const uint8_t *data,
 		     size_t len)
 {
 	struct linkd *d = ctx;
@@ -225,12 +216,12 @@ static void on_frame(void *ctx, struct linkd_chan *ch, const uint8_t *data,
 		return;
 	}
 	p->rejected++;
-	now = linkd_now_ms();
+	now = qd_now_ms();
 	if (now < p->reject_log_at + 1000 && p->reject_log_at) {
 		p->reject_quiet++;
 		return;
 	}
-	linkd_warn("link %u from %s: kernel refused a %zu-byte frame: %s (%s); %llu refused in all, %llu not logged",
+	qd_warn("link %u from %s: kernel refused a %zu-byte frame: %s (%s); %llu refused in all, %llu not logged",
 		   p->reported, p->id, len, linkd_kernel_errmsg(&d->kern),
 		   strerror(-r), (unsigned long long)p->rejected,
 		   (unsigned long long)p->reject_quiet);
@@ -238,7 +229,7 @@ static void on_frame(void *ctx, struct linkd_chan *ch, const uint8_t *data,
 	p->reject_quiet = 0;
 }
 
-static const struct linkd_chan_ops peer_ops = {
+static const struct qd_chan_ops peer_ops = {
 	.hello = on_hello,
 	.up = on_up,
 	.frame = on_frame,
@@ -255,26 +246,26 @@ static void kernel_frame(void *ctx, uint32_t link_id, const char *peer,
 	if (!p && peer[0])
 		p = peer_find(d, peer);
 	if (!p) {
-		linkd_dbg("kx frame for unknown link %u dropped (%zu bytes)",
+		qd_dbg("kx frame for unknown link %u dropped (%zu bytes)",
 			  link_id, len);
 		return;
 	}
-	if (!p->chan || p->chan->state != LINKD_CHAN_UP ||
-	    linkd_chan_send(p->chan, frame, len, linkd_now_ms())) {
+	if (!p->chan || p->chan->state != QD_CHAN_UP ||
+	    qd_chan_send(p->chan, frame, len, qd_now_ms())) {
 		p->dropped_out++;
-		linkd_dbg("link %u to %s: channel down, %zu-byte frame dropped",
+		qd_dbg("link %u to %s: channel down, %zu-byte frame dropped",
 			  link_id, p->id, len);
 	}
 }
 
 static void drop_all(struct linkd *d, const char *why)
 {
-	struct linkd_chan *ch;
+	struct qd_chan *ch;
 
 	while (d->n_peers)
 		peer_remove(d, d->n_peers - 1, why);
 	for (ch = d->chans; ch; ch = ch->next)
-		linkd_chan_close(ch, "%s", why);
+		qd_chan_close(ch, "%s", why);
 }
 
 static void refresh_link(void *ctx, uint32_t link_id, const char *peer,
@@ -283,7 +274,7 @@ static void refresh_link(void *ctx, uint32_t link_id, const char *peer,
 	struct linkd *d = ctx;
 	struct linkd_peer *p, **n;
 
-	if (!strcmp(peer, d->node_id) || !linkd_node_id_valid(peer, strlen(peer)))
+	if (!strcmp(peer, d->node_id) || !qd_node_id_valid(peer, strlen(peer)))
 		return;
 	p = peer_find(d, peer);
 	if (!p) {
@@ -293,7 +284,7 @@ static void refresh_link(void *ctx, uint32_t link_id, const char *peer,
 			free(p);
 			if (n)
 				d->peers = n;
-			linkd_err("out of memory");
+			qd_err("out of memory");
 			return;
 		}
 		d->peers = n;
@@ -301,7 +292,7 @@ static void refresh_link(void *ctx, uint32_t link_id, const char *peer,
 		strcpy(p->id, peer);
 		p->dial = strcmp(d->node_id, peer) < 0;
 		p->backoff_ms = LINKD_BACKOFF_MIN_MS;
-		linkd_info("link %u to %s: %s", link_id, peer,
+		qd_info("link %u to %s: %s", link_id, peer,
 			   p->dial ? "dialling it" : "waiting for it to dial");
 	}
 	if (!p->seen || link_id < p->new_link) {
@@ -322,27 +313,27 @@ static void refresh(struct linkd *d)
 	r = linkd_kernel_node_id(&d->kern, id);
 	if (r < 0) {
 		if (r != d->refresh_err)
-			linkd_err("cannot read the node: %s (%s)",
+			qd_err("cannot read the node: %s (%s)",
 				  linkd_kernel_errmsg(&d->kern), strerror(-r));
 		d->refresh_err = r;
 		return;
 	}
 	if (strcmp(id, d->node_id)) {
 		if (d->node_id[0])
-			linkd_notice("node ID changed from %s to %s", d->node_id,
+			qd_notice("node ID changed from %s to %s", d->node_id,
 				     id[0] ? id : "(none)");
 		drop_all(d, "node ID changed");
 		strcpy(d->node_id, id);
-		if (id[0] && !linkd_node_id_valid(id, strlen(id))) {
-			linkd_err("node ID '%s' cannot be used in a hello", id);
+		if (id[0] && !qd_node_id_valid(id, strlen(id))) {
+			qd_err("node ID '%s' cannot be used in a hello", id);
 			d->node_id[0] = '\0';
 		} else if (id[0]) {
-			linkd_notice("node ID %s", id);
+			qd_notice("node ID %s", id);
 		}
 	}
 	if (!d->node_id[0]) {
 		if (!d->warned_no_id)
-			linkd_notice("node ID not set yet; waiting");
+			qd_notice("node ID not set yet; waiting");
 		d->warned_no_id = true;
 		return;
 	}
@@ -353,7 +344,7 @@ static void refresh(struct linkd *d)
 	r = linkd_kernel_links(&d->kern, refresh_link, d);
 	if (r < 0) {
 		if (r != d->refresh_err)
-			linkd_err("cannot read the links: %s (%s)",
+			qd_err("cannot read the links: %s (%s)",
 				  linkd_kernel_errmsg(&d->kern), strerror(-r));
 		d->refresh_err = r;
 		for (i = 0; i < d->n_peers; i++)
@@ -364,12 +355,12 @@ static void refresh(struct linkd *d)
 	for (i = d->n_peers; i-- > 0;) {
 		p = d->peers[i];
 		if (!p->seen) {
-			linkd_info("%s: no link to it any more", p->id);
+			qd_info("%s: no link to it any more", p->id);
 			peer_remove(d, i, "link deleted");
 			continue;
 		}
 		if (p->n_links > 1 && !p->warned_multi)
-			linkd_warn("%s: %u links to it; only link %u is carried",
+			qd_warn("%s: %u links to it; only link %u is carried",
 				   p->id, p->n_links, p->new_link);
 		p->warned_multi = p->n_links > 1;
 		if (p->link_id != p->new_link) {
@@ -377,7 +368,7 @@ static void refresh(struct linkd *d)
 			if (p->reported)
 				peer_report_down(d, p);
 		}
-		if (p->chan && p->chan->state == LINKD_CHAN_UP) {
+		if (p->chan && p->chan->state == QD_CHAN_UP) {
 			/* The link was deleted and added again between two
 			 * refreshes: the kernel's new link starts down.
 			 */
@@ -390,9 +381,9 @@ static void refresh(struct linkd *d)
 
 static void dial(struct linkd *d, uint64_t now)
 {
-	const struct linkd_peer_conf *pc;
-	char addr[LINKD_ADDR_STR], err[256];
-	struct linkd_chan *ch;
+	const struct qd_peer_conf *pc;
+	char addr[QD_ADDR_STR], err[256];
+	struct qd_chan *ch;
 	struct linkd_peer *p;
 	bool busy;
 	size_t i;
@@ -405,78 +396,31 @@ static void dial(struct linkd *d, uint64_t now)
 		pc = linkd_config_peer(&d->cfg, p->id);
 		if (!pc) {
 			if (!p->warned_addr)
-				linkd_warn("%s: no 'peer %s = HOST:PORT' in %s: cannot dial it",
+				qd_warn("%s: no 'peer %s = HOST:PORT' in %s: cannot dial it",
 					   p->id, p->id, d->cfg_path);
 			p->warned_addr = true;
 			p->next_dial = now + LINKD_BACKOFF_MAX_MS;
 			continue;
 		}
 		p->warned_addr = false;
-		fd = linkd_net_dial(pc->host, pc->port, &busy, addr,
+		fd = qd_net_dial(pc->host, pc->port, &busy, addr,
 				    sizeof(addr), err, sizeof(err));
 		ch = fd < 0 ? NULL :
-		     linkd_chan_new(fd, d->ssl, true, busy, d->node_id, p->id,
+		     qd_chan_new(fd, d->ssl, true, busy, d->node_id, p->id,
 				    addr, &peer_ops, d, now);
 		if (!ch) {
-			linkd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
+			qd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
 				  "%s: cannot dial: %s", p->id,
 				  fd < 0 ? err : "out of memory");
 			p->failures++;
-			p->next_dial = now + p->backoff_ms;
-			p->backoff_ms *= 2;
-			if (p->backoff_ms > LINKD_BACKOFF_MAX_MS)
-				p->backoff_ms = LINKD_BACKOFF_MAX_MS;
+			qd_backoff(&p->backoff_ms, &p->next_dial, now,
+				   LINKD_BACKOFF_MAX_MS);
 			continue;
 		}
-		linkd_dbg("%s: dialling %s", p->id, addr);
+		qd_dbg("%s: dialling %s", p->id, addr);
 		ch->owner = p;
 		p->chan = ch;
-		chan_add(d, ch);
-	}
-}
-
-static void accept_all(struct linkd *d, uint64_t now)
-{
-	char addr[LINKD_ADDR_STR];
-	struct linkd_chan *ch, *oldest;
-	size_t pending;
-	int fd;
-
-	for (;;) {
-		fd = linkd_net_accept(d->lfd, addr, sizeof(addr));
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				linkd_warn("accept: %s", strerror(errno));
-			return;
-		}
-		if (!d->node_id[0]) {
-			linkd_notice("connection from %s refused: node ID not set",
-				     addr);
-			close(fd);
-			continue;
-		}
-		/* Bounded set-up: the oldest half-open connection makes room. */
-		pending = 0;
-		oldest = NULL;
-		for (ch = d->chans; ch; ch = ch->next) {
-			if (ch->owner || ch->state == LINKD_CHAN_CLOSED)
-				continue;
-			pending++;
-			if (!oldest || ch->t_start <= oldest->t_start)
-				oldest = ch;
-		}
-		if (pending >= LINKD_PENDING_MAX)
-			linkd_chan_close(oldest, "%d connections in set-up",
-					 LINKD_PENDING_MAX);
-		ch = linkd_chan_new(fd, d->ssl, false, false, d->node_id, NULL,
-				    addr, &peer_ops, d, now);
-		if (!ch) {
-			linkd_err("connection from %s: out of memory", addr);
-			continue;
-		}
-		linkd_dbg("connection from %s", addr);
-		chan_add(d, ch);
+		qd_chan_add(&d->chans, ch);
 	}
 }
 
@@ -485,41 +429,21 @@ static void reload(struct linkd *d)
 	char err[512];
 	SSL_CTX *ctx;
 
-	ctx = linkd_tls_ctx_new(d->cfg.cert, d->cfg.key, d->cfg.ca, err,
+	ctx = qd_tls_ctx_new(d->cfg.cert, d->cfg.key, d->cfg.ca, err,
 				sizeof(err));
 	if (!ctx) {
-		linkd_err("reload failed, keeping the old certificates: %s", err);
+		qd_err("reload failed, keeping the old certificates: %s", err);
 		return;
 	}
 	/* Sessions hold their own reference to the context they began with. */
 	SSL_CTX_free(d->ssl);
 	d->ssl = ctx;
-	linkd_notice("certificates reloaded; new connections use them");
-}
-
-static void signals(struct linkd *d)
-{
-	struct signalfd_siginfo si;
-	ssize_t n;
-
-	while ((n = read(d->sfd, &si, sizeof(si))) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGHUP:
-			reload(d);
-			break;
-		case SIGTERM:
-		case SIGINT:
-			linkd_notice("signal %u: exiting", si.ssi_signo);
-			d->stop = true;
-			break;
-		}
-	}
+	qd_notice("certificates reloaded; new connections use them");
 }
 
 int linkd_start(struct linkd *d, const char *cfg_path)
 {
 	char err[512];
-	sigset_t set;
 	int r;
 
 	memset(d, 0, sizeof(*d));
@@ -527,38 +451,32 @@ int linkd_start(struct linkd *d, const char *cfg_path)
 	d->sfd = -1;
 	d->cfg_path = cfg_path;
 	if (linkd_config_load(cfg_path, &d->cfg, err, sizeof(err))) {
-		linkd_err("bad config: %s", err);
+		qd_err("bad config: %s", err);
 		return LINKD_EXIT_CONFIG;
 	}
-	d->ssl = linkd_tls_ctx_new(d->cfg.cert, d->cfg.key, d->cfg.ca, err,
+	d->ssl = qd_tls_ctx_new(d->cfg.cert, d->cfg.key, d->cfg.ca, err,
 				   sizeof(err));
 	if (!d->ssl) {
-		linkd_err("bad config: %s", err);
+		qd_err("bad config: %s", err);
 		return LINKD_EXIT_CONFIG;
 	}
 	r = linkd_kernel_open(&d->kern, err, sizeof(err));
 	if (r < 0) {
-		linkd_err("%s", err);
+		qd_err("%s", err);
 		return LINKD_EXIT_FAIL;
 	}
-	d->lfd = linkd_net_listen(d->cfg.listen_host, d->cfg.listen_port, err,
+	d->lfd = qd_net_listen(d->cfg.listen_host, d->cfg.listen_port, err,
 				  sizeof(err));
 	if (d->lfd < 0) {
-		linkd_err("%s", err);
+		qd_err("%s", err);
 		return LINKD_EXIT_FAIL;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->sfd = qd_signalfd();
 	if (d->sfd < 0) {
-		linkd_err("signalfd: %s", strerror(errno));
+		qd_err("signalfd: %s", strerror(errno));
 		return LINKD_EXIT_FAIL;
 	}
-	linkd_notice("listening on %s%s%s:%s, %zu peer address%s configured",
+	qd_notice("listening on %s%s%s:%s, %zu peer address%s configured",
 		     strchr(d->cfg.listen_host, ':') ? "[" : "",
 		     d->cfg.listen_host,
 		     strchr(d->cfg.listen_host, ':') ? "]" : "",
@@ -567,19 +485,9 @@ int linkd_start(struct linkd *d, const char *cfg_path)
 	return LINKD_EXIT_OK;
 }
 
-static size_t n_chans(const struct linkd *d)
-{
-	const struct linkd_chan *ch;
-	size_t n = 0;
-
-	for (ch = d->chans; ch; ch = ch->next)
-		n++;
-	return n;
-}
-
 static int poll_timeout(const struct linkd *d, uint64_t now)
 {
-	const struct linkd_chan *ch;
+	const struct qd_chan *ch;
 	uint64_t t = d->next_refresh, c;
 	size_t i;
 
@@ -588,7 +496,7 @@ static int poll_timeout(const struct linkd *d, uint64_t now)
 		    d->peers[i]->next_dial < t)
 			t = d->peers[i]->next_dial;
 	for (ch = d->chans; ch; ch = ch->next) {
-		c = linkd_chan_deadline(ch);
+		c = qd_chan_deadline(ch);
 		if (c < t)
 			t = c;
 	}
@@ -598,24 +506,25 @@ static int poll_timeout(const struct linkd *d, uint64_t now)
 int linkd_run(struct linkd *d)
 {
 	struct pollfd *pfd = NULL, *np;
-	struct linkd_chan *ch, **map = NULL, **nm;
+	struct qd_chan *ch, **map = NULL, **nm;
 	size_t cap = 0, n, i;
+	unsigned int sig;
 	bool pending;
 	uint64_t now;
 	int r;
 
 	while (!d->stop) {
-		now = linkd_now_ms();
+		now = qd_now_ms();
 		if (now >= d->next_refresh) {
 			refresh(d);
 			d->next_refresh = now + LINKD_REFRESH_MS;
 		}
 		dial(d, now);
 		for (ch = d->chans; ch; ch = ch->next)
-			linkd_chan_tick(ch, now);
+			qd_chan_tick(ch, now);
 		sweep(d, now);
 
-		n = 3 + n_chans(d);
+		n = 3 + qd_chan_count(d->chans);
 		if (n > cap) {
 			np = realloc(pfd, n * sizeof(*pfd));
 			if (np)
@@ -624,7 +533,7 @@ int linkd_run(struct linkd *d)
 			if (nm)
 				map = nm;
 			if (!np || !nm) {
-				linkd_err("out of memory");
+				qd_err("out of memory");
 				break;
 			}
 			cap = n;
@@ -635,7 +544,7 @@ int linkd_run(struct linkd *d)
 		pfd[2] = (struct pollfd){ .fd = d->lfd, .events = POLLIN };
 		for (i = 3, ch = d->chans; ch; ch = ch->next, i++) {
 			pfd[i] = (struct pollfd){ .fd = ch->fd,
-						  .events = linkd_chan_events(ch) };
+						  .events = qd_chan_events(ch) };
 			map[i] = ch;
 		}
 		pending = linkd_kernel_pending(&d->kern) > 0;
@@ -643,27 +552,33 @@ int linkd_run(struct linkd *d)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			linkd_err("poll: %s", strerror(errno));
+			qd_err("poll: %s", strerror(errno));
 			break;
 		}
-		now = linkd_now_ms();
-		if (pfd[0].revents)
-			signals(d);
+		now = qd_now_ms();
+		if (pfd[0].revents) {
+			sig = qd_signals(d->sfd);
+			if (sig & QD_SIG_RELOAD)
+				reload(d);
+			if (sig & QD_SIG_STOP)
+				d->stop = true;
+		}
 		if (d->stop)
 			break;
 		if (pfd[1].revents || pending) {
 			r = linkd_kernel_recv(&d->kern, kernel_frame, d);
 			if (r < 0) {
-				linkd_err("kernel event socket: %s", strerror(-r));
+				qd_err("kernel event socket: %s", strerror(-r));
 				break;
 			}
 		}
 		/* Channels first: pfd[] maps only those that existed. */
 		for (i = 3; i < n; i++)
 			if (pfd[i].revents)
-				linkd_chan_io(map[i], pfd[i].revents, now);
+				qd_chan_io(map[i], pfd[i].revents, now);
 		if (pfd[2].revents)
-			accept_all(d, now);
+			qd_chan_accept_all(&d->chans, d->lfd, d->ssl, d->node_id,
+					   &peer_ops, d, LINKD_PENDING_MAX, now);
 		sweep(d, now);
 	}
 	free(pfd);

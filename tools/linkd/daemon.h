@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
-#include "channel.h"
+#include "chan.h"
 #include "config.h"
 #include "kernel.h"
 
@@ -34,7 +34,7 @@ struct linkd_peer {
 	bool dial;		/* our node ID is smaller: we connect */
 	bool seen;
 	bool warned_addr, warned_multi;
-	struct linkd_chan *chan;	/* the channel in use, or NULL */
+	struct qd_chan *chan;	/* the channel in use, or NULL */
 	unsigned int backoff_ms;
 	unsigned int failures;	/* dial attempts failed in a row */
 	uint64_t next_dial;
@@ -53,7 +53,7 @@ struct linkd {
 	char node_id[QKDN_ID_MAX];
 	struct linkd_peer **peers;
 	size_t n_peers;
-	struct linkd_chan *chans;	/* every channel, owned or pending */
+	struct qd_chan *chans;	/* every channel, owned or pending */
 	uint64_t next_refresh;
 	int refresh_err;	/* last refresh failure logged */
 	bool warned_no_id;

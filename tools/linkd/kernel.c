@@ -13,37 +13,19 @@
 #include <linux/genetlink.h>
 
 #include "libqkdn.h"
+#include "qkdn_node.h"
 #include "kernel.h"
 #include "log.h"
-
-static const char *kernel_open_hint(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return "generic netlink family \"" QKDN_GENL_NAME
-		       "\" not found: is qkdn.ko loaded?";
-	case EPERM:
-	case EACCES:
-		return "permission denied: CAP_NET_ADMIN is needed";
-	case EBUSY:
-	case EEXIST:
-	case EALREADY:
-		return "another link daemon is bound in this network namespace";
-	}
-	return NULL;
-}
 
 static void kernel_errfmt(char *err, size_t errlen, const char *what,
 			  int e, const char *extack)
 {
-	const char *hint = kernel_open_hint(e);
-
-	if (extack && *extack)
-		snprintf(err, errlen, "%s: %s (%s)", what, extack, strerror(e));
-	else if (hint)
-		snprintf(err, errlen, "%s: %s", what, hint);
+	if ((e == EBUSY || e == EEXIST || e == EALREADY) &&
+	    !(extack && *extack))
+		snprintf(err, errlen, "%s: another link daemon is bound in this network namespace",
+			 what);
 	else
-		snprintf(err, errlen, "%s: %s", what, strerror(e));
+		qkdn_errfmt(err, errlen, what, e, extack);
 }
 
 int linkd_kernel_open(struct linkd_kernel *k, char *err, size_t errlen)
@@ -122,37 +104,9 @@ const char *linkd_kernel_errmsg(const struct linkd_kernel *k)
 	return m ? m : "";
 }
 
-/* Copy a string attribute that must hold a node ID; false if it does not. */
-static bool attr_id(const struct nlattr *a, char out[QKDN_ID_MAX])
-{
-	const char *p = mnl_attr_get_payload(a);
-	size_t n = strnlen(p, mnl_attr_get_payload_len(a));
-
-	if (n == 0 || n >= QKDN_ID_MAX)
-		return false;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return true;
-}
-
-static int node_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[QKDN_A_MAX + 1] = { 0 };
-	char *id = data;
-
-	if (qkdn_parse(nlh, tb) < 0 || !tb[QKDN_A_NODE_ID] ||
-	    !attr_id(tb[QKDN_A_NODE_ID], id))
-		id[0] = '\0';
-	return MNL_CB_OK;
-}
-
 int linkd_kernel_node_id(struct linkd_kernel *k, char id[QKDN_ID_MAX])
 {
-	struct nlmsghdr *nlh;
-
-	id[0] = '\0';
-	nlh = qkdn_msg(k->cmd, k->buf, QKDN_CMD_NODE_GET, 0);
-	return qkdn_request(k->cmd, nlh, node_cb, id);
+	return qkdn_node_id(k->cmd, k->buf, id);
 }
 
 struct links_ctx {
@@ -169,7 +123,7 @@ static int links_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (qkdn_parse(nlh, tb) < 0 || !tb[QKDN_A_LINK_ID] ||
 	    !tb[QKDN_A_PEER_NODE_ID] ||
-	    !attr_id(tb[QKDN_A_PEER_NODE_ID], peer)) {
+	    !qkdn_attr_id(tb[QKDN_A_PEER_NODE_ID], peer)) {
 		lc->k->bad_msgs++;
 		return MNL_CB_OK;
 	}
@@ -232,7 +186,7 @@ static int recv_cb(const struct nlmsghdr *nlh, void *data)
 	len = mnl_attr_get_payload_len(tb[QKDN_A_KX_FRAME]);
 	if (!len || len > QKDN_KX_FRAME_MAX)
 		goto bad;
-	if (tb[QKDN_A_PEER_NODE_ID] && !attr_id(tb[QKDN_A_PEER_NODE_ID], peer))
+	if (tb[QKDN_A_PEER_NODE_ID] && !qkdn_attr_id(tb[QKDN_A_PEER_NODE_ID], peer))
 		peer[0] = '\0';
 	rc->cb(rc->ctx, mnl_attr_get_u32(tb[QKDN_A_LINK_ID]), peer,
 	       mnl_attr_get_payload(tb[QKDN_A_KX_FRAME]), len);
@@ -240,7 +194,7 @@ static int recv_cb(const struct nlmsghdr *nlh, void *data)
 
 bad:
 	rc->k->bad_msgs++;
-	linkd_warn("malformed kx-frame message from the kernel (%u bytes)",
+	qd_warn("malformed kx-frame message from the kernel (%u bytes)",
 		   nlh->nlmsg_len);
 	return MNL_CB_OK;
 }
@@ -257,7 +211,7 @@ int linkd_kernel_recv(struct linkd_kernel *k, linkd_frame_cb cb, void *ctx)
 			continue;
 		if (r == -ENOBUFS) {
 			k->enobufs++;
-			linkd_warn("kernel frames lost: event socket overflowed (%llu times); the kernel retransmits",
+			qd_warn("kernel frames lost: event socket overflowed (%llu times); the kernel retransmits",
 				   (unsigned long long)k->enobufs);
 			continue;
 		}

@@ -40,7 +40,7 @@ static void bad(const char *text, const char *want, const char *name)
 static void test_good(void)
 {
 	struct linkd_config cfg;
-	const struct linkd_peer_conf *p;
+	const struct qd_peer_conf *p;
 	int r;
 
 	r = parse("# qkdn-linkd\n"
@@ -115,11 +115,11 @@ static void test_bad(void)
 
 static void test_long_line(void)
 {
-	char *text = malloc(LINKD_LINE_MAX + 64);
+	char *text = malloc(QD_LINE_MAX + 64);
 
 	strcpy(text, "cert = ");
-	memset(text + 7, 'a', LINKD_LINE_MAX);
-	strcpy(text + 7 + LINKD_LINE_MAX, "\n");
+	memset(text + 7, 'a', QD_LINE_MAX);
+	strcpy(text + 7 + QD_LINE_MAX, "\n");
 	bad(text, "t.conf:1: line longer than", "line too long");
 	free(text);
 }

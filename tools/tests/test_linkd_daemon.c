@@ -25,7 +25,7 @@
 
 #include "../linkd/daemon.h"
 #include "../linkd/kernel.h"
-#include "../linkd/log.h"
+#include "log.h"
 #include "tap.h"
 #include "test_linkd_pki.h"
 
@@ -225,7 +225,7 @@ static void start(struct node *n)
 		lfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(lfd, 2);
 		close(lfd);
-		linkd_log_init(true, true);
+		qd_log_init("qkdn-linkd", true, true);
 		snprintf(cfg, sizeof(cfg), "%s/%s.conf", dir, n->name);
 		r = linkd_start(&d, cfg);
 		if (r == LINKD_EXIT_OK)
@@ -256,13 +256,13 @@ static bool expect(struct node *n, uint8_t type, uint32_t link, int up,
 		   const void *data, size_t len, int ms)
 {
 	static uint8_t m[FK_HDR + QKDN_KX_FRAME_MAX];
-	uint64_t end = linkd_now_ms() + ms;
+	uint64_t end = qd_now_ms() + ms;
 	struct pollfd p = { .fd = n->fd, .events = POLLIN };
 	uint32_t l;
 	ssize_t r;
 
-	while (linkd_now_ms() < end) {
-		if (poll(&p, 1, (int)(end - linkd_now_ms())) <= 0)
+	while (qd_now_ms() < end) {
+		if (poll(&p, 1, (int)(end - qd_now_ms())) <= 0)
 			continue;
 		r = recv(n->fd, m, sizeof(m), 0);
 		if (r < FK_HDR)
@@ -365,7 +365,7 @@ static SSL *raw_dial(SSL_CTX **pctx, const char *file, const char *id,
 	ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, fd);
 	SSL_set1_host(ssl, "bob");
-	n = linkd_wire_hello_build(hello, sizeof(hello), id);
+	n = qd_wire_hello_build(QD_MAGIC_KX, hello, sizeof(hello), id);
 	if (SSL_connect(ssl) != 1 || SSL_write(ssl, hello, n) != n)
 		ERR_clear_error();
 	*pctx = ctx;
@@ -585,8 +585,8 @@ static void cleanup(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	linkd_log_init(true, false);
-	linkd_log_level(LOG_CRIT);
+	qd_log_init("qkdn-linkd", true, false);
+	qd_log_level(LOG_CRIT);
 	printf("TAP version 13\n");
 	if (!mkdtemp(dir)) {
 		tap_skip_all("no temporary folder");

@@ -16,10 +16,10 @@
 #include <sys/socket.h>
 #include <openssl/err.h>
 
-#include "../linkd/channel.h"
-#include "../linkd/log.h"
-#include "../linkd/net.h"
-#include "../linkd/tls.h"
+#include "chan.h"
+#include "log.h"
+#include "net.h"
+#include "tls.h"
 #include "tap.h"
 #include "test_linkd_pki.h"
 
@@ -33,7 +33,7 @@ static SSL_CTX *ctx_for(const char *file)
 	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, file);
 	snprintf(key, sizeof(key), "%s/%s.key", dir, file);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
-	ctx = linkd_tls_ctx_new(crt, key, ca, err, sizeof(err));
+	ctx = qd_tls_ctx_new(crt, key, ca, err, sizeof(err));
 	if (!ctx)
 		printf("# %s: %s\n", file, err);
 	return ctx;
@@ -42,7 +42,7 @@ static SSL_CTX *ctx_for(const char *file)
 /* Channel plumbing. */
 
 struct side {
-	struct linkd_chan *ch;
+	struct qd_chan *ch;
 	const char *reject;		/* hello callback answer */
 	char hello[QKDN_ID_MAX];
 	int ups, frames;
@@ -51,7 +51,7 @@ struct side {
 	size_t *lens;			/* and their lengths */
 };
 
-static const char *t_hello(void *ctx, struct linkd_chan *ch, const char *id)
+static const char *t_hello(void *ctx, struct qd_chan *ch, const char *id)
 {
 	struct side *s = ctx;
 
@@ -60,7 +60,7 @@ static const char *t_hello(void *ctx, struct linkd_chan *ch, const char *id)
 	return s->reject;
 }
 
-static void t_up(void *ctx, struct linkd_chan *ch)
+static void t_up(void *ctx, struct qd_chan *ch)
 {
 	struct side *s = ctx;
 
@@ -68,7 +68,7 @@ static void t_up(void *ctx, struct linkd_chan *ch)
 	s->ups++;
 }
 
-static void t_frame(void *ctx, struct linkd_chan *ch, const uint8_t *data,
+static void t_frame(void *ctx, struct qd_chan *ch, const uint8_t *data,
 		    size_t len)
 {
 	struct side *s = ctx;
@@ -84,13 +84,13 @@ static void t_frame(void *ctx, struct linkd_chan *ch, const uint8_t *data,
 	s->lens[s->frames++] = len;
 }
 
-static const struct linkd_chan_ops ops = {
+static const struct qd_chan_ops ops = {
 	.hello = t_hello, .up = t_up, .frame = t_frame,
 };
 
 static void side_reset(struct side *s)
 {
-	linkd_chan_free(s->ch);
+	qd_chan_free(s->ch);
 	free(s->got);
 	free(s->lens);
 	memset(s, 0, sizeof(*s));
@@ -100,17 +100,17 @@ typedef bool (*until_fn)(struct side *a, struct side *b);
 
 static bool both_up(struct side *a, struct side *b)
 {
-	return a->ch->state == LINKD_CHAN_UP && b->ch->state == LINKD_CHAN_UP;
+	return a->ch->state == QD_CHAN_UP && b->ch->state == QD_CHAN_UP;
 }
 
 static bool any_closed(struct side *a, struct side *b)
 {
-	return a->ch->state == LINKD_CHAN_CLOSED || b->ch->state == LINKD_CHAN_CLOSED;
+	return a->ch->state == QD_CHAN_CLOSED || b->ch->state == QD_CHAN_CLOSED;
 }
 
 static bool both_closed(struct side *a, struct side *b)
 {
-	return a->ch->state == LINKD_CHAN_CLOSED && b->ch->state == LINKD_CHAN_CLOSED;
+	return a->ch->state == QD_CHAN_CLOSED && b->ch->state == QD_CHAN_CLOSED;
 }
 
 static bool up_or_closed(struct side *a, struct side *b)
@@ -134,25 +134,25 @@ static bool drained(struct side *a, struct side *b)
 /* Run both channels until until() holds or 10 s pass. */
 static bool pump(struct side *a, struct side *b, until_fn until)
 {
-	uint64_t end = linkd_now_ms() + 10000;
+	uint64_t end = qd_now_ms() + 10000;
 	struct pollfd p[2];
 	int i;
 
 	while (!until(a, b)) {
 		struct side *s[2] = { a, b };
 
-		if (linkd_now_ms() > end)
+		if (qd_now_ms() > end)
 			return false;
 		for (i = 0; i < 2; i++) {
 			p[i].fd = s[i]->ch->fd;
-			p[i].events = linkd_chan_events(s[i]->ch);
+			p[i].events = qd_chan_events(s[i]->ch);
 			p[i].revents = 0;
 		}
 		if (poll(p, 2, 100) < 0 && errno != EINTR)
 			return false;
 		for (i = 0; i < 2; i++)
 			if (p[i].revents)
-				linkd_chan_io(s[i]->ch, p[i].revents, linkd_now_ms());
+				qd_chan_io(s[i]->ch, p[i].revents, qd_now_ms());
 	}
 	return true;
 }
@@ -163,12 +163,12 @@ static void pair(struct side *a, SSL_CTX *actx, const char *aid,
 		 const char *bid)
 {
 	int sv[2];
-	uint64_t now = linkd_now_ms();
+	uint64_t now = qd_now_ms();
 
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
-	a->ch = linkd_chan_new(sv[0], actx, true, false, aid, expect, "sp:a",
+	a->ch = qd_chan_new(sv[0], actx, true, false, aid, expect, "sp:a",
 			       &ops, a, now);
-	b->ch = linkd_chan_new(sv[1], bctx, false, false, bid, NULL, "sp:b",
+	b->ch = qd_chan_new(sv[1], bctx, false, false, bid, NULL, "sp:b",
 			       &ops, b, now);
 }
 
@@ -194,15 +194,15 @@ static void test_up_and_records(void)
 	       !strcmp(SSL_get_version(b.ch->ssl), "TLSv1.3"), "tls: TLS 1.3");
 
 	/* 64 frames of 1..8192 bytes each way. */
-	now = linkd_now_ms();
+	now = qd_now_ms();
 	for (i = 0; i < 64; i++) {
 		len = i == 0 ? 1 : i == 1 ? QKDN_KX_FRAME_MAX : 1 + (i * 977) % QKDN_KX_FRAME_MAX;
 		memset(big, (int)i, len);
 		big[0] = (uint8_t)(len >> 8);
 		memcpy(sent + sent_len, big, len);
 		sent_len += len;
-		linkd_chan_send(a.ch, big, len, now);
-		linkd_chan_send(b.ch, big, len, now);
+		qd_chan_send(a.ch, big, len, now);
+		qd_chan_send(b.ch, big, len, now);
 	}
 	want_frames = 64;
 	ok = pump(&a, &b, got_all);
@@ -215,41 +215,41 @@ static void test_up_and_records(void)
 	tap_ok(a.ch->st.frames_tx == 64 && b.ch->st.frames_rx == 64 &&
 	       b.ch->st.bytes_rx == sent_len, "records: counted");
 
-	tap_ok(linkd_chan_send(a.ch, big, 0, now) < 0 &&
-	       linkd_chan_send(a.ch, big, QKDN_KX_FRAME_MAX + 1, now) < 0 &&
-	       a.ch->state == LINKD_CHAN_UP,
+	tap_ok(qd_chan_send(a.ch, big, 0, now) < 0 &&
+	       qd_chan_send(a.ch, big, QKDN_KX_FRAME_MAX + 1, now) < 0 &&
+	       a.ch->state == QD_CHAN_UP,
 	       "records: empty or oversized frame not sent, channel stays up");
 
 	/* Keepalive after 5 s idle; nothing after less. */
 	now = a.ch->t_tx;
-	linkd_chan_tick(a.ch, now + LINKD_KEEPALIVE_MS - 1);
+	qd_chan_tick(a.ch, now + QD_KEEPALIVE_MS - 1);
 	tap_ok(a.ch->out_len == 0, "keepalive: none before %d ms idle",
-	       LINKD_KEEPALIVE_MS);
-	linkd_chan_tick(a.ch, now + LINKD_KEEPALIVE_MS);
-	tap_ok(a.ch->out_len == LINKD_REC_HDR && a.ch->st.keepalives_tx == 1,
-	       "keepalive: queued after %d ms idle", LINKD_KEEPALIVE_MS);
+	       QD_KEEPALIVE_MS);
+	qd_chan_tick(a.ch, now + QD_KEEPALIVE_MS);
+	tap_ok(a.ch->out_len == QD_REC_HDR && a.ch->st.keepalives_tx == 1,
+	       "keepalive: queued after %d ms idle", QD_KEEPALIVE_MS);
 	b.ch->t_rx = 0;
 	ok = pump(&a, &b, drained);
 	usleep(20000);
 	pump(&a, &b, drained);
-	linkd_chan_io(b.ch, POLLIN, 7);
+	qd_chan_io(b.ch, POLLIN, 7);
 	tap_ok(b.ch->st.keepalives_rx == 1 && b.frames == 64 && b.ch->t_rx == 7,
 	       "keepalive: received, refreshes the peer's timer, not a frame");
 	b.ch->t_tx = 100;
-	tap_ok(linkd_chan_deadline(b.ch) == 100 + LINKD_KEEPALIVE_MS,
+	tap_ok(qd_chan_deadline(b.ch) == 100 + QD_KEEPALIVE_MS,
 	       "timers: next deadline is the keepalive when it comes first");
 	b.ch->t_tx = 20000;
-	tap_ok(linkd_chan_deadline(b.ch) == 7 + LINKD_DEAD_MS,
+	tap_ok(qd_chan_deadline(b.ch) == 7 + QD_DEAD_MS,
 	       "timers: next deadline is the dead-peer check when it comes first");
 
 	/* 15 s without data: dead. */
-	linkd_chan_tick(b.ch, 7 + LINKD_DEAD_MS - 1);
-	tap_ok(b.ch->state == LINKD_CHAN_UP, "dead peer: still up before %d ms",
-	       LINKD_DEAD_MS);
-	linkd_chan_tick(b.ch, 7 + LINKD_DEAD_MS);
-	tap_ok(b.ch->state == LINKD_CHAN_CLOSED &&
+	qd_chan_tick(b.ch, 7 + QD_DEAD_MS - 1);
+	tap_ok(b.ch->state == QD_CHAN_UP, "dead peer: still up before %d ms",
+	       QD_DEAD_MS);
+	qd_chan_tick(b.ch, 7 + QD_DEAD_MS);
+	tap_ok(b.ch->state == QD_CHAN_CLOSED &&
 	       strstr(b.ch->reason, "nothing received"),
-	       "dead peer: closed after %d ms of silence", LINKD_DEAD_MS);
+	       "dead peer: closed after %d ms of silence", QD_DEAD_MS);
 	ok = pump(&a, &b, both_closed);
 	tap_ok(ok && strstr(a.ch->reason, "closed by peer"),
 	       "dead peer: the other side sees the close (%s)", a.ch->reason);
@@ -262,17 +262,17 @@ static void test_backlog(void)
 {
 	struct side a = { 0 }, b = { 0 };
 	static uint8_t f[QKDN_KX_FRAME_MAX];
-	uint64_t now = linkd_now_ms();
+	uint64_t now = qd_now_ms();
 	size_t n = 0;
 
 	pair(&a, alice, "alice", "bob", &b, bob, "bob");
 	pump(&a, &b, up_or_closed);
-	while (linkd_chan_send(a.ch, f, sizeof(f), now) == 0 && n < 10000)
+	while (qd_chan_send(a.ch, f, sizeof(f), now) == 0 && n < 10000)
 		n++;
-	tap_ok(a.ch->state == LINKD_CHAN_CLOSED && strstr(a.ch->reason, "backlog") &&
-	       n == LINKD_OUT_MAX / LINKD_REC_MAX,
+	tap_ok(a.ch->state == QD_CHAN_CLOSED && strstr(a.ch->reason, "backlog") &&
+	       n == QD_OUT_MAX / QD_REC_MAX,
 	       "backlog: channel closed when its output passes %u bytes (%zu frames queued)",
-	       LINKD_OUT_MAX, n);
+	       QD_OUT_MAX, n);
 	side_reset(&a);
 	side_reset(&b);
 }
@@ -360,19 +360,19 @@ static void raw_bytes(const void *bytes, size_t len, const char *want,
 	int ups = len > 11 ? 1 : 0;
 	SSL_CTX *ctx = ctx_raw("alice", TLS1_3_VERSION);
 	struct side b = { 0 };
-	uint64_t end = linkd_now_ms() + 10000;
+	uint64_t end = qd_now_ms() + 10000;
 	bool sent = false;
 	int sv[2], r;
 	SSL *ssl;
 
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
-	b.ch = linkd_chan_new(sv[1], bob, false, false, "bob", NULL, "raw",
-			      &ops, &b, linkd_now_ms());
+	b.ch = qd_chan_new(sv[1], bob, false, false, "bob", NULL, "raw",
+			      &ops, &b, qd_now_ms());
 	ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, sv[0]);
 	SSL_set_connect_state(ssl);
-	while (b.ch->state != LINKD_CHAN_CLOSED && linkd_now_ms() < end) {
-		struct pollfd p = { .fd = sv[1], .events = linkd_chan_events(b.ch) };
+	while (b.ch->state != QD_CHAN_CLOSED && qd_now_ms() < end) {
+		struct pollfd p = { .fd = sv[1], .events = qd_chan_events(b.ch) };
 
 		if (!sent) {
 			r = SSL_write(ssl, bytes, (int)len);
@@ -385,9 +385,9 @@ static void raw_bytes(const void *bytes, size_t len, const char *want,
 		ERR_clear_error();
 		poll(&p, 1, 10);
 		if (p.revents)
-			linkd_chan_io(b.ch, p.revents, linkd_now_ms());
+			qd_chan_io(b.ch, p.revents, qd_now_ms());
 	}
-	if (!tap_ok(b.ch->state == LINKD_CHAN_CLOSED && b.ups == ups &&
+	if (!tap_ok(b.ch->state == QD_CHAN_CLOSED && b.ups == ups &&
 		    strstr(b.ch->reason, want), "%s", name))
 		printf("#   reason: '%s'\n", b.ch->reason);
 	SSL_free(ssl);
@@ -415,16 +415,16 @@ static void test_malformed(void)
 static void test_tcp(void)
 {
 	struct side a = { 0 }, b = { 0 };
-	char err[256], addr[LINKD_ADDR_STR], port[8];
-	uint64_t now = linkd_now_ms();
+	char err[256], addr[QD_ADDR_STR], port[8];
+	uint64_t now = qd_now_ms();
 	bool busy = false, ok;
 	int lfd, fd;
 
-	lfd = linkd_net_listen("127.0.0.1", "0", err, sizeof(err));
-	snprintf(port, sizeof(port), "%d", linkd_net_port(lfd));
-	fd = linkd_net_dial("127.0.0.1", port, &busy, addr, sizeof(addr), err,
+	lfd = qd_net_listen("127.0.0.1", "0", err, sizeof(err));
+	snprintf(port, sizeof(port), "%d", qd_net_port(lfd));
+	fd = qd_net_dial("127.0.0.1", port, &busy, addr, sizeof(addr), err,
 			    sizeof(err));
-	a.ch = linkd_chan_new(fd, alice, true, busy, "alice", "bob", addr, &ops,
+	a.ch = qd_chan_new(fd, alice, true, busy, "alice", "bob", addr, &ops,
 			      &a, now);
 	tap_ok(lfd >= 0 && fd >= 0 && a.ch, "tcp: listen and dial on 127.0.0.1:%s",
 	       port);
@@ -433,16 +433,16 @@ static void test_tcp(void)
 
 		poll(&p, 1, 5000);
 	}
-	fd = linkd_net_accept(lfd, addr, sizeof(addr));
-	b.ch = linkd_chan_new(fd, bob, false, false, "bob", NULL, addr, &ops,
+	fd = qd_net_accept(lfd, addr, sizeof(addr));
+	b.ch = qd_chan_new(fd, bob, false, false, "bob", NULL, addr, &ops,
 			      &b, now);
 	ok = pump(&a, &b, up_or_closed);
 	tap_ok(ok && both_up(&a, &b), "tcp: channel up through connect and accept");
-	linkd_chan_send(b.ch, (const uint8_t *)"frame", 5, now);
+	qd_chan_send(b.ch, (const uint8_t *)"frame", 5, now);
 	want_frames = 0;
 	pump(&a, &b, drained);
 	usleep(20000);
-	linkd_chan_io(a.ch, POLLIN, now);
+	qd_chan_io(a.ch, POLLIN, now);
 	tap_ok(a.frames == 1 && a.got_len == 5 && !memcmp(a.got, "frame", 5),
 	       "tcp: a frame crosses");
 	side_reset(&a);
@@ -450,10 +450,10 @@ static void test_tcp(void)
 
 	/* Nobody listens any more: the dial fails. */
 	close(lfd);
-	fd = linkd_net_dial("127.0.0.1", port, &busy, addr, sizeof(addr), err,
+	fd = qd_net_dial("127.0.0.1", port, &busy, addr, sizeof(addr), err,
 			    sizeof(err));
 	if (fd >= 0) {
-		a.ch = linkd_chan_new(fd, alice, true, busy, "alice", "bob", addr,
+		a.ch = qd_chan_new(fd, alice, true, busy, "alice", "bob", addr,
 				      &ops, &a, now);
 		b.ch = a.ch;
 		pump(&a, &a, any_closed);
@@ -470,16 +470,16 @@ static void test_tcp(void)
 		int sv[2];
 
 		socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
-		a.ch = linkd_chan_new(sv[0], alice, true, false, "alice", "bob",
+		a.ch = qd_chan_new(sv[0], alice, true, false, "alice", "bob",
 				      "silent", &ops, &a, 1000);
-		linkd_chan_io(a.ch, POLLOUT, 1000);
-		linkd_chan_tick(a.ch, 1000 + LINKD_SETUP_MS - 1);
-		ok = a.ch->state == LINKD_CHAN_HANDSHAKE;
-		linkd_chan_tick(a.ch, 1000 + LINKD_SETUP_MS);
-		tap_ok(ok && a.ch->state == LINKD_CHAN_CLOSED &&
+		qd_chan_io(a.ch, POLLOUT, 1000);
+		qd_chan_tick(a.ch, 1000 + QD_SETUP_MS - 1);
+		ok = a.ch->state == QD_CHAN_HANDSHAKE;
+		qd_chan_tick(a.ch, 1000 + QD_SETUP_MS);
+		tap_ok(ok && a.ch->state == QD_CHAN_CLOSED &&
 		       strstr(a.ch->reason, "no channel after"),
 		       "set-up: a handshake that does not finish in %d s is dropped",
-		       LINKD_SETUP_MS / 1000);
+		       QD_SETUP_MS / 1000);
 		close(sv[1]);
 		side_reset(&a);
 	}
@@ -493,21 +493,21 @@ static void test_ctx_errors(void)
 	snprintf(crt, sizeof(crt), "%s/alice.crt", dir);
 	snprintf(key, sizeof(key), "%s/bob.key", dir);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
-	ctx = linkd_tls_ctx_new(crt, key, ca, err, sizeof(err));
+	ctx = qd_tls_ctx_new(crt, key, ca, err, sizeof(err));
 	tap_ok(!ctx && strstr(err, "bob.key") && strstr(err, "mismatch"),
 	       "ctx: a key that does not match the certificate: %s", err);
-	ctx = linkd_tls_ctx_new(crt, "/nonexistent.key", ca, err, sizeof(err));
+	ctx = qd_tls_ctx_new(crt, "/nonexistent.key", ca, err, sizeof(err));
 	tap_ok(!ctx && strstr(err, "key /nonexistent.key"),
 	       "ctx: a missing key file: %s", err);
-	ctx = linkd_tls_ctx_new(ca, ca, "/nonexistent.crt", err, sizeof(err));
+	ctx = qd_tls_ctx_new(ca, ca, "/nonexistent.crt", err, sizeof(err));
 	tap_ok(!ctx, "ctx: a missing file: %s", err);
 }
 
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	linkd_log_init(true, false);
-	linkd_log_level(LOG_CRIT);
+	qd_log_init("qkdn-linkd", true, false);
+	qd_log_level(LOG_CRIT);
 	printf("TAP version 13\n");
 	if (!mkdtemp(dir)) {
 		tap_skip_all("no temporary folder");

@@ -12,6 +12,7 @@
 #define QKDN_GENL_NAME		"qkdn"
 #define QKDN_GENL_VERSION	1
 #define QKDN_MCGRP_EVENTS	"events"
+#define QKDN_MCGRP_CTRL		"ctrl"	/* Ck: requests to the controller */
 
 #define QKDN_ID_MAX		64	/* node, SAE and device names, with NUL */
 #define QKDN_KEY_ID_LEN		16	/* a UUID, binary */
@@ -21,6 +22,10 @@
 #define QKDN_KEYS_PER_REQUEST	128
 #define QKDN_KX_FRAME_MAX	8192	/* bytes */
 #define QKDN_POOL_CAPACITY_MAX	1073741824	/* bytes */
+#define QKDN_RELAY_ID_LEN	16	/* a UUID, binary */
+#define QKDN_ROUTE_HOPS_MAX	16	/* nodes on a relay route, ends included */
+#define QKDN_ROUTES_MAX		1024	/* routes a node's table holds */
+#define QKDN_ERRMSG_MAX		128	/* controller's explanation, with NUL */
 
 enum qkdn_cmd {
 	QKDN_CMD_UNSPEC,
@@ -40,6 +45,13 @@ enum qkdn_cmd {
 	QKDN_CMD_KX_FRAME,	/* admin: a Kx frame, in either direction */
 	QKDN_CMD_KX_CHANNEL,	/* admin: the daemon reports a channel up/down */
 	QKDN_CMD_EVENT,		/* notification on the "events" group */
+	QKDN_CMD_CTRL,		/* Ck: kernel -> controller on the "ctrl"
+				 * group; controller -> kernel as a command
+				 * (admin). QKDN_A_MSG names the message.
+				 */
+	QKDN_CMD_ROUTE_GET,	/* dump: the controller's relay routes */
+	QKDN_CMD_ROUTE_NEW,	/* admin: add or replace the route to a node */
+	QKDN_CMD_ROUTE_DEL,	/* admin: one route, or all without DST */
 
 	__QKDN_CMD_MAX,
 	QKDN_CMD_MAX = __QKDN_CMD_MAX - 1
@@ -79,6 +91,25 @@ enum qkdn_attr {
 	QKDN_A_KX_FRAME,	/* binary: a frame between KMs (never key bytes) */
 	QKDN_A_EVENT,		/* u32: enum qkdn_event */
 	QKDN_A_KEY_COUNT,	/* u32: keys concerned by an event */
+	QKDN_A_MSG,		/* u32: enum qkdn_msg, a Q.4160 message */
+	QKDN_A_MSG_DIR,		/* u8: enum qkdn_msg_dir */
+	QKDN_A_MSG_PEER,	/* string: the other party of a message */
+	QKDN_A_CTRL_ID,		/* u32: matches a controller answer to the
+				 * kernel's request, never 0
+				 */
+	QKDN_A_SRC_NODE_ID,	/* string: KM where a relay starts */
+	QKDN_A_DST_NODE_ID,	/* string: KM where a relay ends */
+	QKDN_A_RELAY_ID,	/* binary, QKDN_RELAY_ID_LEN */
+	QKDN_A_RELAY_BYTES,	/* u32: pool bytes one hop of a relay takes */
+	QKDN_A_NEXT_HOP,	/* string: node ID of the next KM */
+	QKDN_A_ROUTE,		/* nest (qkdn_route_attr): nodes in order */
+	QKDN_A_ROUTE_METRIC,	/* u32: cost of a route */
+	QKDN_A_ROUTE_AVAIL,	/* u64: bytes of key on the route's
+				 * scarcest hop
+				 */
+	QKDN_A_ERRNO,		/* u32: a positive errno; 0 is success */
+	QKDN_A_ERRMSG,		/* string: why, for the requester */
+	QKDN_A_CTRL_MODE,	/* u8: enum qkdn_ctrl_mode */
 
 	__QKDN_A_MAX,
 	QKDN_A_MAX = __QKDN_A_MAX - 1
@@ -110,6 +141,18 @@ enum qkdn_stats_attr {
 	QKDN_A_STATS_FRAMES_BAD,	/* u64 */
 	QKDN_A_STATS_FRAMES_STALE,	/* u64: meant for an earlier link */
 	QKDN_A_STATS_PEER_RESETS,	/* u64: the peer's link restarted */
+	QKDN_A_STATS_RELAY_TX,		/* u64: key relay frames sent */
+	QKDN_A_STATS_RELAY_RX,		/* u64: key relay frames received */
+	QKDN_A_STATS_RELAY_KEY_BYTES,	/* u64: key bytes relayed, all hops */
+	QKDN_A_STATS_RELAY_PAD_BYTES,	/* u64: pool bytes used as pad */
+	QKDN_A_STATS_RELAY_MAC_BYTES,	/* u64: pool bytes used by the MAC */
+	QKDN_A_STATS_RELAY_MAC_FAIL,	/* u64: relay frames failing the MAC */
+	QKDN_A_STATS_RELAYS_STARTED,	/* u64: node: relays started here */
+	QKDN_A_STATS_RELAYS_DONE,	/* u64: node: completed, started here */
+	QKDN_A_STATS_RELAYS_FAILED,	/* u64: node: failed, started here */
+	QKDN_A_STATS_RELAYS_FORWARDED,	/* u64: node: passed on */
+	QKDN_A_STATS_RELAYS_ENDED,	/* u64: node: ended here (destination) */
+	QKDN_A_STATS_RELAYS_ABORTED,	/* u64: node: aborted by the source */
 
 	__QKDN_A_STATS_MAX,
 	QKDN_A_STATS_MAX = __QKDN_A_STATS_MAX - 1
@@ -125,9 +168,86 @@ enum qkdn_event {
 	QKDN_EVENT_KEYS_RECEIVED,	/* peer's reservation arrived */
 	QKDN_EVENT_KEYS_SUPPLIED,	/* "key request with ID" answered */
 	QKDN_EVENT_BLOCK_ABORT,		/* the QKD module aborted a block */
+	QKDN_EVENT_MESSAGE,		/* a Q.4160 message (QKDN_A_MSG) */
 
 	__QKDN_EVENT_MAX,
 	QKDN_EVENT_MAX = __QKDN_EVENT_MAX - 1
+};
+
+enum qkdn_route_attr {
+	QKDN_A_ROUTE_UNSPEC,
+	QKDN_A_ROUTE_NODE,	/* string, multi-attr: a node ID */
+
+	__QKDN_A_ROUTE_MAX,
+	QKDN_A_ROUTE_MAX = __QKDN_A_ROUTE_MAX - 1
+};
+
+/* The signalling messages of ITU-T Q.4160 Appendix I, by their names. */
+enum qkdn_msg {
+	QKDN_MSG_UNSPEC,
+	QKDN_MSG_KEY_REQUEST,			/* "key request" */
+	QKDN_MSG_KEY_REQUEST_RESPONSE,		/* "response to key request" */
+	QKDN_MSG_KEY_REQUEST_WITH_ID,		/* "key request with ID" */
+	QKDN_MSG_NEXT_HOP_REQUEST,		/* "key relay next hop request" */
+	QKDN_MSG_NEXT_HOP_RESPONSE,		/* "response to key relay next
+						 * hop request"
+						 */
+	QKDN_MSG_KEY_RELAY,			/* "key relay" */
+	QKDN_MSG_KEY_RELAY_COMPLETION,		/* "key relay completion
+						 * notification"
+						 */
+	QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION, /* "key relay request
+						  * notification"
+						  */
+	QKDN_MSG_KEY_RELAY_REQUEST,		/* "key relay request" */
+	QKDN_MSG_KEY_RELAY_RESPONSE,		/* "response to key relay
+						 * request"
+						 */
+	QKDN_MSG_KEY_RESERVATION_REQUEST,	/* "key reservation request" */
+	QKDN_MSG_KEY_RESERVATION_RESPONSE,	/* "response to key reservation
+						 * request"
+						 */
+	QKDN_MSG_KEY_ALLOCATION_REQUEST,	/* "key allocation request" */
+	QKDN_MSG_KEY_ALLOCATION_RESPONSE,	/* "response to key allocation
+						 * request"
+						 */
+	QKDN_MSG_SESSION_CREATION_REQUEST,	/* "session creation request" */
+	QKDN_MSG_SESSION_CREATION_NOTIFICATION,	/* "session creation
+						 * notification"
+						 */
+	QKDN_MSG_SESSION_NOTIFICATION_RESPONSE,	/* "response to session
+						 * creation notification"
+						 */
+	QKDN_MSG_SESSION_CREATION_RESPONSE,	/* "response to session creation
+						 * request"
+						 */
+	QKDN_MSG_KEY_REQUEST_WITH_SESSION_ID,	/* "key request with session
+						 * ID"
+						 */
+	QKDN_MSG_KEY_SUPPLY_NOTIFICATION,	/* "key supply notification" */
+	QKDN_MSG_PROACTIVE_KEY_SUPPLY,		/* "proactive key supply" */
+	QKDN_MSG_PROACTIVE_KEY_SUPPLY_RESPONSE,	/* "response to proactive key
+						 * supply"
+						 */
+	QKDN_MSG_KEY_SUPPLY_NOTIFICATION_RESPONSE, /* "response to key supply
+						    * notification"
+						    */
+	QKDN_MSG_SESSION_KEY_RESPONSE,		/* "response to key request
+						 * with session ID"
+						 */
+
+	__QKDN_MSG_MAX,
+	QKDN_MSG_MAX = __QKDN_MSG_MAX - 1
+};
+
+enum qkdn_msg_dir {
+	QKDN_MSG_DIR_RECEIVED,
+	QKDN_MSG_DIR_SENT,
+};
+
+enum qkdn_ctrl_mode {
+	QKDN_CTRL_DISTRIBUTED,	/* a controller in this node: next hops */
+	QKDN_CTRL_CENTRALIZED,	/* one controller for the QKDN: full routes */
 };
 
 #endif /* _UAPI_LINUX_QKDN_H */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * qkdn-linkd sockets.
+ * Daemon sockets.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include "net.h"
 
-void linkd_net_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+void qd_net_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
 
@@ -41,7 +41,7 @@ static void net_tune(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
-int linkd_net_listen(const char *host, const char *port, char *err,
+int qd_net_listen(const char *host, const char *port, char *err,
 		     size_t errlen)
 {
 	struct addrinfo hints = {
@@ -77,7 +77,7 @@ fail:
 	return -1;
 }
 
-int linkd_net_dial(const char *host, const char *port, bool *in_progress,
+int qd_net_dial(const char *host, const char *port, bool *in_progress,
 		   char *addr, size_t addrlen, char *err, size_t errlen)
 {
 	struct addrinfo hints = {
@@ -94,7 +94,7 @@ int linkd_net_dial(const char *host, const char *port, bool *in_progress,
 		return -1;
 	}
 	/* The first address only: the next attempt comes soon anyway. */
-	linkd_net_addr_str(ai->ai_addr, addr, addrlen);
+	qd_net_addr_str(ai->ai_addr, addr, addrlen);
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    ai->ai_protocol);
 	if (fd < 0) {
@@ -118,7 +118,7 @@ int linkd_net_dial(const char *host, const char *port, bool *in_progress,
 	return fd;
 }
 
-int linkd_net_accept(int lfd, char *addr, size_t addrlen)
+int qd_net_accept(int lfd, char *addr, size_t addrlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -129,11 +129,11 @@ int linkd_net_accept(int lfd, char *addr, size_t addrlen)
 	if (fd < 0)
 		return -1;
 	net_tune(fd);
-	linkd_net_addr_str((struct sockaddr *)&ss, addr, addrlen);
+	qd_net_addr_str((struct sockaddr *)&ss, addr, addrlen);
 	return fd;
 }
 
-int linkd_net_port(int fd)
+int qd_net_port(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);

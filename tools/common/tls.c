@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * qkdn-linkd TLS set-up.
+ * Daemon TLS set-up.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +23,7 @@ static void tls_errstr(char *buf, size_t len)
 		snprintf(buf, len, "unknown error");
 }
 
-SSL_CTX *linkd_tls_ctx_new(const char *cert, const char *key, const char *ca,
+SSL_CTX *qd_tls_ctx_new(const char *cert, const char *key, const char *ca,
 			   char *err, size_t errlen)
 {
 	char why[256];
@@ -64,7 +64,7 @@ SSL_CTX *linkd_tls_ctx_new(const char *cert, const char *key, const char *ca,
 		goto fail;
 	}
 	if (!stat(key, &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		linkd_warn("key %s is accessible to group or others", key);
+		qd_warn("key %s is accessible to group or others", key);
 
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			   NULL);
@@ -81,7 +81,7 @@ fail:
 	return NULL;
 }
 
-SSL *linkd_tls_new(SSL_CTX *ctx, int fd, bool outbound, const char *expect_id)
+SSL *qd_tls_new(SSL_CTX *ctx, int fd, bool outbound, const char *expect_id)
 {
 	SSL *ssl = SSL_new(ctx);
 
@@ -105,7 +105,7 @@ fail:
 	return NULL;
 }
 
-bool linkd_tls_peer_is(SSL *ssl, const char *id)
+bool qd_tls_peer_is(SSL *ssl, const char *id)
 {
 	X509 *crt = SSL_get0_peer_certificate(ssl);
 
@@ -115,7 +115,7 @@ bool linkd_tls_peer_is(SSL *ssl, const char *id)
 			       X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
 }
 
-void linkd_tls_strerror(SSL *ssl, char *buf, size_t len)
+void qd_tls_strerror(SSL *ssl, char *buf, size_t len)
 {
 	long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
 	char why[256];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * qkdn-linkd logging.
+ * Daemon logging, shared by qkdn-linkd and qkdn-controllerd.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,31 +8,33 @@
 
 #include "log.h"
 
+static const char *log_ident = "qkdn";
 static bool log_stderr = true;
 static bool log_syslog;
 static int log_max = LOG_INFO;
 
-void linkd_log_init(bool foreground, bool verbose)
+void qd_log_init(const char *ident, bool foreground, bool verbose)
 {
+	log_ident = ident;
 	log_max = verbose ? LOG_DEBUG : LOG_INFO;
 	log_stderr = true;
 	log_syslog = !foreground;
 	if (log_syslog)
-		openlog("qkdn-linkd", LOG_PID, LOG_DAEMON);
+		openlog(ident, LOG_PID, LOG_DAEMON);
 }
 
-void linkd_log_detach(void)
+void qd_log_detach(void)
 {
 	if (log_syslog)
 		log_stderr = false;
 }
 
-void linkd_log_level(int level)
+void qd_log_level(int level)
 {
 	log_max = level;
 }
 
-void linkd_log(int prio, const char *fmt, ...)
+void qd_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,14 +47,14 @@ void linkd_log(int prio, const char *fmt, ...)
 	}
 	if (log_stderr) {
 		va_start(ap, fmt);
-		fputs("qkdn-linkd: ", stderr);
+		fprintf(stderr, "%s: ", log_ident);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		va_end(ap);
 	}
 }
 
-uint64_t linkd_now_ms(void)
+uint64_t qd_now_ms(void)
 {
 	struct timespec ts;
 

@@ -1,0 +1,975 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Key relay: keys for SAEs whose KMs share no QKD link (ITU-T Q.4160 I.3,
+ * I.4a, I.5a, I.5b).
+ *
+ * The source KM takes the keys from its own stream of the first hop's link
+ * (so the first hop's KM already holds them: the first "key relay" frame
+ * carries only their IDs). Every further hop sends them one-time-pad
+ * encrypted with key of its own link, so each hop spends as many pool bytes
+ * as it relays. Every "key relay" frame is authenticated with a Wegman-
+ * Carter MAC (mac.c) whose one-time part also comes from the link's pool.
+ * Key bytes never leave the kernel: the link daemons carry ciphertext.
+ *
+ * Where each hop goes is the controller's answer: "key relay next hop
+ * request" at every hop (distributed QKDN), or a full route in answer to
+ * "key relay request notification" at the source (centralized QKDN), which
+ * the frame then carries.
+ *
+ * The destination KM stores the keys for its SAE and sends "key relay
+ * completion notification" back along the path; the source KM gives the
+ * keys to its application only when that arrives. A relay that fails on
+ * the way is reported back the same way and nothing is stored; a source
+ * that gives up (timeout, signal) sends an abort along the path, which
+ * erases the keys at the destination if they got there. Either way both
+ * ends end up with the keys, or neither does.
+ *
+ * All under qn->lock.
+ */
+
+#include <crypto/algapi.h>
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uuid.h>
+
+#include "qkdn.h"
+
+enum qkdn_relay_role {
+	QKDN_RELAY_SRC,		/* started here for a local master SAE */
+	QKDN_RELAY_HOP,		/* passing through */
+	QKDN_RELAY_DST,		/* ended here, for a local slave SAE */
+};
+
+enum qkdn_relay_state {
+	QKDN_RS_ROUTE,		/* asking the controller */
+	QKDN_RS_SENT,		/* sent on, awaiting completion */
+	QKDN_RS_DONE,		/* completed (at the destination) */
+	QKDN_RS_FAILED,
+};
+
+#define QKDN_RELAY_F_NEWKEY	0x01	/* a new MAC hash key comes first */
+
+/* Kx "key relay": fixed part; then route, key IDs, ciphertext, tag. */
+struct qkdn_kx_relay {
+	u8 relay_id[QKDN_RELAY_ID_LEN];
+	char src[QKDN_ID_MAX];
+	char dst[QKDN_ID_MAX];
+	char master[QKDN_ID_MAX];
+	char slave[QKDN_ID_MAX];
+	__le64 pad_seq;		/* this hop's pool bytes start here, in the */
+	__le32 pad_off;		/* sender's own stream */
+	__le16 key_bytes;
+	__le16 count;
+	u8 hop;			/* 1: the keys are the first link's pad */
+	u8 flags;
+	u8 nroute;		/* 0, or the full route's length */
+	u8 reserved[5];
+} __packed;
+
+struct qkdn_kx_relay_done {
+	u8 relay_id[QKDN_RELAY_ID_LEN];
+	__le32 err;		/* 0: stored at the destination */
+	char where[QKDN_ID_MAX];	/* the KM that reports */
+	char why[QKDN_ERRMSG_MAX];
+} __packed;
+
+struct qkdn_kx_relay_abort {
+	u8 relay_id[QKDN_RELAY_ID_LEN];
+} __packed;
+
+struct qkdn_relay {
+	struct hlist_node hnode;
+	u8 id[QKDN_RELAY_ID_LEN];
+	u8 role;
+	u8 state;
+	u8 hop;			/* of the next frame this node sends */
+	u8 nroute;
+	u32 prev_link, next_link;	/* link IDs, 0 for none */
+	u32 count, key_bytes;
+	u32 ctrl_id, ctrl_msg;	/* the controller request, if one waits */
+	unsigned long ctrl_deadline;
+	unsigned long expires;
+	int err;
+	char src[QKDN_ID_MAX];
+	char dst[QKDN_ID_MAX];
+	char master[QKDN_ID_MAX];
+	char slave[QKDN_ID_MAX];
+	char from[QKDN_ID_MAX];		/* the previous node */
+	char where[QKDN_ID_MAX];	/* the node that reported the end */
+	char why[QKDN_ERRMSG_MAX];
+	struct qkdn_hop *route;
+	u8 *keys;			/* count * key_bytes, erased on free */
+	u8 *ids;			/* count * QKDN_KEY_ID_LEN */
+};
+
+struct qkdn_relay_layout {
+	u32 route, ids, ct, tag, len;
+};
+
+static void qkdn_relay_layout(u32 nroute, u32 count, u32 kb, bool ct,
+			      struct qkdn_relay_layout *l)
+{
+	l->route = sizeof(struct qkdn_kx_relay);
+	l->ids = l->route + nroute * QKDN_ID_MAX;
+	l->ct = l->ids + count * QKDN_KEY_ID_LEN;
+	l->tag = l->ct + (ct ? count * kb : 0);
+	l->len = l->tag + QKDN_MAC_LEN;
+}
+
+/* Keys of key_bytes that fit one relay frame whatever its route. */
+u32 qkdn_relay_frame_keys_max(u32 key_bytes)
+{
+	u32 room = QKDN_KX_FRAME_MAX - QKDN_KX_HDR_LEN -
+		   sizeof(struct qkdn_kx_relay) -
+		   QKDN_ROUTE_HOPS_MAX * QKDN_ID_MAX - QKDN_MAC_LEN;
+
+	return room / (QKDN_KEY_ID_LEN + key_bytes);
+}
+
+/* Pool bytes one hop takes at most: pad, tag pad and a new hash key. */
+static u32 qkdn_relay_hop_bytes(const struct qkdn_relay *r)
+{
+	return r->count * r->key_bytes + 2 * QKDN_MAC_LEN;
+}
+
+void qkdn_relay_net_init(struct qkdn_net *qn)
+{
+	hash_init(qn->relays);
+	init_waitqueue_head(&qn->relay_wq);
+	INIT_DELAYED_WORK(&qn->relay_work, qkdn_relay_work);
+	qkdn_keytab_init(&qn->rkeys);
+	INIT_LIST_HEAD(&qn->routes);
+}
+
+static u32 qkdn_relay_hash(const u8 *id)
+{
+	return jhash(id, QKDN_RELAY_ID_LEN, 0);
+}
+
+static struct qkdn_relay *qkdn_relay_find(struct qkdn_net *qn, const u8 *id)
+{
+	struct qkdn_relay *r;
+
+	hash_for_each_possible(qn->relays, r, hnode, qkdn_relay_hash(id))
+		if (!memcmp(r->id, id, QKDN_RELAY_ID_LEN))
+			return r;
+	return NULL;
+}
+
+struct qkdn_relay *qkdn_relay_by_ctrl(struct qkdn_net *qn, u32 ctrl_id)
+{
+	struct qkdn_relay *r;
+	unsigned int bkt;
+
+	hash_for_each(qn->relays, bkt, r, hnode)
+		if (r->ctrl_id == ctrl_id)
+			return r;
+	return NULL;
+}
+
+static void qkdn_relay_arm(struct qkdn_net *qn)
+{
+	if (!qn->dying && !delayed_work_pending(&qn->relay_work))
+		mod_delayed_work(qkdn_wq, &qn->relay_work, HZ / 5);
+}
+
+static struct qkdn_relay *qkdn_relay_new(struct qkdn_net *qn, const u8 *id,
+					 u8 role, u32 count, u32 kb)
+{
+	struct qkdn_relay *r;
+
+	if (qn->nrelays >= QKDN_RELAYS_MAX)
+		return ERR_PTR(-EBUSY);
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+	r->keys = kzalloc(count * kb, GFP_KERNEL);
+	r->ids = kmalloc_array(count, QKDN_KEY_ID_LEN, GFP_KERNEL);
+	if (!r->keys || !r->ids) {
+		kfree(r->keys);
+		kfree(r->ids);
+		kfree(r);
+		return ERR_PTR(-ENOMEM);
+	}
+	memcpy(r->id, id, QKDN_RELAY_ID_LEN);
+	r->role = role;
+	r->count = count;
+	r->key_bytes = kb;
+	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
+	hash_add(qn->relays, &r->hnode, qkdn_relay_hash(id));
+	qn->nrelays++;
+	qkdn_relay_arm(qn);
+	return r;
+}
+
+static void qkdn_relay_erase_keys(struct qkdn_relay *r)
+{
+	kfree_sensitive(r->keys);
+	r->keys = NULL;
+}
+
+static void qkdn_relay_free(struct qkdn_net *qn, struct qkdn_relay *r)
+{
+	hash_del(&r->hnode);
+	qn->nrelays--;
+	qkdn_relay_erase_keys(r);
+	kfree(r->ids);
+	kfree(r->route);
+	kfree(r);
+}
+
+void qkdn_relay_net_exit(struct qkdn_net *qn)
+{
+	struct hlist_node *tmp;
+	struct qkdn_relay *r;
+	unsigned int bkt;
+
+	hash_for_each_safe(qn->relays, bkt, tmp, r, hnode)
+		qkdn_relay_free(qn, r);
+	qkdn_keytab_flush(&qn->rkeys);
+	qkdn_routes_flush(qn);
+}
+
+/*
+ * extack messages must outlive the handler until the kernel builds the
+ * error reply: failures that name a node keep their text in a ring.
+ */
+static const char *qkdn_relay_errmsg(struct qkdn_net *qn, const char *where,
+				     const char *why)
+{
+	char *buf = qn->errmsgs[qn->errmsg_next++ % QKDN_ERRMSGS];
+
+	snprintf(buf, QKDN_ERRMSG_LEN, "key relay failed at %s: %s", where,
+		 why);
+	return buf;
+}
+
+static void qkdn_relay_msg(struct qkdn_net *qn, const struct qkdn_relay *r,
+			   u32 msg, u8 dir, const char *kind,
+			   const char *peer, int err)
+{
+	qkdn_nl_msg(qn, msg, dir, kind, peer, r->id, r->src, r->dst, r->count,
+		    err, err ? r->why : NULL);
+}
+
+static void qkdn_relay_send_done(struct qkdn_net *qn, u32 link_id,
+				 const u8 *id, int err, const char *where,
+				 const char *why)
+{
+	struct qkdn_link *link = qkdn_link_find(qn, link_id);
+	struct qkdn_kx_relay_done *d;
+	struct qkdn_frame *f;
+
+	if (!link)
+		return;
+	f = qkdn_kx_alloc(QKDN_KX_RELAY_DONE, sizeof(*d), 0);
+	if (!f)
+		return;		/* the source times out and aborts */
+	d = (struct qkdn_kx_relay_done *)qkdn_kx_body(f);
+	memcpy(d->relay_id, id, QKDN_RELAY_ID_LEN);
+	d->err = cpu_to_le32(err);
+	strscpy(d->where, where, sizeof(d->where));
+	strscpy(d->why, why, sizeof(d->why));
+	qkdn_kx_queue(link, f);
+}
+
+static void qkdn_relay_send_abort(struct qkdn_net *qn, u32 link_id,
+				  const u8 *id)
+{
+	struct qkdn_link *link = qkdn_link_find(qn, link_id);
+	struct qkdn_kx_relay_abort *a;
+	struct qkdn_frame *f;
+
+	if (!link)
+		return;
+	f = qkdn_kx_alloc(QKDN_KX_RELAY_ABORT, sizeof(*a), 0);
+	if (!f)
+		return;
+	a = (struct qkdn_kx_relay_abort *)qkdn_kx_body(f);
+	memcpy(a->relay_id, id, QKDN_RELAY_ID_LEN);
+	qkdn_kx_queue(link, f);
+}
+
+/* The end of a relay started here: wake the application's request. */
+static void qkdn_relay_src_end(struct qkdn_net *qn, struct qkdn_relay *r,
+			       int err, const char *where, const char *why)
+{
+	r->err = err;
+	r->state = err ? QKDN_RS_FAILED : QKDN_RS_DONE;
+	strscpy(r->where, where, sizeof(r->where));
+	strscpy(r->why, why, sizeof(r->why));
+	if (err) {
+		qkdn_relay_erase_keys(r);
+		qn->rstats.relays_failed++;
+	} else {
+		qn->rstats.relays_done++;
+	}
+	wake_up_all(&qn->relay_wq);
+}
+
+/* The relay cannot go on from this node. */
+static void qkdn_relay_fail(struct qkdn_net *qn, struct qkdn_relay *r,
+			    int err, const char *why)
+{
+	r->ctrl_id = 0;
+	if (r->role == QKDN_RELAY_SRC) {
+		qkdn_relay_src_end(qn, r, err, qn->node_id, why);
+		return;
+	}
+	r->state = QKDN_RS_FAILED;
+	r->err = err;
+	strscpy(r->why, why, sizeof(r->why));
+	qkdn_relay_erase_keys(r);
+	qkdn_relay_send_done(qn, r->prev_link, r->id, err, qn->node_id, why);
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
+		       "km", r->src, err);
+}
+
+static int qkdn_relay_ask(struct qkdn_net *qn, struct qkdn_relay *r, u32 msg)
+{
+	int err;
+
+	err = qkdn_ctrl_ask(qn, msg, &r->ctrl_id, r->id, r->src, r->dst,
+			    qkdn_relay_hop_bytes(r),
+			    r->role == QKDN_RELAY_SRC ? NULL : r->from);
+	if (err)
+		return err;
+	r->ctrl_msg = msg;
+	r->ctrl_deadline = jiffies + msecs_to_jiffies(QKDN_CTRL_TIMEOUT_MS);
+	r->state = QKDN_RS_ROUTE;
+	qkdn_relay_arm(qn);
+	return 0;
+}
+
+/* Sends the relay's "key relay" frame to the next KM over link. */
+static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
+			       struct qkdn_link *link)
+{
+	u32 kb = r->key_bytes, n = r->count * kb, mac_bytes = QKDN_MAC_LEN;
+	bool newkey = !link->mac_tx.t || link->mac_tx.uses >= QKDN_MAC_KEY_USES;
+	struct qkdn_relay_layout l;
+	struct qkdn_kx_relay *b;
+	u8 hkey[QKDN_MAC_LEN], s[QKDN_MAC_LEN];
+	struct qkdn_frame *f;
+	u8 *body;
+	u64 seq;
+	u32 off;
+
+	if (!link->up) {
+		qkdn_relay_fail(qn, r, EHOSTUNREACH,
+				"the KM link to the next hop is down");
+		return;
+	}
+	if (newkey)
+		mac_bytes += QKDN_MAC_LEN;
+	if (link->own.bytes < n + mac_bytes) {
+		qkdn_relay_fail(qn, r, ENOSPC,
+				"not enough key on the link to the next hop");
+		return;
+	}
+	qkdn_relay_layout(r->nroute, r->count, kb, r->hop > 1, &l);
+	f = qkdn_kx_alloc(QKDN_KX_RELAY, l.len, 0);
+	if (!f) {
+		qkdn_relay_fail(qn, r, ENOMEM, "out of memory");
+		return;
+	}
+	if (newkey) {
+		qkdn_store_peek(&link->own, hkey, QKDN_MAC_LEN);
+		if (qkdn_mac_setkey(&link->mac_tx, hkey)) {
+			memzero_explicit(hkey, sizeof(hkey));
+			kfree(f);
+			qkdn_relay_fail(qn, r, ENOMEM, "out of memory");
+			return;
+		}
+		memzero_explicit(hkey, sizeof(hkey));
+	}
+
+	body = qkdn_kx_body(f);
+	b = (struct qkdn_kx_relay *)body;
+	memcpy(b->relay_id, r->id, QKDN_RELAY_ID_LEN);
+	strscpy(b->src, r->src, sizeof(b->src));
+	strscpy(b->dst, r->dst, sizeof(b->dst));
+	strscpy(b->master, r->master, sizeof(b->master));
+	strscpy(b->slave, r->slave, sizeof(b->slave));
+	qkdn_store_position(&link->own, &seq, &off);
+	b->pad_seq = cpu_to_le64(seq);
+	b->pad_off = cpu_to_le32(off);
+	b->key_bytes = cpu_to_le16(kb);
+	b->count = cpu_to_le16(r->count);
+	b->hop = r->hop;
+	b->flags = newkey ? QKDN_RELAY_F_NEWKEY : 0;
+	b->nroute = r->nroute;
+	if (r->nroute)
+		memcpy(body + l.route, r->route, r->nroute * QKDN_ID_MAX);
+	memcpy(body + l.ids, r->ids, r->count * QKDN_KEY_ID_LEN);
+
+	/* The pool, in this order: [hash key] tag pad, key pad. */
+	if (newkey)
+		qkdn_store_take(&link->own, NULL, QKDN_MAC_LEN);
+	qkdn_store_take(&link->own, s, QKDN_MAC_LEN);
+	if (r->hop == 1) {
+		/* The first link's key is the relayed key. */
+		qkdn_store_take(&link->own, r->keys, n);
+	} else {
+		qkdn_store_take(&link->own, body + l.ct, n);
+		crypto_xor(body + l.ct, r->keys, n);
+	}
+	qkdn_mac_tag(&link->mac_tx, body, l.tag, s, body + l.tag);
+	memzero_explicit(s, sizeof(s));
+	link->mac_tx.uses++;
+
+	link->stats.relay_tx++;
+	link->stats.relay_key_bytes += n;
+	link->stats.relay_pad_bytes += n;
+	link->stats.relay_mac_bytes += mac_bytes;
+	qkdn_kx_queue(link, f);
+
+	r->next_link = link->id;
+	r->state = QKDN_RS_SENT;
+	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY, QKDN_MSG_DIR_SENT, "km",
+		       link->peer, 0);
+	if (r->role == QKDN_RELAY_HOP) {
+		/* Passed on: this node forgets the keys at once. */
+		qkdn_relay_erase_keys(r);
+		qn->rstats.relays_forwarded++;
+	}
+}
+
+/* Where the relay goes from here, once known. */
+static void qkdn_relay_next(struct qkdn_net *qn, struct qkdn_relay *r,
+			    const char *next)
+{
+	struct qkdn_link *link = qkdn_link_by_peer(qn, next);
+
+	if (!link) {
+		qkdn_relay_fail(qn, r, EHOSTUNREACH,
+				"no KM link to the next hop of the route");
+		return;
+	}
+	qkdn_relay_forward(qn, r, link);
+}
+
+/* Q.4160 I.3/I.4a/I.5: a key request for an SAE behind another KM. */
+struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
+				    const struct qkdn_sae *master,
+				    const struct qkdn_sae *slave, u32 count,
+				    u32 key_bytes, const u8 *ids,
+				    struct netlink_ext_ack *extack)
+{
+	struct qkdn_relay *r;
+	uuid_t id;
+	u32 msg;
+	int err;
+
+	if (count > qkdn_relay_frame_keys_max(key_bytes)) {
+		NL_SET_ERR_MSG(extack,
+			       "too many key bytes to relay in one request");
+		return ERR_PTR(-E2BIG);
+	}
+	uuid_gen(&id);
+	r = qkdn_relay_new(qn, id.b, QKDN_RELAY_SRC, count, key_bytes);
+	if (IS_ERR(r)) {
+		if (PTR_ERR(r) == -EBUSY)
+			NL_SET_ERR_MSG(extack, "too many key relays in progress");
+		return r;
+	}
+	strscpy(r->src, qn->node_id, sizeof(r->src));
+	strscpy(r->dst, slave->node_id, sizeof(r->dst));
+	strscpy(r->master, master->id, sizeof(r->master));
+	strscpy(r->slave, slave->id, sizeof(r->slave));
+	memcpy(r->ids, ids, count * QKDN_KEY_ID_LEN);
+	r->hop = 1;
+	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_TIMEOUT_MS);
+	qn->rstats.relays_started++;
+
+	msg = qn->ctrl_mode == QKDN_CTRL_CENTRALIZED ?
+	      QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION :
+	      QKDN_MSG_NEXT_HOP_REQUEST;
+	err = qkdn_relay_ask(qn, r, msg);
+	if (err) {
+		qn->rstats.relays_failed++;
+		qkdn_relay_free(qn, r);
+		NL_SET_ERR_MSG(extack, "no QKDN controller to route the key relay");
+		return ERR_PTR(err);
+	}
+	return r;
+}
+
+/* Waits for the relay started here to end; with qn->lock held. */
+int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
+		    struct netlink_ext_ack *extack)
+{
+	while (r->state != QKDN_RS_DONE && r->state != QKDN_RS_FAILED) {
+		long left = (long)(r->expires - jiffies);
+
+		if (left <= 0 || qn->dying) {
+			qkdn_relay_src_end(qn, r, ETIMEDOUT, qn->node_id,
+					   "the key relay did not complete in time");
+			break;
+		}
+		mutex_unlock(&qn->lock);
+		left = wait_event_interruptible_timeout(qn->relay_wq,
+							READ_ONCE(r->state) >= QKDN_RS_DONE ||
+							READ_ONCE(qn->dying),
+							left);
+		mutex_lock(&qn->lock);
+		if (left < 0 && r->state < QKDN_RS_DONE) {
+			qkdn_relay_src_end(qn, r, EINTR, qn->node_id,
+					   "interrupted");
+			break;
+		}
+	}
+	if (r->state == QKDN_RS_DONE)
+		return 0;
+	/* NL_SET_ERR_MSG() takes literals only; the ring keeps this one. */
+	if (extack)
+		extack->_msg = qkdn_relay_errmsg(qn, r->where, r->why);
+	return -r->err;
+}
+
+void qkdn_relay_keys(struct qkdn_relay *r, u8 *first, size_t stride)
+{
+	u32 i;
+
+	for (i = 0; i < r->count; i++)
+		memcpy(first + i * stride, r->keys + i * r->key_bytes,
+		       r->key_bytes);
+}
+
+/* The request that started the relay is done with it. */
+void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r)
+{
+	/* Given up while on its way: the path and the destination forget it. */
+	if (r->state == QKDN_RS_FAILED && r->next_link &&
+	    (r->err == ETIMEDOUT || r->err == EINTR))
+		qkdn_relay_send_abort(qn, r->next_link, r->id);
+	qkdn_relay_free(qn, r);
+}
+
+/* An answer of the controller fits the request it names. */
+int qkdn_relay_check_answer(struct qkdn_net *qn, struct qkdn_relay *r,
+			    u32 want, struct qkdn_hop *route,
+			    unsigned int n, struct netlink_ext_ack *extack)
+{
+	if (!r || r->ctrl_msg != want) {
+		NL_SET_ERR_MSG(extack,
+			       "no controller request with this ID is waiting");
+		return -ENOENT;
+	}
+	if (n > 1 && strcmp(route[0].id, qn->node_id)) {
+		NL_SET_ERR_MSG(extack, "the route does not start at this node");
+		return -EINVAL;
+	}
+	if (n > 1 && strcmp(route[n - 1].id, r->dst)) {
+		NL_SET_ERR_MSG(extack,
+			       "the route does not end at the relay's destination");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The controller answered with the next hop (n == 1) or the route. */
+int qkdn_relay_routed(struct qkdn_net *qn, struct qkdn_relay *r, u32 msg,
+		      struct qkdn_hop *route, unsigned int n,
+		      struct netlink_ext_ack *extack)
+{
+	const char *next = n == 1 ? route[0].id : route[1].id;
+
+	if (!qkdn_link_by_peer(qn, next)) {
+		NL_SET_ERR_MSG(extack, "this node has no KM link to the next hop");
+		return -EHOSTUNREACH;
+	}
+	if (n > 1) {
+		r->route = kmemdup(route, n * QKDN_ID_MAX, GFP_KERNEL);
+		if (!r->route)
+			return -ENOMEM;
+		r->nroute = n;
+	}
+	r->ctrl_id = 0;
+	qkdn_relay_msg(qn, r, msg, QKDN_MSG_DIR_RECEIVED, "controller", NULL,
+		       0);
+	qkdn_relay_next(qn, r, next);
+	return 0;
+}
+
+void qkdn_relay_ctrl_fail(struct qkdn_net *qn, struct qkdn_relay *r,
+			  int err, const char *why)
+{
+	r->ctrl_id = 0;
+	strscpy(r->why, why, sizeof(r->why));
+	qkdn_relay_msg(qn, r, r->ctrl_msg == QKDN_MSG_NEXT_HOP_REQUEST ?
+		       QKDN_MSG_NEXT_HOP_RESPONSE : QKDN_MSG_KEY_RELAY_REQUEST,
+		       QKDN_MSG_DIR_RECEIVED, "controller", NULL, err);
+	qkdn_relay_fail(qn, r, err, why);
+}
+
+/* Controller answers overdue; records of finished relays. */
+void qkdn_relay_work(struct work_struct *work)
+{
+	struct qkdn_net *qn = container_of(to_delayed_work(work),
+					   struct qkdn_net, relay_work);
+	struct hlist_node *tmp;
+	struct qkdn_relay *r;
+	unsigned int bkt;
+
+	mutex_lock(&qn->lock);
+	hash_for_each_safe(qn->relays, bkt, tmp, r, hnode) {
+		if (r->ctrl_id && time_after(jiffies, r->ctrl_deadline))
+			qkdn_relay_fail(qn, r, ETIMEDOUT,
+					"the QKDN controller did not answer");
+		if (r->role != QKDN_RELAY_SRC && time_after(jiffies, r->expires))
+			qkdn_relay_free(qn, r);
+	}
+	if (qn->nrelays && !qn->dying)
+		mod_delayed_work(qkdn_wq, &qn->relay_work, HZ / 5);
+	mutex_unlock(&qn->lock);
+}
+
+/* ---- frames from the previous or next KM ---- */
+
+static bool qkdn_relay_str_ok(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) && qkdn_id_valid(s);
+}
+
+int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
+			struct netlink_ext_ack *extack)
+{
+	const struct qkdn_kx_relay *b = (const void *)body;
+	struct qkdn_relay_layout l;
+	u32 kb, count, i;
+
+	switch (type) {
+	case QKDN_KX_RELAY:
+		break;
+	case QKDN_KX_RELAY_DONE: {
+		const struct qkdn_kx_relay_done *d = (const void *)body;
+
+		if (len != sizeof(*d))
+			goto bad_len;
+		if (!qkdn_relay_str_ok(d->where, sizeof(d->where)) ||
+		    !memchr(d->why, '\0', sizeof(d->why)) ||
+		    le32_to_cpu(d->err) > MAX_ERRNO) {
+			NL_SET_ERR_MSG(extack, "Kx relay completion malformed");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case QKDN_KX_RELAY_ABORT:
+		if (len != sizeof(struct qkdn_kx_relay_abort))
+			goto bad_len;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+
+	if (len < sizeof(*b))
+		goto bad_len;
+	kb = le16_to_cpu(b->key_bytes);
+	count = le16_to_cpu(b->count);
+	if (kb < QKDN_KEY_SIZE_MIN / 8 || kb > QKDN_KEY_SIZE_MAX / 8 ||
+	    !count || count > QKDN_KEYS_PER_REQUEST) {
+		NL_SET_ERR_MSG(extack, "Kx relay key size or count out of range");
+		return -EINVAL;
+	}
+	if (!b->hop || b->hop >= QKDN_ROUTE_HOPS_MAX ||
+	    b->nroute == 1 || b->nroute > QKDN_ROUTE_HOPS_MAX ||
+	    (b->nroute && b->hop >= b->nroute) ||
+	    (b->flags & ~QKDN_RELAY_F_NEWKEY)) {
+		NL_SET_ERR_MSG(extack, "Kx relay hop, route or flags malformed");
+		return -EINVAL;
+	}
+	if (!qkdn_relay_str_ok(b->src, QKDN_ID_MAX) ||
+	    !qkdn_relay_str_ok(b->dst, QKDN_ID_MAX) ||
+	    !qkdn_relay_str_ok(b->master, QKDN_ID_MAX) ||
+	    !qkdn_relay_str_ok(b->slave, QKDN_ID_MAX)) {
+		NL_SET_ERR_MSG(extack, "Kx relay node or SAE ID malformed");
+		return -EINVAL;
+	}
+	qkdn_relay_layout(b->nroute, count, kb, b->hop > 1, &l);
+	if (len != l.len)
+		goto bad_len;
+	for (i = 0; i < b->nroute; i++) {
+		const char *node = (const char *)body + l.route +
+				   i * QKDN_ID_MAX;
+
+		if (!qkdn_relay_str_ok(node, QKDN_ID_MAX)) {
+			NL_SET_ERR_MSG(extack, "Kx relay route malformed");
+			return -EINVAL;
+		}
+	}
+	if (b->nroute &&
+	    (strcmp((const char *)body + l.route, b->src) ||
+	     strcmp((const char *)body + l.route +
+		    (b->nroute - 1) * QKDN_ID_MAX, b->dst))) {
+		NL_SET_ERR_MSG(extack, "Kx relay route does not join its ends");
+		return -EINVAL;
+	}
+	return 0;
+
+bad_len:
+	NL_SET_ERR_MSG(extack, "Kx relay frame length does not match its content");
+	return -EINVAL;
+}
+
+/* The destination: the keys wait for the slave SAE's key request. */
+static void qkdn_relay_deliver(struct qkdn_net *qn, struct qkdn_relay *r)
+{
+	struct qkdn_sae *slave = qkdn_sae_find(qn, r->slave);
+	struct qkdn_key **keys;
+	u32 i;
+
+	if (!slave || !slave->local) {
+		qkdn_relay_fail(qn, r, EHOSTUNREACH,
+				"the slave SAE is not served here");
+		return;
+	}
+	for (i = 0; i < r->count; i++) {
+		if (qkdn_keytab_find(&qn->rkeys, r->ids + i * QKDN_KEY_ID_LEN)) {
+			qkdn_relay_fail(qn, r, EEXIST, "key ID already in use");
+			return;
+		}
+	}
+	keys = kcalloc(r->count, sizeof(*keys), GFP_KERNEL);
+	if (!keys)
+		goto nomem;
+	for (i = 0; i < r->count; i++) {
+		keys[i] = kzalloc(struct_size(keys[i], data, r->key_bytes),
+				  GFP_KERNEL);
+		if (!keys[i])
+			goto nomem_free;
+	}
+	for (i = 0; i < r->count; i++) {
+		struct qkdn_key *k = keys[i];
+
+		memcpy(k->id, r->ids + i * QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN);
+		memcpy(k->relay, r->id, QKDN_RELAY_ID_LEN);
+		strscpy(k->master, r->master, sizeof(k->master));
+		strscpy(k->slave, r->slave, sizeof(k->slave));
+		k->len = r->key_bytes;
+		memcpy(k->data, r->keys + i * r->key_bytes, r->key_bytes);
+		qkdn_keytab_insert(&qn->rkeys, k);
+	}
+	kfree(keys);
+	qkdn_relay_erase_keys(r);
+	r->state = QKDN_RS_DONE;
+	qn->rstats.relays_ended++;
+	qn->rstats.keys_received += r->count;
+	qkdn_relay_send_done(qn, r->prev_link, r->id, 0, qn->node_id, "");
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
+		       "km", r->src, 0);
+	qn->keys_gen++;
+	wake_up_all(&qn->keys_wq);
+	return;
+
+nomem_free:
+	while (i--)
+		kfree(keys[i]);
+	kfree(keys);
+nomem:
+	qkdn_relay_fail(qn, r, ENOMEM, "out of memory");
+}
+
+static int qkdn_relay_rx_relay(struct qkdn_link *link,
+			       const struct qkdn_kx_relay *b, u32 len,
+			       struct netlink_ext_ack *extack)
+{
+	u32 kb = le16_to_cpu(b->key_bytes), count = le16_to_cpu(b->count);
+	bool newkey = b->flags & QKDN_RELAY_F_NEWKEY;
+	const u8 *body = (const u8 *)b;
+	struct qkdn_net *qn = link->qn;
+	u32 n = count * kb, need = n + QKDN_MAC_LEN;
+	u8 hkey[QKDN_MAC_LEN], s[QKDN_MAC_LEN], tag[QKDN_MAC_LEN];
+	struct qkdn_relay_layout l;
+	struct qkdn_relay *r;
+	const char *why;
+	bool mac_ok;
+	u8 *keys;
+	u64 seq;
+	u32 off;
+	int err;
+
+	qkdn_relay_layout(b->nroute, count, kb, b->hop > 1, &l);
+	if (newkey)
+		need += QKDN_MAC_LEN;
+	qkdn_store_position(&link->theirs, &seq, &off);
+	if (seq != le64_to_cpu(b->pad_seq) || off != le32_to_cpu(b->pad_off) ||
+	    link->theirs.bytes < need) {
+		NL_SET_ERR_MSG(extack, "Kx relay does not match the pool");
+		return -EPROTO;
+	}
+	/* Everything that can fail for want of memory comes first. */
+	keys = kzalloc(n, GFP_KERNEL);
+	if (!keys)
+		return -ENOMEM;
+	if (newkey) {
+		qkdn_store_peek(&link->theirs, hkey, QKDN_MAC_LEN);
+		err = qkdn_mac_setkey(&link->mac_rx, hkey);
+		memzero_explicit(hkey, sizeof(hkey));
+		if (err) {
+			kfree(keys);
+			return err;
+		}
+		qkdn_store_take(&link->theirs, NULL, QKDN_MAC_LEN);
+	}
+	qkdn_store_take(&link->theirs, s, QKDN_MAC_LEN);
+	qkdn_store_take(&link->theirs, keys, n);
+	link->stats.relay_rx++;
+	link->stats.relay_pad_bytes += n;
+	link->stats.relay_mac_bytes += need - n;
+
+	mac_ok = false;
+	if (link->mac_rx.t) {
+		qkdn_mac_tag(&link->mac_rx, body, l.tag, s, tag);
+		mac_ok = !crypto_memneq(tag, body + l.tag, QKDN_MAC_LEN);
+		link->mac_rx.uses++;
+	}
+	memzero_explicit(s, sizeof(s));
+	memzero_explicit(tag, sizeof(tag));
+	if (b->hop > 1)
+		crypto_xor(keys, body + l.ct, n);
+
+	why = NULL;
+	if (!mac_ok) {
+		link->stats.relay_mac_fail++;
+		pr_warn_ratelimited("link %u: key relay frame from %s failed its MAC check\n",
+				    link->id, link->peer);
+		err = EBADMSG;
+		why = "a key relay frame failed its MAC check";
+	} else if (qkdn_relay_find(qn, b->relay_id)) {
+		err = ELOOP;
+		why = "the key relay passed this KM twice";
+	} else if (b->nroute &&
+		   (strcmp((const char *)body + l.route +
+			   b->hop * QKDN_ID_MAX, qn->node_id) ||
+		    strcmp((const char *)body + l.route +
+			   (b->hop - 1) * QKDN_ID_MAX, link->peer))) {
+		err = EINVAL;
+		why = "the key relay route does not pass here";
+	} else if (!strcmp(b->src, qn->node_id)) {
+		err = ELOOP;
+		why = "the key relay came back to its source";
+	}
+	if (why) {
+		kfree_sensitive(keys);
+		qkdn_relay_send_done(qn, link->id, b->relay_id, err,
+				     qn->node_id, why);
+		qkdn_nl_msg(qn, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
+			    "km", b->src, b->relay_id, b->src, b->dst, count,
+			    err, why);
+		return 0;
+	}
+
+	r = qkdn_relay_new(qn, b->relay_id, strcmp(b->dst, qn->node_id) ?
+			   QKDN_RELAY_HOP : QKDN_RELAY_DST, count, kb);
+	if (IS_ERR(r)) {
+		kfree_sensitive(keys);
+		why = PTR_ERR(r) == -EBUSY ? "too many key relays in progress" :
+					     "out of memory";
+		qkdn_relay_send_done(qn, link->id, b->relay_id, -PTR_ERR(r),
+				     qn->node_id, why);
+		return 0;
+	}
+	kfree_sensitive(r->keys);
+	r->keys = keys;
+	r->prev_link = link->id;
+	r->hop = b->hop + 1;
+	strscpy(r->src, b->src, sizeof(r->src));
+	strscpy(r->dst, b->dst, sizeof(r->dst));
+	strscpy(r->master, b->master, sizeof(r->master));
+	strscpy(r->slave, b->slave, sizeof(r->slave));
+	strscpy(r->from, link->peer, sizeof(r->from));
+	memcpy(r->ids, body + l.ids, count * QKDN_KEY_ID_LEN);
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY, QKDN_MSG_DIR_RECEIVED, "km",
+		       link->peer, 0);
+
+	if (r->role == QKDN_RELAY_DST) {
+		qkdn_relay_deliver(qn, r);
+		return 0;
+	}
+	if (b->nroute) {
+		r->route = kmemdup(body + l.route, b->nroute * QKDN_ID_MAX,
+				   GFP_KERNEL);
+		if (!r->route) {
+			qkdn_relay_fail(qn, r, ENOMEM, "out of memory");
+			return 0;
+		}
+		r->nroute = b->nroute;
+		qkdn_relay_next(qn, r, r->route[r->hop].id);
+		return 0;
+	}
+	if (qkdn_relay_ask(qn, r, QKDN_MSG_NEXT_HOP_REQUEST))
+		qkdn_relay_fail(qn, r, EHOSTUNREACH,
+				"no QKDN controller to route the key relay");
+	return 0;
+}
+
+static void qkdn_relay_rx_done(struct qkdn_link *link,
+			       const struct qkdn_kx_relay_done *d)
+{
+	struct qkdn_net *qn = link->qn;
+	struct qkdn_relay *r = qkdn_relay_find(qn, d->relay_id);
+	int err = le32_to_cpu(d->err);
+
+	if (!r || r->next_link != link->id || r->state != QKDN_RS_SENT)
+		return;		/* given up already, or not ours */
+	if (r->role == QKDN_RELAY_SRC) {
+		qkdn_relay_src_end(qn, r, err, d->where, d->why);
+		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION,
+			       QKDN_MSG_DIR_RECEIVED, "km", d->where, err);
+		if (qn->ctrl_mode == QKDN_CTRL_CENTRALIZED)
+			qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id,
+					 r->src, r->dst, err);
+		return;
+	}
+	/* Back towards the source, as it came. */
+	r->state = err ? QKDN_RS_FAILED : QKDN_RS_DONE;
+	qkdn_relay_send_done(qn, r->prev_link, r->id, err, d->where, d->why);
+}
+
+static void qkdn_relay_rx_abort(struct qkdn_link *link,
+				const struct qkdn_kx_relay_abort *a)
+{
+	struct qkdn_net *qn = link->qn;
+	struct qkdn_relay *r = qkdn_relay_find(qn, a->relay_id);
+	u32 i;
+
+	if (!r || r->prev_link != link->id || r->role == QKDN_RELAY_SRC)
+		return;
+	qn->rstats.relays_aborted++;
+	if (r->role == QKDN_RELAY_DST) {
+		/* Keys the slave SAE has not taken yet are erased. */
+		for (i = 0; i < r->count; i++) {
+			struct qkdn_key *k;
+
+			k = qkdn_keytab_find(&qn->rkeys,
+					     r->ids + i * QKDN_KEY_ID_LEN);
+			if (k && !memcmp(k->relay, r->id, QKDN_RELAY_ID_LEN))
+				qkdn_keytab_free(&qn->rkeys, k);
+		}
+	} else if (r->state == QKDN_RS_SENT) {
+		qkdn_relay_send_abort(qn, r->next_link, r->id);
+	}
+	r->ctrl_id = 0;
+	r->state = QKDN_RS_FAILED;
+	qkdn_relay_erase_keys(r);
+}
+
+int qkdn_relay_rx(struct qkdn_link *link, u8 type, const u8 *body, u32 len,
+		  struct netlink_ext_ack *extack)
+{
+	switch (type) {
+	case QKDN_KX_RELAY:
+		return qkdn_relay_rx_relay(link, (const void *)body, len,
+					   extack);
+	case QKDN_KX_RELAY_DONE:
+		qkdn_relay_rx_done(link, (const void *)body);
+		return 0;
+	case QKDN_KX_RELAY_ABORT:
+		qkdn_relay_rx_abort(link, (const void *)body);
+		return 0;
+	}
+	return -EINVAL;
+}

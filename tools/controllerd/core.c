@@ -1,0 +1,1109 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * qkdn-controllerd core: Cx channels, LSA origination and flooding, the
+ * answers to Ck requests, and the routes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "libqkdn.h"
+#include "log.h"
+#include "net.h"
+
+static const struct qd_chan_ops cx_ops;
+
+/* Peers. */
+
+static struct ctrld_peer *peer_find(struct ctrld_core *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_peers; i++)
+		if (!strcmp(c->peers[i]->id, id))
+			return c->peers[i];
+	return NULL;
+}
+
+static struct ctrld_peer *peer_add(struct ctrld_core *c, const char *id,
+				   bool dial)
+{
+	struct ctrld_peer *p = calloc(1, sizeof(*p)), **n;
+
+	n = realloc(c->peers, (c->n_peers + 1) * sizeof(*n));
+	if (!p || !n) {
+		free(p);
+		if (n)
+			c->peers = n;
+		qd_err("out of memory");
+		return NULL;
+	}
+	c->peers = n;
+	c->peers[c->n_peers++] = p;
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->dial = dial;
+	p->backoff_ms = CTRLD_BACKOFF_MIN_MS;
+	return p;
+}
+
+static bool chan_up(const struct qd_chan *ch)
+{
+	return ch && ch->state == QD_CHAN_UP;
+}
+
+/* The peer loses its channel (closed, or about to be replaced). */
+static void peer_detach(struct ctrld_core *c, struct ctrld_peer *p,
+			uint64_t now)
+{
+	struct qd_chan *ch = p->chan;
+
+	if (!ch)
+		return;
+	p->chan = NULL;
+	ch->owner = NULL;
+	if (p->dial)
+		qd_backoff(&p->backoff_ms, &p->next_dial, now,
+			   CTRLD_BACKOFF_MAX_MS);
+	ctrld_rtable_free(&p->sent);
+	(void)c;
+}
+
+static void peer_remove(struct ctrld_core *c, size_t i, const char *why)
+{
+	struct ctrld_peer *p = c->peers[i];
+	struct qd_chan *ch = p->chan;
+
+	if (ch) {
+		peer_detach(c, p, 0);
+		qd_chan_close(ch, "%s", why);
+	}
+	ctrld_rtable_free(&p->sent);
+	c->peers[i] = c->peers[--c->n_peers];
+	free(p);
+}
+
+size_t ctrld_core_up(const struct ctrld_core *c)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n_peers; i++)
+		n += chan_up(c->peers[i]->chan);
+	return n;
+}
+
+/* Sending. */
+
+static int send_msg(struct ctrld_core *c, struct qd_chan *ch,
+		    const struct ctrld_cx_msg *m)
+{
+	int n;
+
+	if (!chan_up(ch))
+		return -1;
+	n = ctrld_cx_encode(m, c->buf, sizeof(c->buf));
+	if (n < 0) {
+		qd_err("cannot encode a Cx %s message: %s",
+		       ctrld_cx_type_name(m->type), ctrld_cx_strerror(n));
+		return -1;
+	}
+	return qd_chan_send(ch, c->buf, (size_t)n, qd_now_ms());
+}
+
+static void send_lsa(struct ctrld_core *c, struct qd_chan *ch,
+		     const struct ctrld_lsdb_entry *e, uint64_t now)
+{
+	struct ctrld_cx_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return;
+	m->type = CTRLD_CX_LSA;
+	m->lsa = e->lsa;
+	m->lsa.age = ctrld_lsdb_age(&c->db, e, now);
+	if (m->lsa.age < c->db.max_age && !send_msg(c, ch, m))
+		c->st.lsa_tx++;
+	free(m);
+}
+
+/* Flood an LSA to every controller but the one it came from. */
+static void flood(struct ctrld_core *c, const char *origin,
+		  const struct qd_chan *from, uint64_t now)
+{
+	const struct ctrld_lsdb_entry *e = ctrld_lsdb_find(&c->db, origin);
+	size_t i;
+
+	if (!e)
+		return;
+	for (i = 0; i < c->n_peers; i++)
+		if (chan_up(c->peers[i]->chan) && c->peers[i]->chan != from)
+			send_lsa(c, c->peers[i]->chan, e, now);
+}
+
+/* This node's LSA. */
+
+static uint64_t next_seq(struct ctrld_core *c)
+{
+	struct timespec ts;
+	uint64_t wall;
+
+	/* Wall-clock milliseconds: a restarted controller starts above the
+	 * numbers it used before, so its LSAs are not taken for old ones.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	c->seq = wall > c->seq ? wall : c->seq + 1;
+	return c->seq;
+}
+
+static void originate(struct ctrld_core *c, uint64_t now)
+{
+	struct ctrld_lsa *lsa = &c->sent_self;
+	enum ctrld_lsa_verdict v;
+	size_t i;
+
+	*lsa = c->self;
+	lsa->seq = next_seq(c);
+	lsa->age = 0;
+	v = ctrld_lsdb_install(&c->db, lsa, now);
+	if (v != CTRLD_LSA_NEW) {
+		qd_err("cannot install this node's LSA: %s",
+		       ctrld_lsa_verdict_str(v));
+		return;
+	}
+	c->originated = true;
+	c->t_originated = now;
+	c->graph_dirty = true;
+	c->st.lsa_originated++;
+	qd_dbg("LSA of %s: seq %llu, %u links", lsa->origin,
+	       (unsigned long long)lsa->seq, lsa->n_links);
+	if (c->cfg->mode == CTRLD_CENTRAL)
+		return;
+	for (i = 0; i < c->n_peers; i++)
+		if (chan_up(c->peers[i]->chan))
+			send_lsa(c, c->peers[i]->chan,
+				 ctrld_lsdb_find(&c->db, lsa->origin), now);
+}
+
+static uint64_t lsa_refresh_ms(const struct ctrld_core *c)
+{
+	return (uint64_t)c->db.max_age * 1000 / 4;
+}
+
+static void originate_tick(struct ctrld_core *c, uint64_t now)
+{
+	if (!c->node_id[0] || !c->have_self)
+		return;
+	if (!c->originated ||
+	    !ctrld_lsa_same_topology(&c->self, &c->sent_self) ||
+	    (!ctrld_lsa_same_links(&c->self, &c->sent_self) &&
+	     now >= c->t_originated + CTRLD_LSA_MIN_MS) ||
+	    now >= c->t_originated + lsa_refresh_ms(c))
+		originate(c, now);
+}
+
+/* Routes. */
+
+static void graph_of(const struct ctrld_core *c, struct ctrld_graph *g,
+		     uint64_t need, const char *avoid)
+{
+	g->db = &c->db;
+	g->self = c->have_self ? &c->self : NULL;
+	g->need = need;
+	g->low_key = c->cfg->low_key;
+	g->avoid = avoid;
+}
+
+/* Hand the node the differences between its routes and t. */
+static void install_routes(struct ctrld_core *c, struct ctrld_rtable *t)
+{
+	const struct ctrld_route *old;
+	struct ctrld_rtable keep = { 0 };
+	char path[QKDN_ROUTE_HOPS_MAX * QKDN_ID_MAX];
+	size_t i;
+	int r;
+
+	keep.r = calloc(t->n + 1, sizeof(*keep.r));
+	if (!keep.r) {
+		qd_err("out of memory");
+		return;
+	}
+	for (i = 0; i < t->n; i++) {
+		old = ctrld_rtable_find(&c->installed, t->r[i].dst);
+		if (old && ctrld_route_equal(old, &t->r[i])) {
+			keep.r[keep.n++] = t->r[i];
+			continue;
+		}
+		r = c->ops->route_set(c->ops_ctx, &t->r[i]);
+		if (r < 0) {
+			qd_warn("route to %s: not installed (%s)", t->r[i].dst,
+				strerror(-r));
+			continue;
+		}
+		if (!old || old->path.n != t->r[i].path.n ||
+		    old->path.metric != t->r[i].path.metric ||
+		    strcmp(old->path.node[1], t->r[i].path.node[1]))
+			qd_info("route to %s via %s, metric %u: %s",
+				t->r[i].dst, t->r[i].path.node[1],
+				t->r[i].path.metric,
+				ctrld_path_str(&t->r[i].path, path, sizeof(path)));
+		keep.r[keep.n++] = t->r[i];
+	}
+	for (i = 0; i < c->installed.n; i++) {
+		const char *dst = c->installed.r[i].dst;
+
+		if (ctrld_rtable_find(t, dst))
+			continue;
+		r = c->ops->route_del(c->ops_ctx, dst);
+		if (r < 0 && r != -ENOENT)
+			qd_warn("route to %s: not deleted (%s)", dst,
+				strerror(-r));
+		else
+			qd_info("route to %s deleted", dst);
+	}
+	ctrld_rtable_free(&c->installed);
+	c->installed = keep;
+}
+
+static bool rtable_equal(const struct ctrld_rtable *a,
+			 const struct ctrld_rtable *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (!ctrld_route_equal(&a->r[i], &b->r[i]))
+			return false;
+	return true;
+}
+
+/* Central: send an agent its routes, if they changed. */
+static void send_table(struct ctrld_core *c, struct ctrld_peer *p)
+{
+	struct ctrld_graph g;
+	struct ctrld_rtable t;
+	struct ctrld_cx_msg *m;
+	size_t i;
+
+	graph_of(c, &g, 0, NULL);
+	if (ctrld_route_table(&g, p->id, &t))
+		return;
+	if (!p->send_table && rtable_equal(&t, &p->sent)) {
+		ctrld_rtable_free(&t);
+		return;
+	}
+	m = malloc(sizeof(*m));
+	if (!m) {
+		ctrld_rtable_free(&t);
+		return;
+	}
+	c->gen++;
+	m->type = CTRLD_CX_ROUTE;
+	m->route.gen = c->gen;
+	for (i = 0; i < t.n; i++) {
+		m->route.route = t.r[i];
+		send_msg(c, p->chan, m);
+	}
+	m->type = CTRLD_CX_ROUTES_END;
+	m->end.gen = c->gen;
+	m->end.count = (uint16_t)t.n;
+	if (!send_msg(c, p->chan, m)) {
+		ctrld_rtable_free(&p->sent);
+		p->sent = t;
+		p->send_table = false;
+		qd_dbg("%s: sent %zu routes", p->id, t.n);
+	} else {
+		ctrld_rtable_free(&t);
+	}
+	free(m);
+}
+
+static void routes_tick(struct ctrld_core *c, uint64_t now)
+{
+	struct ctrld_graph g;
+	struct ctrld_rtable t;
+	size_t i;
+
+	if (!c->graph_dirty || !c->node_id[0] ||
+	    now < c->t_routes + CTRLD_ROUTE_HOLD_MS)
+		return;
+	c->graph_dirty = false;
+	c->t_routes = now;
+	if (c->cfg->mode == CTRLD_AGENT)
+		return;
+	graph_of(c, &g, 0, NULL);
+	if (!ctrld_route_table(&g, c->node_id, &t)) {
+		install_routes(c, &t);
+		ctrld_rtable_free(&t);
+	}
+	if (c->cfg->mode != CTRLD_CENTRAL)
+		return;
+	for (i = 0; i < c->n_peers; i++)
+		if (chan_up(c->peers[i]->chan))
+			send_table(c, c->peers[i]);
+}
+
+/* Answers. */
+
+static void uuid_str(const uint8_t id[QKDN_RELAY_ID_LEN],
+		     char out[QKDN_UUID_STR_LEN])
+{
+	qkdn_uuid_fmt(id, out);
+}
+
+static void log_request(const struct ctrld_req *r, const char *from)
+{
+	char relay[QKDN_UUID_STR_LEN];
+	const char *name = qkdn_msg_name(r->msg);
+
+	uuid_str(r->relay_id, relay);
+	if (r->msg == QKDN_MSG_KEY_RELAY_RESPONSE) {
+		qd_info("received \"%s\"%s%s relay %s %s -> %s: %s", name,
+			from ? " from " : "", from ? from : "", relay, r->src,
+			r->dst, r->err ? strerror((int)r->err) : "completed");
+		return;
+	}
+	qd_info("received \"%s\"%s%s ctrl-id %u relay %s %s -> %s, %u bytes per hop%s%s",
+		name ? name : "unknown message", from ? " from " : "",
+		from ? from : "", r->ctrl_id, relay, r->src, r->dst,
+		r->relay_bytes, r->peer[0] ? ", from " : "", r->peer);
+}
+
+static void log_answer(const struct ctrld_answer *a, const char *to)
+{
+	char path[QKDN_ROUTE_HOPS_MAX * QKDN_ID_MAX];
+	const char *name = qkdn_msg_name(a->msg);
+
+	if (a->err) {
+		qd_info("sent \"%s\"%s%s ctrl-id %u: error %s: %s", name,
+			to ? " to " : "", to ? to : "", a->ctrl_id,
+			strerror((int)a->err), a->errmsg);
+		return;
+	}
+	ctrld_path_str(&a->path, path, sizeof(path));
+	if (a->msg == QKDN_MSG_NEXT_HOP_RESPONSE)
+		qd_info("sent \"%s\"%s%s ctrl-id %u: next hop %s (route %s, metric %u, %llu bytes available)",
+			name, to ? " to " : "", to ? to : "", a->ctrl_id,
+			a->path.node[1], path, a->path.metric,
+			(unsigned long long)a->path.avail);
+	else
+		qd_info("sent \"%s\"%s%s ctrl-id %u: route %s (metric %u, %llu bytes available)",
+			name, to ? " to " : "", to ? to : "", a->ctrl_id, path,
+			a->path.metric, (unsigned long long)a->path.avail);
+}
+
+/* Answer r, asked by node's kernel. false if r expects no answer. */
+static bool answer_for(struct ctrld_core *c, const char *node,
+		       const struct ctrld_req *r, struct ctrld_answer *a)
+{
+	const char *avoid = NULL;
+	struct ctrld_graph g;
+
+	memset(a, 0, sizeof(*a));
+	a->ctrl_id = r->ctrl_id;
+	switch (r->msg) {
+	case QKDN_MSG_NEXT_HOP_REQUEST:
+		a->msg = QKDN_MSG_NEXT_HOP_RESPONSE;
+		/* Never hand a relay back to the node it came from. */
+		if (r->peer[0] && strcmp(r->peer, r->dst))
+			avoid = r->peer;
+		break;
+	case QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION:
+		a->msg = QKDN_MSG_KEY_RELAY_REQUEST;
+		break;
+	default:
+		return false;
+	}
+	graph_of(c, &g, r->relay_bytes, avoid);
+	if (ctrld_route_path(&g, node, r->dst, &a->path, a->errmsg,
+			     sizeof(a->errmsg)) < 0)
+		a->err = EHOSTUNREACH;
+	return true;
+}
+
+static void answer_local(struct ctrld_core *c, const struct ctrld_answer *a)
+{
+	c->st.answers++;
+	log_answer(a, NULL);
+	c->ops->answer(c->ops_ctx, a);
+}
+
+static void answer_error(struct ctrld_core *c, const struct ctrld_req *r,
+			 const char *fmt, const char *arg)
+{
+	struct ctrld_answer a = {
+		.ctrl_id = r->ctrl_id, .err = EHOSTUNREACH,
+		.msg = r->msg == QKDN_MSG_NEXT_HOP_REQUEST ?
+		       QKDN_MSG_NEXT_HOP_RESPONSE : QKDN_MSG_KEY_RELAY_REQUEST,
+	};
+
+	snprintf(a.errmsg, sizeof(a.errmsg), fmt, arg);
+	answer_local(c, &a);
+}
+
+static struct ctrld_peer *controller(struct ctrld_core *c)
+{
+	return c->n_peers ? c->peers[0] : NULL;
+}
+
+void ctrld_core_request(struct ctrld_core *c, const struct ctrld_req *r,
+			uint64_t now)
+{
+	struct ctrld_cx_msg *m;
+	struct ctrld_answer a;
+	struct ctrld_peer *p;
+	bool ask;
+
+	c->st.requests++;
+	log_request(r, NULL);
+	ask = r->msg == QKDN_MSG_NEXT_HOP_REQUEST ||
+	      r->msg == QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION;
+	if (c->cfg->mode != CTRLD_AGENT) {
+		if (answer_for(c, c->node_id, r, &a))
+			answer_local(c, &a);
+		return;
+	}
+	if (r->msg != QKDN_MSG_KEY_RELAY_RESPONSE && !ask)
+		return;
+	p = controller(c);
+	if (!p || !chan_up(p->chan)) {
+		if (ask)
+			answer_error(c, r, "QKDN controller %s is not reachable",
+				     c->cfg->controller.id);
+		return;
+	}
+	if (ask && c->n_wait >= CTRLD_WAIT_MAX) {
+		answer_error(c, r, "%s", "too many requests waiting for the QKDN controller");
+		return;
+	}
+	m = malloc(sizeof(*m));
+	if (!m)
+		return;
+	m->type = CTRLD_CX_CTRL;
+	m->req = *r;
+	if (send_msg(c, p->chan, m)) {
+		if (ask)
+			answer_error(c, r, "QKDN controller %s is not reachable",
+				     c->cfg->controller.id);
+	} else if (ask) {
+		c->wait[c->n_wait++] = (struct ctrld_wait){
+			.ctrl_id = r->ctrl_id, .msg = r->msg,
+			.deadline = now + CTRLD_ANSWER_MS,
+		};
+	}
+	free(m);
+}
+
+static void wait_tick(struct ctrld_core *c, uint64_t now, bool all)
+{
+	size_t i = 0;
+
+	while (i < c->n_wait) {
+		if (!all && now < c->wait[i].deadline) {
+			i++;
+			continue;
+		}
+		qd_warn("ctrl-id %u: no answer from QKDN controller %s within %d ms; the kernel will time out",
+			c->wait[i].ctrl_id, c->cfg->controller.id,
+			CTRLD_ANSWER_MS);
+		c->wait[i] = c->wait[--c->n_wait];
+	}
+}
+
+/* Cx input. */
+
+static void on_lsa(struct ctrld_core *c, struct qd_chan *ch,
+		   const struct ctrld_lsa *lsa, uint64_t now)
+{
+	enum ctrld_lsa_verdict v;
+
+	c->st.lsa_rx++;
+	if (c->cfg->mode == CTRLD_AGENT) {
+		qd_chan_close(ch, "unexpected LSA from the controller");
+		return;
+	}
+	if (c->cfg->mode == CTRLD_CENTRAL && strcmp(lsa->origin, ch->peer_id)) {
+		qd_chan_close(ch, "agent %s sent an LSA for node %s",
+			      ch->peer_id, lsa->origin);
+		return;
+	}
+	if (!strcmp(lsa->origin, c->node_id)) {
+		/* Our own, from before a restart: number past it. */
+		if (lsa->seq >= c->seq) {
+			qd_notice("LSA of this node with seq %llu seen from %s: re-originating above it",
+				  (unsigned long long)lsa->seq, ch->peer_id);
+			c->seq = lsa->seq;
+			if (c->have_self)
+				originate(c, now);
+		}
+		return;
+	}
+	v = ctrld_lsdb_install(&c->db, lsa, now);
+	switch (v) {
+	case CTRLD_LSA_NEW:
+		c->st.lsa_new++;
+		c->graph_dirty = true;
+		qd_dbg("LSA of %s from %s: seq %llu, age %u, %u links",
+		       lsa->origin, ch->peer_id, (unsigned long long)lsa->seq,
+		       lsa->age, lsa->n_links);
+		if (c->cfg->mode == CTRLD_DISTRIBUTED)
+			flood(c, lsa->origin, ch, now);
+		break;
+	case CTRLD_LSA_DUP:
+		c->st.lsa_dup++;
+		break;
+	case CTRLD_LSA_OLD:
+		c->st.lsa_old++;
+		qd_dbg("LSA of %s from %s refused: %s", lsa->origin,
+		       ch->peer_id, ctrld_lsa_verdict_str(v));
+		break;
+	case CTRLD_LSA_EXPIRED:
+		c->st.lsa_expired++;
+		qd_dbg("LSA of %s from %s refused: %s", lsa->origin,
+		       ch->peer_id, ctrld_lsa_verdict_str(v));
+		break;
+	default:
+		qd_warn("LSA of %s from %s refused: %s", lsa->origin,
+			ch->peer_id, ctrld_lsa_verdict_str(v));
+	}
+}
+
+/* Central: a request of an agent's kernel. */
+static void on_ctrl(struct ctrld_core *c, struct qd_chan *ch,
+		    const struct ctrld_req *r)
+{
+	struct ctrld_cx_msg *m;
+
+	c->st.requests++;
+	log_request(r, ch->peer_id);
+	m = malloc(sizeof(*m));
+	if (!m)
+		return;
+	if (answer_for(c, ch->peer_id, r, &m->ans)) {
+		m->type = CTRLD_CX_ANSWER;
+		c->st.answers++;
+		log_answer(&m->ans, ch->peer_id);
+		send_msg(c, ch, m);
+	}
+	free(m);
+}
+
+/* Agent: the controller's answer. */
+static void on_answer(struct ctrld_core *c, const struct ctrld_answer *a)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_wait; i++)
+		if (c->wait[i].ctrl_id == a->ctrl_id)
+			break;
+	if (i == c->n_wait) {
+		qd_notice("answer for ctrl-id %u from the controller came too late: dropped",
+			  a->ctrl_id);
+		return;
+	}
+	c->wait[i] = c->wait[--c->n_wait];
+	if (!a->err && (a->path.n < 2 || strcmp(a->path.node[0], c->node_id))) {
+		qd_warn("ctrl-id %u: the controller's route does not start at this node: dropped",
+			a->ctrl_id);
+		return;
+	}
+	answer_local(c, a);
+}
+
+/* Agent: the routes of this node, one at a time, then the end. */
+static void on_route(struct ctrld_core *c, struct qd_chan *ch,
+		     const struct ctrld_cx_msg *m)
+{
+	struct ctrld_route *n;
+
+	if (m->type == CTRLD_CX_ROUTE) {
+		if (m->route.gen != c->staging_gen) {
+			ctrld_rtable_free(&c->staging);
+			c->staging_gen = m->route.gen;
+		}
+		if (strcmp(m->route.route.path.node[0], c->node_id) ||
+		    strcmp(m->route.route.path.node[m->route.route.path.n - 1],
+			   m->route.route.dst) ||
+		    c->staging.n >= QKDN_ROUTES_MAX ||
+		    (c->staging.n && strcmp(c->staging.r[c->staging.n - 1].dst,
+					    m->route.route.dst) >= 0)) {
+			qd_chan_close(ch, "bad route to %s from the controller",
+				      m->route.route.dst);
+			return;
+		}
+		n = realloc(c->staging.r, (c->staging.n + 1) * sizeof(*n));
+		if (!n)
+			return;
+		c->staging.r = n;
+		c->staging.r[c->staging.n++] = m->route.route;
+		return;
+	}
+	if (m->end.gen != c->staging_gen)
+		ctrld_rtable_free(&c->staging);
+	if (m->end.count != c->staging.n) {
+		qd_warn("routes from the controller: %u announced, %zu received: ignored",
+			m->end.count, c->staging.n);
+	} else {
+		install_routes(c, &c->staging);
+	}
+	ctrld_rtable_free(&c->staging);
+	c->staging_gen = 0;
+}
+
+static void on_frame(void *ctx, struct qd_chan *ch, const uint8_t *data,
+		     size_t len)
+{
+	struct ctrld_core *c = ctx;
+	struct ctrld_cx_msg *m = &c->rx;
+	enum ctrld_mode mode = c->cfg->mode;
+	int r;
+
+	if (!ch->owner)
+		return;
+	r = ctrld_cx_decode(data, len, m);
+	if (r < 0) {
+		c->st.bad_msgs++;
+		qd_chan_close(ch, "bad Cx message (%zu bytes): %s", len,
+			      ctrld_cx_strerror(r));
+		return;
+	}
+	switch (m->type) {
+	case CTRLD_CX_LSA:
+		on_lsa(c, ch, &m->lsa, qd_now_ms());
+		return;
+	case CTRLD_CX_CTRL:
+		if (mode == CTRLD_CENTRAL) {
+			on_ctrl(c, ch, &m->req);
+			return;
+		}
+		break;
+	case CTRLD_CX_ANSWER:
+		if (mode == CTRLD_AGENT) {
+			on_answer(c, &m->ans);
+			return;
+		}
+		break;
+	case CTRLD_CX_ROUTE:
+	case CTRLD_CX_ROUTES_END:
+		if (mode == CTRLD_AGENT) {
+			on_route(c, ch, m);
+			return;
+		}
+		break;
+	}
+	c->st.bad_msgs++;
+	qd_chan_close(ch, "unexpected Cx %s message in mode %s",
+		      ctrld_cx_type_name(m->type), ctrld_mode_name(mode));
+}
+
+/* Channels. */
+
+static const char *on_hello(void *ctx, struct qd_chan *ch, const char *id)
+{
+	struct ctrld_core *c = ctx;
+	struct ctrld_peer *p;
+
+	if (ch->outbound)
+		return ch->owner ? NULL : "no longer wanted";
+	if (!strcmp(id, c->node_id))
+		return "that is this node's ID";
+	if (c->cfg->mode == CTRLD_CENTRAL)
+		return NULL;
+	p = peer_find(c, id);
+	if (!p) {
+		snprintf(c->why, sizeof(c->why), "no link to node '%s'", id);
+		return c->why;
+	}
+	if (p->dial) {
+		snprintf(c->why, sizeof(c->why),
+			 "node '%s' must wait for us to dial (its node ID is larger)",
+			 id);
+		return c->why;
+	}
+	return NULL;
+}
+
+static void on_up(void *ctx, struct qd_chan *ch)
+{
+	struct ctrld_core *c = ctx;
+	struct ctrld_peer *p = ch->owner;
+	uint64_t now = qd_now_ms();
+	const struct ctrld_lsdb_entry *e;
+	size_t i;
+
+	if (!p) {
+		p = peer_find(c, ch->peer_id);
+		if (!p && c->cfg->mode == CTRLD_CENTRAL)
+			p = peer_add(c, ch->peer_id, false);
+		if (!p) {
+			qd_chan_close(ch, "no peer");
+			return;
+		}
+		if (p->chan) {
+			/* A restarted peer: the new connection wins. */
+			qd_info("%s: new connection from %s replaces the channel",
+				p->id, ch->addr);
+			qd_chan_close(p->chan, "replaced by a new connection");
+			peer_detach(c, p, now);
+		}
+		p->chan = ch;
+		ch->owner = p;
+	}
+	p->failures = 0;
+	p->backoff_ms = CTRLD_BACKOFF_MIN_MS;
+	qd_notice("%s: Cx channel up (%s %s)", p->id,
+		  ch->outbound ? "dialled" : "accepted from", ch->addr);
+	switch (c->cfg->mode) {
+	case CTRLD_DISTRIBUTED:
+		/* Database exchange: everything we know. */
+		for (i = 0; i < c->db.n; i++)
+			send_lsa(c, ch, c->db.e[i], now);
+		break;
+	case CTRLD_AGENT:
+		e = c->originated ? ctrld_lsdb_find(&c->db, c->node_id) : NULL;
+		if (e)
+			send_lsa(c, ch, e, now);
+		break;
+	case CTRLD_CENTRAL:
+		p->send_table = true;
+		c->graph_dirty = true;
+		break;
+	}
+}
+
+static const struct qd_chan_ops cx_ops = {
+	.magic = QD_MAGIC_CX,
+	.hello = on_hello,
+	.up = on_up,
+	.frame = on_frame,
+};
+
+/* Free closed channels; say what they were. */
+static void sweep(struct ctrld_core *c, uint64_t now)
+{
+	struct qd_chan **pp = &c->chans, *ch;
+	struct ctrld_peer *p;
+	size_t i;
+
+	while ((ch = *pp)) {
+		if (ch->state != QD_CHAN_CLOSED) {
+			pp = &ch->next;
+			continue;
+		}
+		*pp = ch->next;
+		p = ch->owner;
+		if (p && p->chan == ch) {
+			if (ch->was_up)
+				qd_warn("%s [%s]: Cx channel lost: %s", p->id,
+					ch->addr, ch->reason);
+			else
+				qd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
+				       "%s [%s]: no Cx channel: %s%s", p->id,
+				       ch->addr, ch->reason,
+				       p->failures ? "" : " (retrying quietly)");
+			if (!ch->was_up)
+				p->failures++;
+			peer_detach(c, p, now);
+			if (c->cfg->mode == CTRLD_AGENT)
+				wait_tick(c, now, true);
+		} else if (!ch->owner && !ch->was_up && !ch->outbound) {
+			qd_notice("connection from %s%s%s refused: %s", ch->addr,
+				  ch->peer_id[0] ? " claiming " : "",
+				  ch->peer_id, ch->reason);
+		}
+		qd_chan_free(ch);
+	}
+	/* Central: an agent is known while its channel lasts. */
+	if (c->cfg->mode != CTRLD_CENTRAL)
+		return;
+	for (i = c->n_peers; i-- > 0;)
+		if (!c->peers[i]->chan)
+			peer_remove(c, i, "gone");
+}
+
+static void dial(struct ctrld_core *c, uint64_t now)
+{
+	const struct qd_peer_conf *pc;
+	char addr[QD_ADDR_STR], err[256];
+	struct ctrld_peer *p;
+	struct qd_chan *ch;
+	bool busy;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < c->n_peers; i++) {
+		p = c->peers[i];
+		if (!p->dial || p->chan || now < p->next_dial)
+			continue;
+		pc = c->cfg->mode == CTRLD_AGENT ? &c->cfg->controller :
+		     qd_conf_peer_find(c->cfg->peers, c->cfg->n_peers, p->id);
+		if (!pc) {
+			if (!p->warned_addr)
+				qd_warn("%s: no 'peer %s = HOST:PORT' in the configuration: cannot dial it",
+					p->id, p->id);
+			p->warned_addr = true;
+			p->next_dial = now + CTRLD_BACKOFF_MAX_MS;
+			continue;
+		}
+		p->warned_addr = false;
+		fd = qd_net_dial(pc->host, pc->port, &busy, addr, sizeof(addr),
+				 err, sizeof(err));
+		ch = fd < 0 ? NULL :
+		     qd_chan_new(fd, c->ssl, true, busy, c->node_id, p->id, addr,
+				 &cx_ops, c, now);
+		if (!ch) {
+			qd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
+			       "%s: cannot dial: %s", p->id,
+			       fd < 0 ? err : "out of memory");
+			p->failures++;
+			qd_backoff(&p->backoff_ms, &p->next_dial, now,
+				   CTRLD_BACKOFF_MAX_MS);
+			continue;
+		}
+		qd_dbg("%s: dialling %s", p->id, addr);
+		ch->owner = p;
+		p->chan = ch;
+		qd_chan_add(&c->chans, ch);
+	}
+}
+
+static void drop_all(struct ctrld_core *c, const char *why)
+{
+	struct qd_chan *ch;
+
+	while (c->n_peers)
+		peer_remove(c, c->n_peers - 1, why);
+	for (ch = c->chans; ch; ch = ch->next)
+		qd_chan_close(ch, "%s", why);
+}
+
+static void expired(void *ctx, const char *origin)
+{
+	struct ctrld_core *c = ctx;
+
+	qd_notice("LSA of %s reached the maximum age (%u s): dropped", origin,
+		  c->db.max_age);
+}
+
+void ctrld_core_tick(struct ctrld_core *c, uint64_t now)
+{
+	struct qd_chan *ch;
+
+	if (now >= c->next_expire) {
+		if (ctrld_lsdb_expire(&c->db, now, c->node_id, expired, c))
+			c->graph_dirty = true;
+		c->next_expire = now + 1000;
+	}
+	originate_tick(c, now);
+	routes_tick(c, now);
+	if (c->cfg->mode == CTRLD_AGENT)
+		wait_tick(c, now, false);
+	if (c->node_id[0])
+		dial(c, now);
+	for (ch = c->chans; ch; ch = ch->next)
+		qd_chan_tick(ch, now);
+	sweep(c, now);
+}
+
+static int poll_timeout(const struct ctrld_core *c, uint64_t now, int max_ms)
+{
+	uint64_t t = now + (max_ms < 0 ? CTRLD_TICK_MS : (uint64_t)max_ms);
+	const struct qd_chan *ch;
+	size_t i;
+
+	if (t > now + CTRLD_TICK_MS)
+		t = now + CTRLD_TICK_MS;
+	for (i = 0; i < c->n_peers; i++)
+		if (c->peers[i]->dial && !c->peers[i]->chan &&
+		    c->peers[i]->next_dial < t)
+			t = c->peers[i]->next_dial;
+	for (ch = c->chans; ch; ch = ch->next)
+		if (qd_chan_deadline(ch) < t)
+			t = qd_chan_deadline(ch);
+	return t <= now ? 0 : (int)(t - now);
+}
+
+int ctrld_core_poll(struct ctrld_core *c, struct pollfd *extra,
+		    size_t n_extra, int max_ms)
+{
+	size_t n, i, base;
+	struct qd_chan *ch;
+	uint64_t now = qd_now_ms();
+	int r;
+
+	ctrld_core_tick(c, now);
+	n = n_extra + 1 + qd_chan_count(c->chans);
+	if (n > c->pfd_cap) {
+		struct pollfd *np = realloc(c->pfd, n * sizeof(*np));
+		struct qd_chan **nm;
+
+		if (np)
+			c->pfd = np;
+		nm = realloc(c->map, n * sizeof(*nm));
+		if (nm)
+			c->map = nm;
+		if (!np || !nm) {
+			errno = ENOMEM;
+			return -1;
+		}
+		c->pfd_cap = n;
+	}
+	for (i = 0; i < n_extra; i++) {
+		c->pfd[i] = extra[i];
+		c->pfd[i].revents = 0;
+	}
+	c->pfd[n_extra] = (struct pollfd){ .fd = c->lfd, .events = POLLIN };
+	base = n_extra + 1;
+	for (i = base, ch = c->chans; ch; ch = ch->next, i++) {
+		c->pfd[i] = (struct pollfd){ .fd = ch->fd,
+					     .events = qd_chan_events(ch) };
+		c->map[i] = ch;
+	}
+	r = poll(c->pfd, n, poll_timeout(c, now, max_ms));
+	if (r < 0)
+		return errno == EINTR ? 0 : -1;
+	now = qd_now_ms();
+	for (i = 0; i < n_extra; i++)
+		extra[i].revents = c->pfd[i].revents;
+	for (i = base; i < n; i++)
+		if (c->pfd[i].revents)
+			qd_chan_io(c->map[i], c->pfd[i].revents, now);
+	if (c->lfd >= 0 && c->pfd[n_extra].revents)
+		qd_chan_accept_all(&c->chans, c->lfd, c->ssl, c->node_id,
+				   &cx_ops, c, CTRLD_PENDING_MAX, now);
+	sweep(c, now);
+	return r;
+}
+
+/* The node. */
+
+void ctrld_core_set_node(struct ctrld_core *c, const char *id)
+{
+	if (!strcmp(id, c->node_id))
+		return;
+	if (c->node_id[0])
+		qd_notice("node ID changed from %s to %s", c->node_id,
+			  id[0] ? id : "(none)");
+	drop_all(c, "node ID changed");
+	ctrld_lsdb_free(&c->db);
+	c->have_self = false;
+	c->originated = false;
+	ctrld_rtable_free(&c->staging);
+	c->n_wait = 0;
+	snprintf(c->node_id, sizeof(c->node_id), "%s", id);
+	if (id[0] && !qd_node_id_valid(id, strlen(id))) {
+		qd_err("node ID '%s' cannot be used in a hello", id);
+		c->node_id[0] = '\0';
+	}
+	/* Routes computed for the old node mean nothing now. */
+	c->graph_dirty = true;
+	if (!c->node_id[0]) {
+		struct ctrld_rtable none = { 0 };
+
+		install_routes(c, &none);
+		return;
+	}
+	qd_notice("node ID %s", c->node_id);
+	if (c->cfg->mode == CTRLD_AGENT)
+		peer_add(c, c->cfg->controller.id, true);
+}
+
+void ctrld_core_set_links(struct ctrld_core *c, const struct ctrld_link *l,
+			  size_t n, uint64_t now)
+{
+	struct ctrld_peer *p;
+	size_t i;
+
+	if (!c->node_id[0])
+		return;
+	if (n > CTRLD_LSA_LINKS_MAX) {
+		qd_warn("%zu links: only the first %d are advertised", n,
+			CTRLD_LSA_LINKS_MAX);
+		n = CTRLD_LSA_LINKS_MAX;
+	}
+	memset(&c->self, 0, sizeof(c->self));
+	snprintf(c->self.origin, sizeof(c->self.origin), "%s", c->node_id);
+	memcpy(c->self.links, l, n * sizeof(*l));
+	c->self.n_links = (uint32_t)n;
+	if (!ctrld_lsa_normalize(&c->self)) {
+		qd_err("this node's links are not usable (a peer twice, or a bad peer ID)");
+		c->self.n_links = 0;
+	}
+	if (!c->have_self || !ctrld_lsa_same_links(&c->self, &c->sent_self))
+		c->graph_dirty = true;
+	c->have_self = true;
+	originate_tick(c, now);
+	if (c->cfg->mode != CTRLD_DISTRIBUTED)
+		return;
+	/* Adjacent controllers: the peers of this node's links. */
+	for (i = 0; i < c->n_peers; i++)
+		c->peers[i]->seen = false;
+	for (i = 0; i < c->self.n_links; i++) {
+		const char *id = c->self.links[i].peer;
+
+		p = peer_find(c, id);
+		if (!p) {
+			p = peer_add(c, id, strcmp(c->node_id, id) < 0);
+			if (!p)
+				continue;
+			qd_info("%s: adjacent node, %s", id,
+				p->dial ? "dialling it" : "waiting for it to dial");
+		}
+		p->seen = true;
+	}
+	for (i = c->n_peers; i-- > 0;) {
+		if (c->peers[i]->seen)
+			continue;
+		qd_info("%s: no link to it any more", c->peers[i]->id);
+		peer_remove(c, i, "link deleted");
+	}
+}
+
+/* Life. */
+
+int ctrld_core_init(struct ctrld_core *c, const struct ctrld_config *cfg,
+		    SSL_CTX *ssl, const struct ctrld_node_ops *ops, void *ctx,
+		    char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->ssl = ssl;
+	c->ops = ops;
+	c->ops_ctx = ctx;
+	c->lfd = -1;
+	ctrld_lsdb_init(&c->db, cfg->lsa_max_age);
+	if (cfg->mode == CTRLD_AGENT)
+		return 0;
+	c->lfd = qd_net_listen(cfg->listen_host, cfg->listen_port, err, errlen);
+	return c->lfd < 0 ? -1 : 0;
+}
+
+void ctrld_core_set_ssl(struct ctrld_core *c, SSL_CTX *ssl)
+{
+	/* Sessions hold their own reference to the context they began with. */
+	SSL_CTX_free(c->ssl);
+	c->ssl = ssl;
+}
+
+void ctrld_core_free(struct ctrld_core *c)
+{
+	drop_all(c, "shutting down");
+	sweep(c, 0);
+	free(c->peers);
+	c->peers = NULL;
+	if (c->lfd >= 0)
+		close(c->lfd);
+	c->lfd = -1;
+	ctrld_lsdb_free(&c->db);
+	ctrld_rtable_free(&c->installed);
+	ctrld_rtable_free(&c->staging);
+	free(c->pfd);
+	free(c->map);
+	c->pfd = NULL;
+	c->map = NULL;
+	SSL_CTX_free(c->ssl);
+	c->ssl = NULL;
+}

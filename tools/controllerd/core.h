@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * qkdn-controllerd core: everything but the kernel. It holds the Cx
+ * channels, the link-state database and the routes, answers requests and
+ * publishes routes through ctrld_node_ops. The daemon (daemon.c) feeds it
+ * the node's ID, links and Ck requests from the kernel and gives its
+ * answers and routes to the kernel; the unit tests drive it directly.
+ *
+ * distributed: one channel per adjacent node (the smaller node ID dials);
+ *	LSAs are flooded; requests are answered from the local graph.
+ * central: agents dial in; each sends its node's LSA and its kernel's
+ *	requests; the core answers them and sends each agent its routes.
+ * agent: one channel to the central controller; the node's LSA and
+ *	requests go up, answers and routes come down.
+ */
+#ifndef CTRLD_CORE_H
+#define CTRLD_CORE_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+#include "chan.h"
+#include "config.h"
+#include "cx.h"
+#include "lsdb.h"
+#include "route.h"
+
+#define CTRLD_BACKOFF_MIN_MS	100
+#define CTRLD_BACKOFF_MAX_MS	2000
+#define CTRLD_PENDING_MAX	64	/* accepted, no hello yet */
+#define CTRLD_LSA_MIN_MS	1000	/* own LSA, when only bytes changed */
+#define CTRLD_ROUTE_HOLD_MS	500	/* routes recomputed at most this often */
+#define CTRLD_ANSWER_MS		1000	/* agent: wait for the controller */
+#define CTRLD_WAIT_MAX		256	/* agent: requests waiting */
+#define CTRLD_TICK_MS		200	/* longest sleep of the loop */
+
+/* What the core asks of its node (the kernel, in the daemon). */
+struct ctrld_node_ops {
+	/* Answer a request of the node's kernel. */
+	void (*answer)(void *ctx, const struct ctrld_answer *a);
+	/* Add or replace the route to r->dst; delete the route to dst.
+	 * 0 or -errno.
+	 */
+	int (*route_set)(void *ctx, const struct ctrld_route *r);
+	int (*route_del)(void *ctx, const char *dst);
+};
+
+/* The node at the other end of a Cx channel: an adjacent controller, an
+ * agent (central) or the central controller (agent).
+ */
+struct ctrld_peer {
+	char id[QKDN_ID_MAX];
+	bool dial;		/* we connect */
+	bool seen;		/* still adjacent (distributed) */
+	bool warned_addr;
+	struct qd_chan *chan;	/* the channel in use, or NULL */
+	unsigned int backoff_ms;
+	unsigned int failures;	/* dial attempts failed in a row */
+	uint64_t next_dial;
+	/* central: the routes this agent was last sent */
+	struct ctrld_rtable sent;
+	bool send_table;	/* send them even if unchanged */
+};
+
+struct ctrld_wait {
+	uint32_t ctrl_id;
+	uint32_t msg;
+	uint64_t deadline;
+};
+
+struct ctrld_stats {
+	uint64_t lsa_rx, lsa_new, lsa_dup, lsa_old, lsa_expired, lsa_tx;
+	uint64_t lsa_originated, requests, answers, bad_msgs;
+};
+
+struct ctrld_core {
+	const struct ctrld_config *cfg;
+	SSL_CTX *ssl;
+	int lfd;
+	char node_id[QKDN_ID_MAX];
+	const struct ctrld_node_ops *ops;
+	void *ops_ctx;
+
+	struct ctrld_lsdb db;
+	struct ctrld_lsa self;		/* this node's links, latest */
+	bool have_self;
+	struct ctrld_lsa sent_self;	/* as last originated */
+	bool originated;
+	uint64_t seq;
+	uint64_t t_originated;
+	uint64_t next_expire;
+
+	bool graph_dirty;
+	uint64_t t_routes;
+	struct ctrld_rtable installed;	/* given to ops->route_set */
+	struct ctrld_rtable staging;	/* agent: a table coming in */
+	uint32_t staging_gen;
+	uint32_t gen;			/* central: tables sent */
+
+	struct ctrld_peer **peers;
+	size_t n_peers;
+	struct qd_chan *chans;		/* every channel, owned or in set-up */
+	struct ctrld_wait wait[CTRLD_WAIT_MAX];
+	size_t n_wait;
+
+	struct ctrld_stats st;
+	struct pollfd *pfd;
+	struct qd_chan **map;
+	size_t pfd_cap;
+	char why[160];
+	struct ctrld_cx_msg rx;		/* the message being handled */
+	uint8_t buf[CTRLD_CX_MAX];
+};
+
+/* Start: listen (not for an agent). 0, or -1 with the reason in err. */
+int ctrld_core_init(struct ctrld_core *c, const struct ctrld_config *cfg,
+		    SSL_CTX *ssl, const struct ctrld_node_ops *ops, void *ctx,
+		    char *err, size_t errlen);
+/* Close every channel, free everything (routes stay where they are). */
+void ctrld_core_free(struct ctrld_core *c);
+/* New certificates for new connections (the core takes the reference). */
+void ctrld_core_set_ssl(struct ctrld_core *c, SSL_CTX *ssl);
+
+/* This node's ID ("" while unknown). A change drops every channel, the
+ * database and the routes.
+ */
+void ctrld_core_set_node(struct ctrld_core *c, const char *id);
+/* This node's links (any order; at most CTRLD_LSA_LINKS_MAX). */
+void ctrld_core_set_links(struct ctrld_core *c, const struct ctrld_link *l,
+			  size_t n, uint64_t now);
+/* A Ck message from this node's kernel. */
+void ctrld_core_request(struct ctrld_core *c, const struct ctrld_req *r,
+			uint64_t now);
+
+/* Run the timers, wait up to max_ms for the core's sockets and extra[]
+ * (their revents are filled in), handle the core's. Returns poll()'s
+ * result, 0 after EINTR, or -1 with errno.
+ */
+int ctrld_core_poll(struct ctrld_core *c, struct pollfd *extra,
+		    size_t n_extra, int max_ms);
+/* Timers only (ctrld_core_poll() calls it). */
+void ctrld_core_tick(struct ctrld_core *c, uint64_t now);
+
+/* Channels up (tests, status). */
+size_t ctrld_core_up(const struct ctrld_core *c);
+
+#endif /* CTRLD_CORE_H */
