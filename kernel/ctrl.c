@@ -36,68 +36,95 @@ bool qkdn_ctrl_present(struct qkdn_net *qn)
 				  QKDN_MCGRP_CTRL_ID);
 }
 
-/*
- * A ctrl message to the controller: a request when ctrl_id is non-zero
- * (then bytes and, past the first hop, from), else a notification with
- * err.
- */
-static int qkdn_ctrl_send(struct qkdn_net *qn, u32 msg, u32 ctrl_id,
-			  const u8 *relay_id, const char *src,
-			  const char *dst, u32 bytes, const char *from,
-			  int err)
+/* A ctrl message to the controller: every field that is set. */
+int qkdn_ctrl_send(struct qkdn_net *qn, const struct qkdn_ctrl_msg *m)
 {
 	struct sk_buff *skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	void *hdr;
+	int err;
 
 	if (!skb)
 		return -ENOMEM;
 	hdr = qkdn_put_hdr(skb, 0, 0, 0, QKDN_CMD_CTRL);
-	if (!hdr || nla_put_u32(skb, QKDN_A_MSG, msg) ||
-	    nla_put(skb, QKDN_A_RELAY_ID, QKDN_RELAY_ID_LEN, relay_id) ||
-	    nla_put_string(skb, QKDN_A_SRC_NODE_ID, src) ||
-	    nla_put_string(skb, QKDN_A_DST_NODE_ID, dst) ||
-	    (ctrl_id && (nla_put_u32(skb, QKDN_A_CTRL_ID, ctrl_id) ||
-			 nla_put_u32(skb, QKDN_A_RELAY_BYTES, bytes))) ||
-	    (from && nla_put_string(skb, QKDN_A_PEER_NODE_ID, from)) ||
-	    (!ctrl_id && nla_put_u32(skb, QKDN_A_ERRNO, err))) {
+	if (!hdr || nla_put_u32(skb, QKDN_A_MSG, m->msg) ||
+	    (m->ctrl_id && nla_put_u32(skb, QKDN_A_CTRL_ID, m->ctrl_id)) ||
+	    (m->relay_id &&
+	     nla_put(skb, QKDN_A_RELAY_ID, QKDN_RELAY_ID_LEN, m->relay_id)) ||
+	    (m->session && nla_put_u32(skb, QKDN_A_SESSION_ID, m->session)) ||
+	    (m->src && nla_put_string(skb, QKDN_A_SRC_NODE_ID, m->src)) ||
+	    (m->dst && nla_put_string(skb, QKDN_A_DST_NODE_ID, m->dst)) ||
+	    (m->master && nla_put_string(skb, QKDN_A_MASTER_SAE_ID, m->master)) ||
+	    (m->slave && nla_put_string(skb, QKDN_A_SLAVE_SAE_ID, m->slave)) ||
+	    (m->bytes && nla_put_u32(skb, QKDN_A_RELAY_BYTES, m->bytes)) ||
+	    (m->from && nla_put_string(skb, QKDN_A_PEER_NODE_ID, m->from)) ||
+	    (m->has_err && nla_put_u32(skb, QKDN_A_ERRNO, m->err))) {
 		nlmsg_free(skb);
 		return -EMSGSIZE;
 	}
 	genlmsg_end(skb, hdr);
 	err = genlmsg_multicast_netns(&qkdn_genl_family, qn->net, skb, 0,
 				      QKDN_MCGRP_CTRL_ID, GFP_KERNEL);
-	return err == -ESRCH ? -EHOSTUNREACH : err;
+	if (err)
+		return err == -ESRCH ? -EHOSTUNREACH : err;
+	qkdn_nl_msg(qn, m->msg, QKDN_MSG_DIR_SENT, "controller", NULL,
+		    m->relay_id, m->src, m->dst, 0, m->err, NULL);
+	return 0;
 }
 
-/* A request to the controller; *ctrl_id names its answer. */
+/*
+ * extack messages must outlive the handler until the kernel builds the
+ * error reply (NL_SET_ERR_MSG() takes literals only): texts made up at run
+ * time are kept in a ring.
+ */
+const char *qkdn_errmsg_keep(struct qkdn_net *qn, const char *fmt, ...)
+{
+	char *buf = qn->errmsgs[qn->errmsg_next++ % QKDN_ERRMSGS];
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(buf, QKDN_ERRMSG_LEN, fmt, args);
+	va_end(args);
+	return buf;
+}
+
+/* A new request ID, never 0. */
+u32 qkdn_ctrl_id(struct qkdn_net *qn)
+{
+	if (!++qn->ctrl_seq)
+		++qn->ctrl_seq;
+	return qn->ctrl_seq;
+}
+
+/* A relay's request to the controller; *ctrl_id names its answer. */
 int qkdn_ctrl_ask(struct qkdn_net *qn, u32 msg, u32 *ctrl_id,
 		  const u8 *relay_id, const char *src, const char *dst,
 		  u32 bytes, const char *from)
 {
-	u32 id;
+	struct qkdn_ctrl_msg m = {
+		.msg = msg, .relay_id = relay_id, .src = src, .dst = dst,
+		.bytes = bytes, .from = from,
+	};
 	int err;
 
 	if (!qkdn_ctrl_present(qn))
 		return -EHOSTUNREACH;
-	id = ++qn->ctrl_seq;
-	if (!id)
-		id = ++qn->ctrl_seq;
-	err = qkdn_ctrl_send(qn, msg, id, relay_id, src, dst, bytes, from, 0);
-	if (err)
-		return err;
-	*ctrl_id = id;
-	qkdn_nl_msg(qn, msg, QKDN_MSG_DIR_SENT, "controller", NULL, relay_id,
-		    src, dst, 0, 0, NULL);
-	return 0;
+	m.ctrl_id = qkdn_ctrl_id(qn);
+	err = qkdn_ctrl_send(qn, &m);
+	if (!err)
+		*ctrl_id = m.ctrl_id;
+	return err;
 }
 
-/* A message to the controller that expects no answer. */
+/* A relay's message to the controller that expects no answer. */
 void qkdn_ctrl_notify(struct qkdn_net *qn, u32 msg, const u8 *relay_id,
 		      const char *src, const char *dst, int err)
 {
-	if (!qkdn_ctrl_send(qn, msg, 0, relay_id, src, dst, 0, NULL, err))
-		qkdn_nl_msg(qn, msg, QKDN_MSG_DIR_SENT, "controller", NULL,
-			    relay_id, src, dst, 0, err, NULL);
+	struct qkdn_ctrl_msg m = {
+		.msg = msg, .relay_id = relay_id, .src = src, .dst = dst,
+		.err = err, .has_err = true,
+	};
+
+	qkdn_ctrl_send(qn, &m);
 }
 
 const struct nla_policy qkdn_route_policy[QKDN_A_ROUTE_MAX + 1] = {
@@ -141,17 +168,44 @@ int qkdn_nl_route_nodes(struct nlattr *nest, struct qkdn_hop *route,
 	return n;
 }
 
-/* Answers of the controller. */
+/* The next hop or the route of an answer, into route[]; 0 if absent. */
+static int qkdn_ctrl_hops(struct genl_info *info, u32 msg,
+			  struct qkdn_hop *route)
+{
+	struct nlattr **a = info->attrs;
+
+	if (msg == QKDN_MSG_KEY_RELAY_REQUEST) {
+		if (qkdn_nl_need(info, QKDN_A_ROUTE))
+			return -EINVAL;
+		return qkdn_nl_route_nodes(a[QKDN_A_ROUTE], route, info->extack);
+	}
+	if (qkdn_nl_need(info, QKDN_A_NEXT_HOP))
+		return -EINVAL;
+	if (!qkdn_id_valid(nla_data(a[QKDN_A_NEXT_HOP]))) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_NEXT_HOP],
+				    "next hop node ID malformed");
+		return -EINVAL;
+	}
+	nla_strscpy(route[0].id, a[QKDN_A_NEXT_HOP], QKDN_ID_MAX);
+	return 1;
+}
+
+/*
+ * Messages of the controller: answers to the kernel's requests (they name
+ * its ctrl-id) and, in a centralized QKDN with key reservation (I.4b),
+ * "key relay request" and "key allocation request" naming a relay.
+ */
 int qkdn_nl_ctrl(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkdn_net *qn = qkdn_info_qn(info);
+	char why[QKDN_ERRMSG_MAX] = "no route to the destination KM";
 	struct nlattr **a = info->attrs;
 	struct qkdn_hop *route = NULL;
 	struct qkdn_relay *r;
+	u32 msg, want = 0, fail = 0;
 	int n = 0, err;
-	u32 msg, want;
 
-	if (qkdn_nl_need(info, QKDN_A_MSG) || qkdn_nl_need(info, QKDN_A_CTRL_ID))
+	if (qkdn_nl_need(info, QKDN_A_MSG))
 		return -EINVAL;
 	msg = nla_get_u32(a[QKDN_A_MSG]);
 	switch (msg) {
@@ -159,56 +213,86 @@ int qkdn_nl_ctrl(struct sk_buff *skb, struct genl_info *info)
 		want = QKDN_MSG_NEXT_HOP_REQUEST;
 		break;
 	case QKDN_MSG_KEY_RELAY_REQUEST:
+		if (a[QKDN_A_CTRL_ID] || !a[QKDN_A_RELAY_ID])
+			want = QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION;
+		break;
+	case QKDN_MSG_KEY_RESERVATION_REQUEST:
 		want = QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION;
 		break;
+	case QKDN_MSG_KEY_ALLOCATION_REQUEST:
+		break;
+	case QKDN_MSG_SESSION_CREATION_RESPONSE:
+	case QKDN_MSG_SESSION_CREATION_NOTIFICATION:
+		if (msg == QKDN_MSG_SESSION_CREATION_RESPONSE &&
+		    qkdn_nl_need(info, QKDN_A_CTRL_ID))
+			return -EINVAL;
+		fail = a[QKDN_A_ERRNO] ? nla_get_u32(a[QKDN_A_ERRNO]) : 0;
+		if (fail && msg != QKDN_MSG_SESSION_CREATION_RESPONSE) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_ERRNO],
+					    "only an answer may carry an error");
+			return -EINVAL;
+		}
+		if (a[QKDN_A_ERRMSG])
+			nla_strscpy(why, a[QKDN_A_ERRMSG], sizeof(why));
+		else
+			strscpy(why, "the session was refused", sizeof(why));
+		mutex_lock(&qn->lock);
+		err = qkdn_session_ctrl(qn, msg, info, fail, why);
+		mutex_unlock(&qn->lock);
+		return err;
 	default:
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MSG],
 				    "not a message a controller sends a KM");
 		return -EOPNOTSUPP;
 	}
+	if ((want && qkdn_nl_need(info, QKDN_A_CTRL_ID)) ||
+	    (!want && qkdn_nl_need(info, QKDN_A_RELAY_ID)))
+		return -EINVAL;
+	if (a[QKDN_A_ERRNO])
+		fail = nla_get_u32(a[QKDN_A_ERRNO]);
+	if (fail && !want && msg != QKDN_MSG_KEY_ALLOCATION_REQUEST) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_ERRNO],
+				    "only an answer may carry an error");
+		return -EINVAL;
+	}
+	if (a[QKDN_A_ERRMSG])
+		nla_strscpy(why, a[QKDN_A_ERRMSG], sizeof(why));
 
-	route = kcalloc(QKDN_ROUTE_HOPS_MAX, sizeof(struct qkdn_hop), GFP_KERNEL);
+	route = kcalloc(QKDN_ROUTE_HOPS_MAX, sizeof(*route), GFP_KERNEL);
 	if (!route)
 		return -ENOMEM;
-	if (a[QKDN_A_ERRNO] && nla_get_u32(a[QKDN_A_ERRNO])) {
-		n = 0;
-	} else if (msg == QKDN_MSG_NEXT_HOP_RESPONSE) {
-		err = -EINVAL;
-		if (qkdn_nl_need(info, QKDN_A_NEXT_HOP))
-			goto out;
-		if (!qkdn_id_valid(nla_data(a[QKDN_A_NEXT_HOP]))) {
-			NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_NEXT_HOP],
-					    "next hop node ID malformed");
-			goto out;
-		}
-		nla_strscpy(route[0].id, a[QKDN_A_NEXT_HOP], QKDN_ID_MAX);
-		n = 1;
-	} else {
-		err = -EINVAL;
-		if (qkdn_nl_need(info, QKDN_A_ROUTE))
-			goto out;
-		n = qkdn_nl_route_nodes(a[QKDN_A_ROUTE], route, info->extack);
+	if (!fail && msg != QKDN_MSG_KEY_ALLOCATION_REQUEST) {
+		n = qkdn_ctrl_hops(info, msg, route);
 		err = n;
 		if (n < 0)
 			goto out;
 	}
 
 	mutex_lock(&qn->lock);
-	r = qkdn_relay_by_ctrl(qn, nla_get_u32(a[QKDN_A_CTRL_ID]));
-	err = qkdn_relay_check_answer(qn, r, want, route, n, info->extack);
-	if (err) {
-		if (!info->extack->bad_attr && err == -ENOENT)
-			NL_SET_BAD_ATTR(info->extack, a[QKDN_A_CTRL_ID]);
-	} else if (!n) {
-		char why[QKDN_ERRMSG_MAX] = "no route to the destination KM";
-
-		if (a[QKDN_A_ERRMSG])
-			nla_strscpy(why, a[QKDN_A_ERRMSG], sizeof(why));
-		qkdn_relay_ctrl_fail(qn, r, nla_get_u32(a[QKDN_A_ERRNO]), why);
+	if (msg == QKDN_MSG_KEY_ALLOCATION_REQUEST) {
+		err = qkdn_relay_allocate(qn, nla_data(a[QKDN_A_RELAY_ID]), fail,
+					  fail ? why : "", info->extack);
+	} else if (!want) {
+		err = qkdn_relay_request(qn, nla_data(a[QKDN_A_RELAY_ID]), route,
+					 n, info->extack);
 	} else {
-		err = qkdn_relay_routed(qn, r, msg, route, n, info->extack);
+		r = qkdn_relay_by_ctrl(qn, nla_get_u32(a[QKDN_A_CTRL_ID]));
+		err = qkdn_relay_check_answer(qn, r, want, route, n,
+					      info->extack);
+		if (err == -ENOENT && !info->extack->bad_attr)
+			NL_SET_BAD_ATTR(info->extack, a[QKDN_A_CTRL_ID]);
+		if (!err && fail)
+			qkdn_relay_ctrl_fail(qn, r, fail, why);
+		else if (!err && msg == QKDN_MSG_KEY_RESERVATION_REQUEST)
+			err = qkdn_relay_reserve(qn, r, route[0].id,
+						 info->extack);
+		else if (!err)
+			err = qkdn_relay_routed(qn, r, msg, route, n,
+						info->extack);
 	}
 	mutex_unlock(&qn->lock);
+	if (err == -ENOENT && !want && !info->extack->bad_attr)
+		NL_SET_BAD_ATTR(info->extack, a[QKDN_A_RELAY_ID]);
 out:
 	kfree(route);
 	return err;

@@ -25,7 +25,7 @@ static void qkdn_erase_cb(struct sk_buff *skb, struct ubuf_info *uarg,
 		kfree(uarg);
 }
 
-static struct sk_buff *qkdn_key_msg_new(size_t payload)
+struct sk_buff *qkdn_key_msg_new(size_t payload)
 {
 	struct ubuf_info *uarg;
 	struct sk_buff *msg;
@@ -50,7 +50,7 @@ static struct sk_buff *qkdn_key_msg_new(size_t payload)
  * netlink_unicast() reallocates a reply with much unused room, which would
  * free the old data without the erase callback: fill the room with padding.
  */
-static void qkdn_key_msg_fill(struct sk_buff *msg)
+void qkdn_key_msg_fill(struct sk_buff *msg)
 {
 	int room = skb_tailroom(msg);
 	struct nlattr *pad;
@@ -62,13 +62,13 @@ static void qkdn_key_msg_fill(struct sk_buff *msg)
 		memset(nla_data(pad), 0, nla_len(pad));
 }
 
-static size_t qkdn_key_msg_size(u32 count, u32 key_bytes)
+size_t qkdn_key_msg_size(u32 count, u32 key_bytes)
 {
 	return count * (nla_total_size(0) + nla_total_size(QKDN_KEY_ID_LEN) +
 			nla_total_size(key_bytes));
 }
 
-static void qkdn_key_id_gen(u8 *id)
+void qkdn_key_id_gen(u8 *id)
 {
 	uuid_t u;
 
@@ -76,7 +76,7 @@ static void qkdn_key_id_gen(u8 *id)
 	memcpy(id, u.b, QKDN_KEY_ID_LEN);
 }
 
-static bool qkdn_may_act_as(const struct qkdn_sae *sae)
+bool qkdn_may_act_as(const struct qkdn_sae *sae)
 {
 	return sae->local && uid_eq(current_euid(), sae->uid);
 }
@@ -117,6 +117,38 @@ static int qkdn_key_get_relayed(struct qkdn_net *qn,
 	return err;
 }
 
+/* I.2 "key request with session ID": see session.c. */
+static int qkdn_key_get_session(struct qkdn_net *qn, struct genl_info *info,
+				u32 number, u32 kb)
+{
+	struct sk_buff *msg;
+	struct qkdn_sae *master;
+	int err;
+
+	msg = qkdn_key_msg_new(nla_total_size(sizeof(u32)) +
+			       qkdn_key_msg_size(number, kb));
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&qn->lock);
+	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
+	err = PTR_ERR_OR_ZERO(master);
+	if (!err && !qkdn_may_act_as(master)) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[QKDN_A_MASTER_SAE_ID],
+				    "caller may not act as the master SAE");
+		err = -EACCES;
+	}
+	if (!err)
+		err = qkdn_session_key_get(qn, info, number, kb, msg);
+	mutex_unlock(&qn->lock);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	qkdn_key_msg_fill(msg);
+	return genlmsg_reply(msg, info);
+}
+
 /* Q.4160 I.1 "key request" from the master SAE -> "response to key
  * request": keys allocated from blocks this end owns, with no round trip
  * to the peer; the reservation follows on the Kx channel.
@@ -151,6 +183,8 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	}
 	kb = bits / 8;
 	stride = qkdn_key_msg_size(1, kb);
+	if (a[QKDN_A_SESSION_ID])
+		return qkdn_key_get_session(qn, info, number, kb);
 
 	msg = qkdn_key_msg_new(qkdn_key_msg_size(number, kb));
 	if (number * QKDN_KEY_ID_LEN > sizeof(ids_small))

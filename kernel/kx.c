@@ -476,6 +476,15 @@ static int qkdn_kx_validate(struct qkdn_link *link, const u8 *buf, u32 len,
 			return err;
 		break;
 	}
+	case QKDN_KX_SUPPLY:
+	case QKDN_KX_SUPPLY_DONE: {
+		int err = qkdn_supply_validate(hdr->type, (const u8 *)(hdr + 1),
+					       body_len, extack);
+
+		if (err)
+			return err;
+		break;
+	}
 	default:
 		NL_SET_ERR_MSG(extack, "Kx frame type unknown");
 		return -EINVAL;
@@ -671,6 +680,15 @@ int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
 		err = qkdn_kx_rx_reserve(link, (const void *)(hdr + 1), extack);
 		if (err == -ENOMEM)
 			return err;	/* not consumed: the sender resends */
+		if (err)
+			link->stats.frames_bad++;
+		break;
+	case QKDN_KX_SUPPLY:
+	case QKDN_KX_SUPPLY_DONE:
+		err = qkdn_supply_kx_rx(link, hdr->type, (const u8 *)(hdr + 1),
+					extack);
+		if (err == -ENOMEM)
+			return err;
 		if (err)
 			link->stats.frames_bad++;
 		break;

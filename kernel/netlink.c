@@ -73,6 +73,7 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_MSG]		= NLA_POLICY_RANGE(NLA_U32, 1, QKDN_MSG_MAX),
 	[QKDN_A_CTRL_ID]	= NLA_POLICY_MIN(NLA_U32, 1),
 	[QKDN_A_DST_NODE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_RELAY_ID]	= NLA_POLICY_EXACT_LEN(QKDN_RELAY_ID_LEN),
 	[QKDN_A_NEXT_HOP]	= QKDN_ID_POLICY,
 	[QKDN_A_ROUTE]		= NLA_POLICY_NESTED(qkdn_route_policy),
 	[QKDN_A_ROUTE_METRIC]	= { .type = NLA_U32 },
@@ -81,6 +82,8 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_ERRMSG]		= { .type = NLA_NUL_STRING,
 				    .len = QKDN_ERRMSG_MAX - 1 },
 	[QKDN_A_CTRL_MODE]	= NLA_POLICY_MAX(NLA_U8, QKDN_CTRL_CENTRALIZED),
+	[QKDN_A_SESSION_ID]	= NLA_POLICY_MIN(NLA_U32, 1),
+	[QKDN_A_SRC_NODE_ID]	= QKDN_ID_POLICY,
 };
 
 static const struct genl_multicast_group qkdn_mcgrps[] = {
@@ -826,6 +829,7 @@ static int qkdn_nl_release(struct notifier_block *nb, unsigned long event,
 	mutex_lock(&qn->lock);
 	if (qn->kx_portid == n->portid)
 		qkdn_kx_unbind(qn);
+	qkdn_session_release(qn, n->portid);
 	mutex_unlock(&qn->lock);
 	return NOTIFY_DONE;
 }
@@ -913,6 +917,10 @@ static const struct genl_small_ops qkdn_ops[] = {
 	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = QKDN_CMD_ROUTE_DEL, .doit = qkdn_nl_route_del,
 	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_SESSION_NEW, .doit = qkdn_nl_session_new },
+	{ .cmd = QKDN_CMD_SAE_LISTEN, .doit = qkdn_nl_sae_listen },
+	{ .cmd = QKDN_CMD_SESSION, .doit = qkdn_nl_session },
+	{ .cmd = QKDN_CMD_KEY_SUPPLY, .doit = qkdn_nl_key_supply },
 };
 
 struct genl_family qkdn_genl_family __ro_after_init = {

@@ -131,6 +131,7 @@ static int __net_init qkdn_net_init(struct net *net)
 	init_waitqueue_head(&qn->keys_wq);
 	INIT_DELAYED_WORK(&qn->tx_work, qkdn_kx_tx_work);
 	qkdn_relay_net_init(qn);
+	qkdn_session_net_init(qn);
 	return 0;
 }
 
@@ -159,9 +160,11 @@ static void __net_exit qkdn_net_exit(struct net *net)
 	list_for_each_entry_safe(sae, stmp, &qn->saes, node)
 		qkdn_sae_destroy(sae);
 	qkdn_relay_net_exit(qn);
+	qkdn_session_net_exit(qn);
 	mutex_unlock(&qn->lock);
 	wake_up_all(&qn->keys_wq);
 	wake_up_all(&qn->relay_wq);
+	wake_up_all(&qn->session_wq);
 }
 
 static struct pernet_operations qkdn_net_ops = {

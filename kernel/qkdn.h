@@ -43,6 +43,8 @@ enum qkdn_kx_type {
 	QKDN_KX_RELAY,		/* Kx-1 "key relay" (relay.c) */
 	QKDN_KX_RELAY_DONE,	/* "key relay completion notification" */
 	QKDN_KX_RELAY_ABORT,	/* the source gave the relay up */
+	QKDN_KX_SUPPLY,		/* I.2 "key supply notification" */
+	QKDN_KX_SUPPLY_DONE,	/* "response to key supply notification" */
 };
 
 struct qkdn_stats {
@@ -220,6 +222,13 @@ struct qkdn_net {
 	u32 nroutes;
 	char errmsgs[QKDN_ERRMSGS][QKDN_ERRMSG_LEN];
 	unsigned int errmsg_next;
+
+	/* Proactive key supply (session.c). */
+	struct list_head sessions;
+	u32 nsessions;
+	struct list_head listeners;	/* sockets of local slave SAEs */
+	struct list_head supplies;
+	wait_queue_head_t session_wq;
 };
 
 struct qkdn_relay;
@@ -341,11 +350,33 @@ int qkdn_relay_check_answer(struct qkdn_net *qn, struct qkdn_relay *r,
 int qkdn_relay_routed(struct qkdn_net *qn, struct qkdn_relay *r, u32 msg,
 		      struct qkdn_hop *route, unsigned int n,
 		      struct netlink_ext_ack *extack);
+int qkdn_relay_reserve(struct qkdn_net *qn, struct qkdn_relay *r,
+		       const char *next, struct netlink_ext_ack *extack);
+int qkdn_relay_request(struct qkdn_net *qn, const u8 *id,
+		       struct qkdn_hop *route, unsigned int n,
+		       struct netlink_ext_ack *extack);
+int qkdn_relay_allocate(struct qkdn_net *qn, const u8 *id, int err,
+			const char *why, struct netlink_ext_ack *extack);
 void qkdn_relay_ctrl_fail(struct qkdn_net *qn, struct qkdn_relay *r,
 			  int err, const char *why);
 
 /* ctrl.c: Ck, the controller; routes; message events */
+struct qkdn_ctrl_msg {
+	u32 msg;
+	u32 ctrl_id;
+	const u8 *relay_id;
+	u32 session;
+	const char *src, *dst, *master, *slave, *from;
+	u32 bytes;
+	int err;
+	bool has_err;
+};
+
 bool qkdn_ctrl_present(struct qkdn_net *qn);
+int qkdn_ctrl_send(struct qkdn_net *qn, const struct qkdn_ctrl_msg *m);
+u32 qkdn_ctrl_id(struct qkdn_net *qn);
+__printf(2, 3)
+const char *qkdn_errmsg_keep(struct qkdn_net *qn, const char *fmt, ...);
 int qkdn_ctrl_ask(struct qkdn_net *qn, u32 msg, u32 *ctrl_id,
 		  const u8 *relay_id, const char *src, const char *dst,
 		  u32 bytes, const char *from);
@@ -363,7 +394,31 @@ extern const struct nla_policy qkdn_route_policy[QKDN_A_ROUTE_MAX + 1];
 int qkdn_nl_route_nodes(struct nlattr *nest, struct qkdn_hop *route,
 			struct netlink_ext_ack *extack);
 
+/* session.c: proactive key supply (Q.4160 I.2) */
+void qkdn_session_net_init(struct qkdn_net *qn);
+void qkdn_session_net_exit(struct qkdn_net *qn);
+void qkdn_session_release(struct qkdn_net *qn, u32 portid);
+void qkdn_session_timeouts(struct qkdn_net *qn);
+bool qkdn_session_busy(struct qkdn_net *qn);
+int qkdn_session_ctrl(struct qkdn_net *qn, u32 msg, struct genl_info *info,
+		      u32 fail, const char *why);
+int qkdn_session_key_get(struct qkdn_net *qn, struct genl_info *info,
+			 u32 number, u32 kb, struct sk_buff *msg);
+int qkdn_supply_validate(u8 type, const u8 *body, u32 len,
+			 struct netlink_ext_ack *extack);
+int qkdn_supply_kx_rx(struct qkdn_link *link, u8 type, const u8 *body,
+		      struct netlink_ext_ack *extack);
+int qkdn_nl_session_new(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_session(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_sae_listen(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_key_supply(struct sk_buff *skb, struct genl_info *info);
+
 /* key.c: Ak */
+struct sk_buff *qkdn_key_msg_new(size_t payload);
+void qkdn_key_msg_fill(struct sk_buff *msg);
+size_t qkdn_key_msg_size(u32 count, u32 key_bytes);
+void qkdn_key_id_gen(u8 *id);
+bool qkdn_may_act_as(const struct qkdn_sae *sae);
 int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info);
 int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info);
 

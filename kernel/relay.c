@@ -43,12 +43,16 @@ enum qkdn_relay_role {
 
 enum qkdn_relay_state {
 	QKDN_RS_ROUTE,		/* asking the controller */
+	QKDN_RS_RESERVED,	/* I.4b: reserved on the first link, held */
 	QKDN_RS_SENT,		/* sent on, awaiting completion */
 	QKDN_RS_DONE,		/* completed (at the destination) */
 	QKDN_RS_FAILED,
 };
 
 #define QKDN_RELAY_F_NEWKEY	0x01	/* a new MAC hash key comes first */
+#define QKDN_RELAY_F_RESERVE	0x02	/* I.4b: hold the keys for the
+					 * controller's "key relay request"
+					 */
 
 /* Kx "key relay": fixed part; then route, key IDs, ciphertext, tag. */
 struct qkdn_kx_relay {
@@ -85,6 +89,8 @@ struct qkdn_relay {
 	u8 state;
 	u8 hop;			/* of the next frame this node sends */
 	u8 nroute;
+	bool reserve;		/* I.4b: the first hop only reserves */
+	bool report;		/* I.4b: the controller started it here */
 	u32 prev_link, next_link;	/* link IDs, 0 for none */
 	u32 count, key_bytes;
 	u32 ctrl_id, ctrl_msg;	/* the controller request, if one waits */
@@ -231,18 +237,10 @@ void qkdn_relay_net_exit(struct qkdn_net *qn)
 	qkdn_routes_flush(qn);
 }
 
-/*
- * extack messages must outlive the handler until the kernel builds the
- * error reply: failures that name a node keep their text in a ring.
- */
 static const char *qkdn_relay_errmsg(struct qkdn_net *qn, const char *where,
 				     const char *why)
 {
-	char *buf = qn->errmsgs[qn->errmsg_next++ % QKDN_ERRMSGS];
-
-	snprintf(buf, QKDN_ERRMSG_LEN, "key relay failed at %s: %s", where,
-		 why);
-	return buf;
+	return qkdn_errmsg_keep(qn, "key relay failed at %s: %s", where, why);
 }
 
 static void qkdn_relay_msg(struct qkdn_net *qn, const struct qkdn_relay *r,
@@ -321,6 +319,11 @@ static void qkdn_relay_fail(struct qkdn_net *qn, struct qkdn_relay *r,
 	r->err = err;
 	strscpy(r->why, why, sizeof(r->why));
 	qkdn_relay_erase_keys(r);
+	if (r->report) {
+		qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id, r->src,
+				 r->dst, err);
+		return;
+	}
 	qkdn_relay_send_done(qn, r->prev_link, r->id, err, qn->node_id, why);
 	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
 		       "km", r->src, err);
@@ -398,7 +401,8 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 	b->key_bytes = cpu_to_le16(kb);
 	b->count = cpu_to_le16(r->count);
 	b->hop = r->hop;
-	b->flags = newkey ? QKDN_RELAY_F_NEWKEY : 0;
+	b->flags = (newkey ? QKDN_RELAY_F_NEWKEY : 0) |
+		   (r->reserve ? QKDN_RELAY_F_RESERVE : 0);
 	b->nroute = r->nroute;
 	if (r->nroute)
 		memcpy(body + l.route, r->route, r->nroute * QKDN_ID_MAX);
@@ -426,10 +430,12 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 	qkdn_kx_queue(link, f);
 
 	r->next_link = link->id;
-	r->state = QKDN_RS_SENT;
-	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
-	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY, QKDN_MSG_DIR_SENT, "km",
-		       link->peer, 0);
+	r->state = r->reserve ? QKDN_RS_RESERVED : QKDN_RS_SENT;
+	if (r->role != QKDN_RELAY_SRC)
+		r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
+	if (!r->reserve)
+		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY, QKDN_MSG_DIR_SENT,
+			       "km", link->peer, 0);
 	if (r->role == QKDN_RELAY_HOP) {
 		/* Passed on: this node forgets the keys at once. */
 		qkdn_relay_erase_keys(r);
@@ -543,7 +549,7 @@ void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r)
 {
 	/* Given up while on its way: the path and the destination forget it. */
 	if (r->state == QKDN_RS_FAILED && r->next_link &&
-	    (r->err == ETIMEDOUT || r->err == EINTR))
+	    (r->err == ETIMEDOUT || r->err == EINTR || r->reserve))
 		qkdn_relay_send_abort(qn, r->next_link, r->id);
 	qkdn_relay_free(qn, r);
 }
@@ -594,6 +600,91 @@ int qkdn_relay_routed(struct qkdn_net *qn, struct qkdn_relay *r, u32 msg,
 	return 0;
 }
 
+/*
+ * I.4b 1: the controller answers KM1's "key relay request notification"
+ * with a "key reservation request": keys are reserved on the link to the
+ * next node, which holds them until the controller's "key relay request".
+ */
+int qkdn_relay_reserve(struct qkdn_net *qn, struct qkdn_relay *r,
+		       const char *next, struct netlink_ext_ack *extack)
+{
+	if (!qkdn_link_by_peer(qn, next)) {
+		NL_SET_ERR_MSG(extack, "this node has no KM link to the next hop");
+		return -EHOSTUNREACH;
+	}
+	if (!strcmp(next, r->dst)) {
+		NL_SET_ERR_MSG(extack,
+			       "a key reservation needs a route through another node");
+		return -EINVAL;
+	}
+	r->ctrl_id = 0;
+	r->reserve = true;
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RESERVATION_REQUEST,
+		       QKDN_MSG_DIR_RECEIVED, "controller", NULL, 0);
+	qkdn_relay_next(qn, r, next);
+	if (r->state != QKDN_RS_RESERVED) {
+		if (extack)
+			extack->_msg = qkdn_relay_errmsg(qn, r->where, r->why);
+		return -r->err;
+	}
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RESERVATION_RESPONSE,
+		       QKDN_MSG_DIR_SENT, "controller", NULL, 0);
+	return 0;
+}
+
+/* I.4b 2: "key relay request" to the KM that holds a reservation. */
+int qkdn_relay_request(struct qkdn_net *qn, const u8 *id,
+		       struct qkdn_hop *route, unsigned int n,
+		       struct netlink_ext_ack *extack)
+{
+	struct qkdn_relay *r = qkdn_relay_find(qn, id);
+
+	if (!r || r->role != QKDN_RELAY_HOP || r->state != QKDN_RS_RESERVED) {
+		NL_SET_ERR_MSG(extack, "no key reservation for this relay here");
+		return -ENOENT;
+	}
+	if (n < 3 || strcmp(route[0].id, r->src) ||
+	    strcmp(route[1].id, qn->node_id) || strcmp(route[n - 1].id, r->dst)) {
+		NL_SET_ERR_MSG(extack,
+			       "the route must run from the relay's source through this node to its destination");
+		return -EINVAL;
+	}
+	if (!qkdn_link_by_peer(qn, route[2].id)) {
+		NL_SET_ERR_MSG(extack, "this node has no KM link to the next hop");
+		return -EHOSTUNREACH;
+	}
+	r->route = kmemdup(route, n * sizeof(*route), GFP_KERNEL);
+	if (!r->route)
+		return -ENOMEM;
+	r->nroute = n;
+	r->hop = 2;
+	r->report = true;
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_REQUEST, QKDN_MSG_DIR_RECEIVED,
+		       "controller", NULL, 0);
+	qkdn_relay_next(qn, r, route[2].id);
+	return 0;
+}
+
+/* I.4b 4: "key allocation request": the reserved keys are KM1's to use. */
+int qkdn_relay_allocate(struct qkdn_net *qn, const u8 *id, int err,
+			const char *why, struct netlink_ext_ack *extack)
+{
+	struct qkdn_relay *r = qkdn_relay_find(qn, id);
+
+	if (!r || r->role != QKDN_RELAY_SRC || r->state != QKDN_RS_RESERVED) {
+		NL_SET_ERR_MSG(extack, "no key reservation for this relay here");
+		return -ENOENT;
+	}
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_ALLOCATION_REQUEST,
+		       QKDN_MSG_DIR_RECEIVED, "controller", NULL, err);
+	/* On failure, qkdn_relay_finish() aborts along the path. */
+	qkdn_relay_src_end(qn, r, err, err ? "the QKDN controller" : r->dst,
+			   why);
+	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_ALLOCATION_RESPONSE,
+		       QKDN_MSG_DIR_SENT, "controller", NULL, err);
+	return 0;
+}
+
 void qkdn_relay_ctrl_fail(struct qkdn_net *qn, struct qkdn_relay *r,
 			  int err, const char *why)
 {
@@ -622,7 +713,8 @@ void qkdn_relay_work(struct work_struct *work)
 		if (r->role != QKDN_RELAY_SRC && time_after(jiffies, r->expires))
 			qkdn_relay_free(qn, r);
 	}
-	if (qn->nrelays && !qn->dying)
+	qkdn_session_timeouts(qn);
+	if ((qn->nrelays || qkdn_session_busy(qn)) && !qn->dying)
 		mod_delayed_work(qkdn_wq, &qn->relay_work, HZ / 5);
 	mutex_unlock(&qn->lock);
 }
@@ -677,7 +769,8 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 	if (!b->hop || b->hop >= QKDN_ROUTE_HOPS_MAX ||
 	    b->nroute == 1 || b->nroute > QKDN_ROUTE_HOPS_MAX ||
 	    (b->nroute && b->hop >= b->nroute) ||
-	    (b->flags & ~QKDN_RELAY_F_NEWKEY)) {
+	    (b->flags & ~(QKDN_RELAY_F_NEWKEY | QKDN_RELAY_F_RESERVE)) ||
+	    ((b->flags & QKDN_RELAY_F_RESERVE) && (b->hop != 1 || b->nroute))) {
 		NL_SET_ERR_MSG(extack, "Kx relay hop, route or flags malformed");
 		return -EINVAL;
 	}
@@ -882,11 +975,17 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 	strscpy(r->slave, b->slave, sizeof(r->slave));
 	strscpy(r->from, link->peer, sizeof(r->from));
 	memcpy(r->ids, body + l.ids, count * QKDN_KEY_ID_LEN);
-	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY, QKDN_MSG_DIR_RECEIVED, "km",
-		       link->peer, 0);
+	if (!(b->flags & QKDN_RELAY_F_RESERVE))
+		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY, QKDN_MSG_DIR_RECEIVED,
+			       "km", link->peer, 0);
 
 	if (r->role == QKDN_RELAY_DST) {
 		qkdn_relay_deliver(qn, r);
+		return 0;
+	}
+	if (b->flags & QKDN_RELAY_F_RESERVE) {
+		/* I.4b: the controller sends the route ("key relay request"). */
+		r->state = QKDN_RS_RESERVED;
 		return 0;
 	}
 	if (b->nroute) {
@@ -924,8 +1023,16 @@ static void qkdn_relay_rx_done(struct qkdn_link *link,
 					 r->src, r->dst, err);
 		return;
 	}
-	/* Back towards the source, as it came. */
 	r->state = err ? QKDN_RS_FAILED : QKDN_RS_DONE;
+	if (r->report) {
+		/* I.4b: this KM started the relay for the controller. */
+		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION,
+			       QKDN_MSG_DIR_RECEIVED, "km", d->where, err);
+		qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id, r->src,
+				 r->dst, err);
+		return;
+	}
+	/* Back towards the source, as it came. */
 	qkdn_relay_send_done(qn, r->prev_link, r->id, err, d->where, d->why);
 }
 
@@ -949,7 +1056,7 @@ static void qkdn_relay_rx_abort(struct qkdn_link *link,
 			if (k && !memcmp(k->relay, r->id, QKDN_RELAY_ID_LEN))
 				qkdn_keytab_free(&qn->rkeys, k);
 		}
-	} else if (r->state == QKDN_RS_SENT) {
+	} else if (r->state == QKDN_RS_SENT && !r->report) {
 		qkdn_relay_send_abort(qn, r->next_link, r->id);
 	}
 	r->ctrl_id = 0;

@@ -32,7 +32,7 @@ failed=0
 
 out=$(python3 selftests/spec_check.py --spec "$SPEC" --header "$HEADER" \
 	--kernel "$KERNEL" --kernel kernel/key.c --kernel kernel/ctrl.c \
-	--kernel kernel/relay.c)
+	--kernel kernel/relay.c --kernel kernel/session.c)
 rc=$?
 while IFS= read -r line; do
 	case "$line" in

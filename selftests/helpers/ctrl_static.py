@@ -14,14 +14,20 @@ usage: ctrl_static.py [options] [DST=NEXT|DST=A,B,...,DST ...]
   --mode distributed|centralized   set the node's controller mode first
   --silent        never answer (the kernel times out)
   --error ERRNO:TEXT   answer every request with this error
+  --peer NETNS    also the controller of node NETNS (/run/netns/NETNS) for
+                  proactive key supply: session creation requests from
+                  here are notified there, and its responses come back
   --count N       exit after N answers
   --log FILE      one line per message: "REQUEST msg=M ctrl-id=I dst=D"
                   then "ANSWER ..." or "ERROR errno: text" for the answer
 
 Prints "ready" on stdout once it listens.
 """
+import ctypes
 import errno
-import socket
+import os
+import random
+import select
 import struct
 import sys
 
@@ -55,8 +61,105 @@ def ctrl_group(nl):
     raise NlError(errno.ENOENT, "no ctrl group")
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def genl_in(netns):
+    """A Genl socket in network namespace /run/netns/NETNS."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    there = os.open("/run/netns/" + netns, os.O_RDONLY)
+    try:
+        if libc.setns(there, CLONE_NEWNET):
+            raise OSError(ctypes.get_errno(), "setns " + netns)
+        g = Genl()
+    finally:
+        libc.setns(home, CLONE_NEWNET)
+        os.close(home)
+        os.close(there)
+    return g
+
+
+def ctrl_msgs(g):
+    """The QKDN_CMD_CTRL messages queued on g, as attribute dicts."""
+    out = []
+    n = g.s.recv_into(g.rbuf, len(g.rbuf))
+    off = 0
+    while off + 16 <= n:
+        ln, mtype = struct.unpack_from("=IH", g.rbuf, off)
+        if mtype == g.fam and g.rbuf[off + 16] == Q["QKDN_CMD_CTRL"]:
+            out.append(dict(attrs(g.rbuf, off + 20, off + ln)))
+        off += (ln + 3) & ~3
+    return out
+
+
+def u32(a, name):
+    return struct.unpack("=I", a[Q[name]])[0]
+
+
+def strz(a, name):
+    return a[Q[name]].rstrip(b"\0").decode()
+
+
+class Sessions:
+    """Both ends of the I.2 session creation, for this node and a peer."""
+
+    def __init__(self, nl, peer_ns, log):
+        self.nl, self.log, self.waiting = nl, log, {}
+        self.pnl = genl_in(peer_ns)
+        self.pmc = genl_in(peer_ns)
+        self.pmc.s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+                              ctrl_group(self.pnl))
+
+    def say(self, text):
+        if self.log:
+            print(text, file=self.log)
+
+    def created(self, cid, sid=0, err=0, text=""):
+        out = [nla_u32(Q["QKDN_A_MSG"], Q["QKDN_MSG_SESSION_CREATION_RESPONSE"]),
+               nla_u32(Q["QKDN_A_CTRL_ID"], cid)]
+        if err:
+            out += [nla_u32(Q["QKDN_A_ERRNO"], err),
+                    nla_strz(Q["QKDN_A_ERRMSG"], text)]
+        else:
+            out.append(nla_u32(Q["QKDN_A_SESSION_ID"], sid))
+        self.nl.request(Q["QKDN_CMD_CTRL"], out)
+        self.say("SESSION-RESPONSE ctrl-id=%d session=%d errno=%d"
+                 % (cid, sid, err))
+
+    def request(self, a):
+        """A session creation request from this node's kernel."""
+        cid = u32(a, "QKDN_A_CTRL_ID")
+        sid = random.randint(1, 0xFFFFFFFF)
+        try:
+            self.pnl.request(Q["QKDN_CMD_CTRL"], [
+                nla_u32(Q["QKDN_A_MSG"],
+                        Q["QKDN_MSG_SESSION_CREATION_NOTIFICATION"]),
+                nla_u32(Q["QKDN_A_SESSION_ID"], sid),
+                nla_strz(Q["QKDN_A_SRC_NODE_ID"], strz(a, "QKDN_A_SRC_NODE_ID")),
+                nla_strz(Q["QKDN_A_MASTER_SAE_ID"],
+                         strz(a, "QKDN_A_MASTER_SAE_ID")),
+                nla_strz(Q["QKDN_A_SLAVE_SAE_ID"],
+                         strz(a, "QKDN_A_SLAVE_SAE_ID"))])
+        except NlError as e:
+            self.say("NOTIFY-FAILED %s" % e)
+            self.created(cid, err=e.err, text=e.msg or "refused")
+            return
+        self.say("NOTIFIED session=%d" % sid)
+        self.waiting[sid] = cid
+
+    def peer_response(self, a):
+        if u32(a, "QKDN_A_MSG") != Q["QKDN_MSG_SESSION_NOTIFICATION_RESPONSE"]:
+            return
+        sid, err = u32(a, "QKDN_A_SESSION_ID"), u32(a, "QKDN_A_ERRNO")
+        cid = self.waiting.pop(sid, None)
+        if cid:
+            self.created(cid, sid, err, "the slave SAE refused the session")
+
+
 def main(argv):
     table, mode, silent, error, count, log = {}, None, False, None, 0, None
+    peer = None
     args = list(argv)
     while args:
         a = args.pop(0)
@@ -67,6 +170,8 @@ def main(argv):
         elif a == "--error":
             e, _, text = args.pop(0).partition(":")
             error = (int(e), text)
+        elif a == "--peer":
+            peer = args.pop(0)
         elif a == "--count":
             count = int(args.pop(0))
         elif a == "--log":
@@ -85,21 +190,24 @@ def main(argv):
             Q["QKDN_CTRL_" + mode.upper()])])
     mc = Genl()
     mc.s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, ctrl_group(nl))
+    sess = Sessions(nl, peer, log) if peer else None
     print("ready", flush=True)
 
     answered = 0
+    socks = [mc.s] + ([sess.pmc.s] if sess else [])
     while not count or answered < count:
-        n = mc.s.recv_into(mc.rbuf, len(mc.rbuf))
-        off = 0
-        while off + 16 <= n:
-            ln, mtype = struct.unpack_from("=IH", mc.rbuf, off)
-            cmd = mc.rbuf[off + 16]
-            if mtype == mc.fam and cmd == Q["QKDN_CMD_CTRL"]:
-                a = {}
-                for t, p in attrs(mc.rbuf, off + 20, off + ln):
-                    a[t] = p
+        ready, _, _ = select.select(socks, [], [])
+        if sess and sess.pmc.s in ready:
+            for a in ctrl_msgs(sess.pmc):
+                sess.peer_response(a)
+        if mc.s not in ready:
+            continue
+        for a in ctrl_msgs(mc):
+            m = u32(a, "QKDN_A_MSG")
+            if m == Q["QKDN_MSG_SESSION_CREATION_REQUEST"] and sess:
+                sess.request(a)
+            elif m != Q["QKDN_MSG_SESSION_CREATION_REQUEST"]:
                 answered += handle(nl, a, table, silent, error, log)
-            off += (ln + 3) & ~3
     return 0
 
 

@@ -21,6 +21,9 @@ usage:
   qkdn_genl.py relink LINK_ID PEER DEVICE
       delete link LINK_ID and add it again (to PEER, fed by DEVICE) at
       once, two requests back to back (needs CAP_NET_ADMIN)
+  qkdn_genl.py session MASTER SLAVE [--get N] [--number K]
+      "session creation request" (Q.4160 I.2); prints "session ID", then
+      N "key request with session ID" of K keys each, output as for get
   qkdn_genl.py get-by-id MASTER SLAVE [--batch N]
       key IDs from stdin (the first word of each line) as they come, at most
       N (128) per request; one "KEYID HEX SIZE_BITS" line per key on stdout.
@@ -207,12 +210,22 @@ class Genl:
                 out.append((kid, data))
         return out
 
-    def key_get(self, master, slave, number=1, bits=256):
+    def key_get(self, master, slave, number=1, bits=256, session=0):
         return self.keys(self.request(Q["QKDN_CMD_KEY_GET"], [
             nla_strz(Q["QKDN_A_MASTER_SAE_ID"], master),
             nla_strz(Q["QKDN_A_SLAVE_SAE_ID"], slave),
             nla_u32(Q["QKDN_A_KEY_NUMBER"], number),
-            nla_u32(Q["QKDN_A_KEY_SIZE"], bits)]))
+            nla_u32(Q["QKDN_A_KEY_SIZE"], bits)] + ([
+            nla_u32(Q["QKDN_A_SESSION_ID"], session)] if session else [])))
+
+    def session_new(self, master, slave):
+        msgs = self.request(Q["QKDN_CMD_SESSION_NEW"], [
+            nla_strz(Q["QKDN_A_MASTER_SAE_ID"], master),
+            nla_strz(Q["QKDN_A_SLAVE_SAE_ID"], slave)])
+        for t, p in msgs[0]:
+            if t == Q["QKDN_A_SESSION_ID"]:
+                return struct.unpack("=I", p)[0]
+        raise NlError(errno.EPROTO, "no session ID in the reply")
 
     def key_get_by_id(self, master, slave, ids):
         nests = [nla(Q["QKDN_A_KEY"] | NLA_F_NESTED,
@@ -334,12 +347,27 @@ def cmd_get_by_id(nl, args):
     return 1 if failed else 0
 
 
+def cmd_session(nl, args):
+    gets = int(opt(args, "--get", "0"))
+    number = int(opt(args, "--number", "1"))
+    try:
+        sid = nl.session_new(args[0], args[1])
+        sys.stdout.write("session %d\n" % sid)
+        sys.stdout.flush()
+        for _ in range(gets):
+            put(nl.key_get(args[0], args[1], number, 256, sid))
+    except NlError as e:
+        sys.stderr.write("error %s\n" % e)
+        return 1
+    return 0
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         sys.stdout.write(__doc__)
         return 0 if len(argv) >= 2 else 2
     cmds = {"get": cmd_get, "get-by-id": cmd_get_by_id, "drain": cmd_drain,
-            "relink": cmd_relink}
+            "relink": cmd_relink, "session": cmd_session}
     if argv[1] not in cmds:
         sys.stderr.write("unknown command %s\n" % argv[1])
         return 2

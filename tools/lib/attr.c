@@ -72,6 +72,7 @@ static const struct qkdn_apol qkdn_pol[QKDN_A_MAX + 1] = {
 	[QKDN_A_ERRNO]		= { AT_U32, 0, 0, "errno" },
 	[QKDN_A_ERRMSG]		= { AT_TEXT, 0, 0, "errmsg" },
 	[QKDN_A_CTRL_MODE]	= { AT_U8, 0, 0, "ctrl-mode" },
+	[QKDN_A_SESSION_ID]	= { AT_U32, 0, 0, "session-id" },
 };
 
 static const struct qkdn_apol qkdn_key_pol[QKDN_A_KEY_MAX + 1] = {
@@ -211,6 +212,10 @@ static const char *const qkdn_cmd_names[QKDN_CMD_MAX + 1] = {
 	[QKDN_CMD_ROUTE_GET]	= "route-get",
 	[QKDN_CMD_ROUTE_NEW]	= "route-new",
 	[QKDN_CMD_ROUTE_DEL]	= "route-del",
+	[QKDN_CMD_SESSION_NEW]	= "session-new",
+	[QKDN_CMD_SAE_LISTEN]	= "sae-listen",
+	[QKDN_CMD_SESSION]	= "session",
+	[QKDN_CMD_KEY_SUPPLY]	= "key-supply",
 };
 
 static const char *const qkdn_event_names[QKDN_EVENT_MAX + 1] = {

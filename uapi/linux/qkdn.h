@@ -52,6 +52,21 @@ enum qkdn_cmd {
 	QKDN_CMD_ROUTE_GET,	/* dump: the controller's relay routes */
 	QKDN_CMD_ROUTE_NEW,	/* admin: add or replace the route to a node */
 	QKDN_CMD_ROUTE_DEL,	/* admin: one route, or all without DST */
+	QKDN_CMD_SESSION_NEW,	/* I.2 "session creation request" from the
+				 * master SAE -> "response to session
+				 * creation request"
+				 */
+	QKDN_CMD_SAE_LISTEN,	/* the slave SAE's socket takes its session
+				 * notifications and proactive key supplies
+				 */
+	QKDN_CMD_SESSION,	/* kernel -> listening SAE: "session creation
+				 * notification"; SAE -> kernel: "response to
+				 * session creation notification"
+				 */
+	QKDN_CMD_KEY_SUPPLY,	/* kernel -> listening SAE: "proactive key
+				 * supply"; SAE -> kernel: "response to
+				 * proactive key supply" (key IDs)
+				 */
 
 	__QKDN_CMD_MAX,
 	QKDN_CMD_MAX = __QKDN_CMD_MAX - 1
@@ -110,6 +125,7 @@ enum qkdn_attr {
 	QKDN_A_ERRNO,		/* u32: a positive errno; 0 is success */
 	QKDN_A_ERRMSG,		/* string: why, for the requester */
 	QKDN_A_CTRL_MODE,	/* u8: enum qkdn_ctrl_mode */
+	QKDN_A_SESSION_ID,	/* u32: a proactive key supply session, never 0 */
 
 	__QKDN_A_MAX,
 	QKDN_A_MAX = __QKDN_A_MAX - 1
