@@ -9,6 +9,7 @@
  *	controller NODEID = HOST:PORT	agent: the central controller
  *	low_key = BYTES			below this, a link costs more
  *	lsa_max_age = SECONDS		a silent node's LSA is dropped then
+ *	relay_scheme = route | reserve	central: I.4a or I.4b
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,7 +21,7 @@
 struct cfg_state {
 	struct ctrld_config *cfg;
 	bool have_mode, have_low, have_age;
-	unsigned int peer_line, controller_line, listen_line;
+	unsigned int peer_line, controller_line, listen_line, scheme_line;
 };
 
 static const char *const mode_names[] = {
@@ -103,6 +104,19 @@ static int cfg_line(struct qd_conf *p, void *ctx, const char *kw,
 		st->have_mode = true;
 		return 0;
 	}
+	if (!strcmp(kw, "relay_scheme")) {
+		if (st->scheme_line)
+			return qd_conf_fail(p, "duplicate 'relay_scheme'");
+		if (!strcmp(val, "route"))
+			cfg->relay_scheme = CTRLD_RELAY_ROUTE;
+		else if (!strcmp(val, "reserve"))
+			cfg->relay_scheme = CTRLD_RELAY_RESERVE;
+		else
+			return qd_conf_fail(p, "relay_scheme: '%s' is not route or reserve",
+					    val);
+		st->scheme_line = p->line;
+		return 0;
+	}
 	if (!strcmp(kw, "listen")) {
 		st->listen_line = p->line;
 		return qd_conf_listen(p, val, cfg->listen_host, cfg->listen_port);
@@ -165,6 +179,11 @@ static int cfg_check(struct qd_conf *p, struct cfg_state *st)
 			p->line = st->peer_line;
 			return qd_conf_fail(p, "'peer' is for mode distributed; agents dial the central controller");
 		}
+	}
+	if (cfg->mode != CTRLD_CENTRAL && st->scheme_line) {
+		p->line = st->scheme_line;
+		return qd_conf_fail(p, "'relay_scheme' is for mode central, not %s",
+				    mode);
 	}
 	if (!cfg->cert || !cfg->key || !cfg->ca)
 		return qd_conf_fail(p, "missing '%s = FILE'",

@@ -17,6 +17,12 @@ enum ctrld_mode {
 	CTRLD_AGENT,		/* a node of a centralized QKDN */
 };
 
+/* How the central controller answers a "key relay request notification". */
+enum ctrld_relay_scheme {
+	CTRLD_RELAY_ROUTE,	/* I.4a: "key relay request" with the route */
+	CTRLD_RELAY_RESERVE,	/* I.4b: reservation at KM1, relay from KM2 */
+};
+
 #define CTRLD_LOW_KEY_DEFAULT		4096	/* bytes */
 #define CTRLD_LSA_MAX_AGE_DEFAULT	60	/* seconds */
 #define CTRLD_LSA_MAX_AGE_MIN		2
@@ -34,6 +40,7 @@ struct ctrld_config {
 	struct qd_peer_conf controller;	/* agent: the central controller */
 	uint64_t low_key;		/* bytes: below, a link costs more */
 	unsigned int lsa_max_age;	/* seconds */
+	enum ctrld_relay_scheme relay_scheme;	/* central only */
 };
 
 /* Read FILE. On error returns -1 with a "FILE:LINE: reason" message in

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "core_priv.h"
 #include "libqkdn.h"
 #include "log.h"
 #include "net.h"
@@ -19,7 +19,7 @@ static const struct qd_chan_ops cx_ops;
 
 /* Peers. */
 
-static struct ctrld_peer *peer_find(struct ctrld_core *c, const char *id)
+struct ctrld_peer *ctrld_peer_find(struct ctrld_core *c, const char *id)
 {
 	size_t i;
 
@@ -50,7 +50,7 @@ static struct ctrld_peer *peer_add(struct ctrld_core *c, const char *id,
 	return p;
 }
 
-static bool chan_up(const struct qd_chan *ch)
+bool ctrld_chan_up(const struct qd_chan *ch)
 {
 	return ch && ch->state == QD_CHAN_UP;
 }
@@ -91,18 +91,18 @@ size_t ctrld_core_up(const struct ctrld_core *c)
 	size_t i, n = 0;
 
 	for (i = 0; i < c->n_peers; i++)
-		n += chan_up(c->peers[i]->chan);
+		n += ctrld_chan_up(c->peers[i]->chan);
 	return n;
 }
 
 /* Sending. */
 
-static int send_msg(struct ctrld_core *c, struct qd_chan *ch,
-		    const struct ctrld_cx_msg *m)
+int ctrld_send(struct ctrld_core *c, struct qd_chan *ch,
+	       const struct ctrld_cx_msg *m)
 {
 	int n;
 
-	if (!chan_up(ch))
+	if (!ctrld_chan_up(ch))
 		return -1;
 	n = ctrld_cx_encode(m, c->buf, sizeof(c->buf));
 	if (n < 0) {
@@ -123,7 +123,7 @@ static void send_lsa(struct ctrld_core *c, struct qd_chan *ch,
 	m->type = CTRLD_CX_LSA;
 	m->lsa = e->lsa;
 	m->lsa.age = ctrld_lsdb_age(&c->db, e, now);
-	if (m->lsa.age < c->db.max_age && !send_msg(c, ch, m))
+	if (m->lsa.age < c->db.max_age && !ctrld_send(c, ch, m))
 		c->st.lsa_tx++;
 	free(m);
 }
@@ -138,8 +138,31 @@ static void flood(struct ctrld_core *c, const char *origin,
 	if (!e)
 		return;
 	for (i = 0; i < c->n_peers; i++)
-		if (chan_up(c->peers[i]->chan) && c->peers[i]->chan != from)
+		if (ctrld_chan_up(c->peers[i]->chan) && c->peers[i]->chan != from)
 			send_lsa(c, c->peers[i]->chan, e, now);
+}
+
+int ctrld_cx_route(struct ctrld_core *c, const char *to,
+		   struct ctrld_cx_msg *m, char *why, size_t whylen)
+{
+	struct ctrld_peer *p = ctrld_peer_find(c, to);
+	struct ctrld_path path;
+	struct ctrld_graph g;
+
+	/* Adjacent: straight there, whatever its key links; else along the
+	 * best path of the link-state graph.
+	 */
+	if (!p || !ctrld_chan_up(p->chan)) {
+		ctrld_graph_of(c, &g, 0, NULL);
+		p = NULL;
+		if (!ctrld_route_path(&g, c->node_id, to, &path, why, whylen))
+			p = ctrld_peer_find(c, path.node[1]);
+	}
+	if (!p || !ctrld_chan_up(p->chan) || ctrld_send(c, p->chan, m)) {
+		snprintf(why, whylen, "its QKDN controller is not reachable over Cx");
+		return -EHOSTUNREACH;
+	}
+	return 0;
 }
 
 /* This node's LSA. */
@@ -182,7 +205,7 @@ static void originate(struct ctrld_core *c, uint64_t now)
 	if (c->cfg->mode == CTRLD_CENTRAL)
 		return;
 	for (i = 0; i < c->n_peers; i++)
-		if (chan_up(c->peers[i]->chan))
+		if (ctrld_chan_up(c->peers[i]->chan))
 			send_lsa(c, c->peers[i]->chan,
 				 ctrld_lsdb_find(&c->db, lsa->origin), now);
 }
@@ -206,8 +229,8 @@ static void originate_tick(struct ctrld_core *c, uint64_t now)
 
 /* Routes. */
 
-static void graph_of(const struct ctrld_core *c, struct ctrld_graph *g,
-		     uint64_t need, const char *avoid)
+void ctrld_graph_of(const struct ctrld_core *c, struct ctrld_graph *g,
+		    uint64_t need, const char *avoid)
 {
 	g->db = &c->db;
 	g->self = c->have_self ? &c->self : NULL;
@@ -288,7 +311,7 @@ static void send_table(struct ctrld_core *c, struct ctrld_peer *p)
 	struct ctrld_cx_msg *m;
 	size_t i;
 
-	graph_of(c, &g, 0, NULL);
+	ctrld_graph_of(c, &g, 0, NULL);
 	if (ctrld_route_table(&g, p->id, &t))
 		return;
 	if (!p->send_table && rtable_equal(&t, &p->sent)) {
@@ -305,12 +328,12 @@ static void send_table(struct ctrld_core *c, struct ctrld_peer *p)
 	m->route.gen = c->gen;
 	for (i = 0; i < t.n; i++) {
 		m->route.route = t.r[i];
-		send_msg(c, p->chan, m);
+		ctrld_send(c, p->chan, m);
 	}
 	m->type = CTRLD_CX_ROUTES_END;
 	m->end.gen = c->gen;
 	m->end.count = (uint16_t)t.n;
-	if (!send_msg(c, p->chan, m)) {
+	if (!ctrld_send(c, p->chan, m)) {
 		ctrld_rtable_free(&p->sent);
 		p->sent = t;
 		p->send_table = false;
@@ -334,7 +357,7 @@ static void routes_tick(struct ctrld_core *c, uint64_t now)
 	c->t_routes = now;
 	if (c->cfg->mode == CTRLD_AGENT)
 		return;
-	graph_of(c, &g, 0, NULL);
+	ctrld_graph_of(c, &g, 0, NULL);
 	if (!ctrld_route_table(&g, c->node_id, &t)) {
 		install_routes(c, &t);
 		ctrld_rtable_free(&t);
@@ -342,11 +365,11 @@ static void routes_tick(struct ctrld_core *c, uint64_t now)
 	if (c->cfg->mode != CTRLD_CENTRAL)
 		return;
 	for (i = 0; i < c->n_peers; i++)
-		if (chan_up(c->peers[i]->chan))
+		if (ctrld_chan_up(c->peers[i]->chan))
 			send_table(c, c->peers[i]);
 }
 
-/* Answers. */
+/* Answers and commands. */
 
 static void uuid_str(const uint8_t id[QKDN_RELAY_ID_LEN],
 		     char out[QKDN_UUID_STR_LEN])
@@ -354,48 +377,199 @@ static void uuid_str(const uint8_t id[QKDN_RELAY_ID_LEN],
 	qkdn_uuid_fmt(id, out);
 }
 
-static void log_request(const struct ctrld_req *r, const char *from)
+const char *ctrld_other(const struct ctrld_core *c, const char *node)
+{
+	return strcmp(node, c->node_id) ? node : NULL;
+}
+
+void ctrld_log_request(const struct ctrld_req *r, const char *from)
 {
 	char relay[QKDN_UUID_STR_LEN];
 	const char *name = qkdn_msg_name(r->msg);
+	const char *f1 = from ? " from " : "", *f2 = from ? from : "";
 
+	if (!name)
+		name = "unknown message";
 	uuid_str(r->relay_id, relay);
-	if (r->msg == QKDN_MSG_KEY_RELAY_RESPONSE) {
-		qd_info("received \"%s\"%s%s relay %s %s -> %s: %s", name,
-			from ? " from " : "", from ? from : "", relay, r->src,
-			r->dst, r->err ? strerror((int)r->err) : "completed");
+	switch (r->msg) {
+	case QKDN_MSG_KEY_RELAY_RESPONSE:
+		qd_info("received \"%s\"%s%s relay %s %s -> %s: %s", name, f1,
+			f2, relay, r->src, r->dst,
+			r->err ? strerror((int)r->err) : "completed");
+		return;
+	case QKDN_MSG_SESSION_CREATION_REQUEST:
+		qd_info("received \"%s\"%s%s ctrl-id %u: master %s at %s, slave %s at %s",
+			name, f1, f2, r->ctrl_id, r->master, r->src, r->slave,
+			r->dst);
+		return;
+	case QKDN_MSG_SESSION_CREATION_NOTIFICATION:
+		qd_info("received \"%s\"%s%s session %u: master %s at %s, slave %s at %s",
+			name, f1, f2, r->session_id, r->master, r->src,
+			r->slave, r->dst);
+		return;
+	case QKDN_MSG_SESSION_NOTIFICATION_RESPONSE:
+		qd_info("received \"%s\"%s%s session %u %s -> %s: %s%s%s%s",
+			name, f1, f2, r->session_id, r->src, r->dst,
+			r->err ? "error " : "accepted",
+			r->err ? strerror((int)r->err) : "",
+			r->err && r->errmsg[0] ? ": " : "",
+			r->err ? r->errmsg : "");
 		return;
 	}
 	qd_info("received \"%s\"%s%s ctrl-id %u relay %s %s -> %s, %u bytes per hop%s%s",
-		name ? name : "unknown message", from ? " from " : "",
-		from ? from : "", r->ctrl_id, relay, r->src, r->dst,
+		name, f1, f2, r->ctrl_id, relay, r->src, r->dst,
 		r->relay_bytes, r->peer[0] ? ", from " : "", r->peer);
 }
 
-static void log_answer(const struct ctrld_answer *a, const char *to)
+static bool names_relay(const struct ctrld_answer *a)
 {
-	char path[QKDN_ROUTE_HOPS_MAX * QKDN_ID_MAX];
-	const char *name = qkdn_msg_name(a->msg);
+	return a->msg == QKDN_MSG_KEY_RESERVATION_REQUEST ||
+	       a->msg == QKDN_MSG_KEY_ALLOCATION_REQUEST ||
+	       (a->msg == QKDN_MSG_KEY_RELAY_REQUEST && !a->ctrl_id);
+}
 
+const char *ctrld_answer_ids(const struct ctrld_answer *a, char *buf,
+			     size_t len)
+{
+	char relay[QKDN_UUID_STR_LEN];
+	int n = 0;
+
+	buf[0] = '\0';
+	if (a->ctrl_id)
+		n = snprintf(buf, len, " ctrl-id %u", a->ctrl_id);
+	if (names_relay(a)) {
+		uuid_str(a->relay_id, relay);
+		snprintf(buf + n, len - (size_t)n, " relay %s", relay);
+	} else if (a->msg == QKDN_MSG_SESSION_CREATION_NOTIFICATION) {
+		snprintf(buf + n, len - (size_t)n, " session %u",
+			 a->session_id);
+	}
+	return buf;
+}
+
+void ctrld_log_answer(const struct ctrld_answer *a, const char *to, int prio)
+{
+	char path[QKDN_ROUTE_HOPS_MAX * QKDN_ID_MAX], ids[96];
+	const char *name = qkdn_msg_name(a->msg);
+	const char *t1 = to ? " to " : "", *t2 = to ? to : "";
+
+	ctrld_answer_ids(a, ids, sizeof(ids));
 	if (a->err) {
-		qd_info("sent \"%s\"%s%s ctrl-id %u: error %s: %s", name,
-			to ? " to " : "", to ? to : "", a->ctrl_id,
-			strerror((int)a->err), a->errmsg);
+		qd_log(prio, "sent \"%s\"%s%s%s: error %s: %s", name, t1, t2,
+		       ids, strerror((int)a->err), a->errmsg);
 		return;
 	}
 	ctrld_path_str(&a->path, path, sizeof(path));
-	if (a->msg == QKDN_MSG_NEXT_HOP_RESPONSE)
-		qd_info("sent \"%s\"%s%s ctrl-id %u: next hop %s (route %s, metric %u, %llu bytes available)",
-			name, to ? " to " : "", to ? to : "", a->ctrl_id,
-			a->path.node[1], path, a->path.metric,
-			(unsigned long long)a->path.avail);
-	else
-		qd_info("sent \"%s\"%s%s ctrl-id %u: route %s (metric %u, %llu bytes available)",
-			name, to ? " to " : "", to ? to : "", a->ctrl_id, path,
-			a->path.metric, (unsigned long long)a->path.avail);
+	switch (a->msg) {
+	case QKDN_MSG_NEXT_HOP_RESPONSE:
+	case QKDN_MSG_KEY_RESERVATION_REQUEST:
+		qd_log(prio, "sent \"%s\"%s%s%s: next hop %s (route %s, metric %u, %llu bytes available)",
+		       name, t1, t2, ids, a->path.node[1], path, a->path.metric,
+		       (unsigned long long)a->path.avail);
+		break;
+	case QKDN_MSG_KEY_ALLOCATION_REQUEST:
+		qd_log(prio, "sent \"%s\"%s%s%s: the reserved keys are the application's",
+		       name, t1, t2, ids);
+		break;
+	case QKDN_MSG_SESSION_CREATION_NOTIFICATION:
+		qd_log(prio, "sent \"%s\"%s%s%s: master %s at %s, slave %s",
+		       name, t1, t2, ids, a->master, a->src, a->slave);
+		break;
+	case QKDN_MSG_SESSION_CREATION_RESPONSE:
+		qd_log(prio, "sent \"%s\"%s%s%s: session %u", name, t1, t2, ids,
+		       a->session_id);
+		break;
+	default:
+		qd_log(prio, "sent \"%s\"%s%s%s: route %s (metric %u, %llu bytes available)",
+		       name, t1, t2, ids, path, a->path.metric,
+		       (unsigned long long)a->path.avail);
+	}
 }
 
-/* Answer r, asked by node's kernel. false if r expects no answer. */
+void ctrld_log_refused(const char *node, uint32_t msg, const char *ids,
+		       uint32_t err, const char *why, int prio)
+{
+	qd_log(prio, "%s%sthe kernel refused \"%s\"%s: %s (%s)",
+	       node ? node : "", node ? ": " : "", qkdn_msg_name(msg), ids, why,
+	       strerror((int)err));
+}
+
+/* Give this node's kernel a; log it (after the fact: a refused retry is
+ * only a debug message), and its refusal.
+ */
+static int apply(struct ctrld_core *c, const struct ctrld_answer *a,
+		 char *why, size_t whylen)
+{
+	char ids[96];
+	int r, prio = LOG_INFO;
+
+	why[0] = '\0';
+	r = c->ops->answer(c->ops_ctx, a, why, whylen);
+	if (r < 0 && !why[0])
+		snprintf(why, whylen, "%s", strerror(-r));
+	if (r == -ENOENT && a->msg == QKDN_MSG_KEY_RELAY_REQUEST && !a->ctrl_id)
+		prio = LOG_DEBUG;
+	ctrld_log_answer(a, NULL, prio);
+	if (r < 0)
+		ctrld_log_refused(NULL, a->msg, ctrld_answer_ids(a, ids, sizeof(ids)),
+				  (uint32_t)-r, why, prio == LOG_DEBUG ?
+				  LOG_DEBUG : LOG_NOTICE);
+	return r;
+}
+
+int ctrld_ck_send(struct ctrld_core *c, const char *node,
+		  const struct ctrld_answer *a, bool quiet, uint32_t *seq,
+		  char *why, size_t whylen)
+{
+	struct ctrld_cx_msg *m;
+	struct ctrld_peer *p;
+	int r;
+
+	*seq = 0;
+	c->st.commands++;
+	if (!strcmp(node, c->node_id)) {
+		r = apply(c, a, why, whylen);
+		return r < 0 ? r : 0;
+	}
+	p = c->cfg->mode == CTRLD_CENTRAL ? ctrld_peer_find(c, node) : NULL;
+	m = p && ctrld_chan_up(p->chan) ? malloc(sizeof(*m)) : NULL;
+	if (!m) {
+		snprintf(why, whylen, "not reachable: no agent of it is connected");
+		return -EHOSTUNREACH;
+	}
+	if (!++c->cmd_seq)
+		c->cmd_seq = 1;
+	m->type = CTRLD_CX_COMMAND;
+	m->command.seq = c->cmd_seq;
+	m->command.cmd = *a;
+	ctrld_log_answer(a, node, quiet ? LOG_DEBUG : LOG_INFO);
+	r = ctrld_send(c, p->chan, m);
+	free(m);
+	if (r) {
+		snprintf(why, whylen, "not reachable: its agent's channel failed");
+		return -EHOSTUNREACH;
+	}
+	*seq = c->cmd_seq;
+	return 1;
+}
+
+/* The answer a request expects (0: none). */
+static uint32_t answer_msg(uint32_t msg)
+{
+	switch (msg) {
+	case QKDN_MSG_NEXT_HOP_REQUEST:
+		return QKDN_MSG_NEXT_HOP_RESPONSE;
+	case QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION:
+		return QKDN_MSG_KEY_RELAY_REQUEST;
+	case QKDN_MSG_SESSION_CREATION_REQUEST:
+		return QKDN_MSG_SESSION_CREATION_RESPONSE;
+	}
+	return 0;
+}
+
+/* Answer r, asked by node's kernel, from the graph. false if r is not a
+ * relay request.
+ */
 static bool answer_for(struct ctrld_core *c, const char *node,
 		       const struct ctrld_req *r, struct ctrld_answer *a)
 {
@@ -404,31 +578,53 @@ static bool answer_for(struct ctrld_core *c, const char *node,
 
 	memset(a, 0, sizeof(*a));
 	a->ctrl_id = r->ctrl_id;
+	a->msg = answer_msg(r->msg);
 	switch (r->msg) {
 	case QKDN_MSG_NEXT_HOP_REQUEST:
-		a->msg = QKDN_MSG_NEXT_HOP_RESPONSE;
 		/* Never hand a relay back to the node it came from. */
 		if (r->peer[0] && strcmp(r->peer, r->dst))
 			avoid = r->peer;
 		break;
 	case QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION:
-		a->msg = QKDN_MSG_KEY_RELAY_REQUEST;
 		break;
 	default:
 		return false;
 	}
-	graph_of(c, &g, r->relay_bytes, avoid);
+	ctrld_graph_of(c, &g, r->relay_bytes, avoid);
 	if (ctrld_route_path(&g, node, r->dst, &a->path, a->errmsg,
 			     sizeof(a->errmsg)) < 0)
 		a->err = EHOSTUNREACH;
 	return true;
 }
 
-static void answer_local(struct ctrld_core *c, const struct ctrld_answer *a)
+/* Answer a relay request of node's kernel (this node's, or an agent's
+ * through ch): I.4b when it applies, else the answer itself.
+ */
+static void answer_relay(struct ctrld_core *c, const char *node,
+			 struct qd_chan *ch, const struct ctrld_req *r)
 {
+	char why[QKDN_ERRMSG_MAX];
+	struct ctrld_cx_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return;
+	if (!answer_for(c, node, r, &m->ans))
+		goto out;
+	if (c->cfg->mode == CTRLD_CENTRAL &&
+	    c->cfg->relay_scheme == CTRLD_RELAY_RESERVE &&
+	    r->msg == QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION && !m->ans.err &&
+	    ctrld_relay_start(c, node, r, &m->ans))
+		goto out;
 	c->st.answers++;
-	log_answer(a, NULL);
-	c->ops->answer(c->ops_ctx, a);
+	if (!ch) {
+		apply(c, &m->ans, why, sizeof(why));
+		goto out;
+	}
+	m->type = CTRLD_CX_ANSWER;
+	ctrld_log_answer(&m->ans, node, LOG_INFO);
+	ctrld_send(c, ch, m);
+out:
+	free(m);
 }
 
 static void answer_error(struct ctrld_core *c, const struct ctrld_req *r,
@@ -436,12 +632,13 @@ static void answer_error(struct ctrld_core *c, const struct ctrld_req *r,
 {
 	struct ctrld_answer a = {
 		.ctrl_id = r->ctrl_id, .err = EHOSTUNREACH,
-		.msg = r->msg == QKDN_MSG_NEXT_HOP_REQUEST ?
-		       QKDN_MSG_NEXT_HOP_RESPONSE : QKDN_MSG_KEY_RELAY_REQUEST,
+		.msg = answer_msg(r->msg),
 	};
+	char why[QKDN_ERRMSG_MAX];
 
 	snprintf(a.errmsg, sizeof(a.errmsg), fmt, arg);
-	answer_local(c, &a);
+	c->st.answers++;
+	apply(c, &a, why, sizeof(why));
 }
 
 static struct ctrld_peer *controller(struct ctrld_core *c)
@@ -449,27 +646,16 @@ static struct ctrld_peer *controller(struct ctrld_core *c)
 	return c->n_peers ? c->peers[0] : NULL;
 }
 
-void ctrld_core_request(struct ctrld_core *c, const struct ctrld_req *r,
-			uint64_t now)
+/* Agent: a message of this node's kernel goes up to the controller. */
+static void agent_up(struct ctrld_core *c, const struct ctrld_req *r,
+		     uint64_t now)
 {
+	bool ask = answer_msg(r->msg) != 0;
+	struct ctrld_peer *p = controller(c);
 	struct ctrld_cx_msg *m;
-	struct ctrld_answer a;
-	struct ctrld_peer *p;
-	bool ask;
+	unsigned int ms;
 
-	c->st.requests++;
-	log_request(r, NULL);
-	ask = r->msg == QKDN_MSG_NEXT_HOP_REQUEST ||
-	      r->msg == QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION;
-	if (c->cfg->mode != CTRLD_AGENT) {
-		if (answer_for(c, c->node_id, r, &a))
-			answer_local(c, &a);
-		return;
-	}
-	if (r->msg != QKDN_MSG_KEY_RELAY_RESPONSE && !ask)
-		return;
-	p = controller(c);
-	if (!p || !chan_up(p->chan)) {
+	if (!p || !ctrld_chan_up(p->chan)) {
 		if (ask)
 			answer_error(c, r, "QKDN controller %s is not reachable",
 				     c->cfg->controller.id);
@@ -482,19 +668,67 @@ void ctrld_core_request(struct ctrld_core *c, const struct ctrld_req *r,
 	m = malloc(sizeof(*m));
 	if (!m)
 		return;
-	m->type = CTRLD_CX_CTRL;
-	m->req = *r;
-	if (send_msg(c, p->chan, m)) {
+	if (ctrld_cx_session_msg(r->msg)) {
+		m->type = CTRLD_CX_SESSION;
+		m->session.hops = 1;
+		m->session.req = *r;
+	} else {
+		m->type = CTRLD_CX_CTRL;
+		m->req = *r;
+	}
+	if (ctrld_send(c, p->chan, m)) {
 		if (ask)
 			answer_error(c, r, "QKDN controller %s is not reachable",
 				     c->cfg->controller.id);
 	} else if (ask) {
+		ms = r->msg == QKDN_MSG_SESSION_CREATION_REQUEST ?
+		     CTRLD_SESSION_MS + CTRLD_ANSWER_MS : CTRLD_ANSWER_MS;
 		c->wait[c->n_wait++] = (struct ctrld_wait){
 			.ctrl_id = r->ctrl_id, .msg = r->msg,
-			.deadline = now + CTRLD_ANSWER_MS,
+			.deadline = now + ms, .ms = ms,
 		};
 	}
 	free(m);
+}
+
+/* A message of node's kernel, this node's or an agent's (ch), for a
+ * controller (distributed or central).
+ */
+static void handle(struct ctrld_core *c, const char *node, struct qd_chan *ch,
+		   const struct ctrld_req *r)
+{
+	switch (r->msg) {
+	case QKDN_MSG_NEXT_HOP_REQUEST:
+	case QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION:
+		answer_relay(c, node, ch, r);
+		break;
+	case QKDN_MSG_KEY_RELAY_RESPONSE:
+		if (c->cfg->mode == CTRLD_CENTRAL)
+			ctrld_relay_response(c, node, r);
+		break;
+	case QKDN_MSG_SESSION_CREATION_REQUEST:
+		ctrld_session_request(c, node, r);
+		break;
+	case QKDN_MSG_SESSION_NOTIFICATION_RESPONSE:
+		ctrld_session_response(c, node, r);
+		break;
+	}
+}
+
+void ctrld_core_request(struct ctrld_core *c, const struct ctrld_req *r,
+			uint64_t now)
+{
+	c->st.requests++;
+	ctrld_log_request(r, NULL);
+	if (c->cfg->mode == CTRLD_AGENT)
+		agent_up(c, r, now);
+	else
+		handle(c, c->node_id, NULL, r);
+}
+
+static void wait_remove(struct ctrld_core *c, size_t i)
+{
+	c->wait[i] = c->wait[--c->n_wait];
 }
 
 static void wait_tick(struct ctrld_core *c, uint64_t now, bool all)
@@ -506,10 +740,10 @@ static void wait_tick(struct ctrld_core *c, uint64_t now, bool all)
 			i++;
 			continue;
 		}
-		qd_warn("ctrl-id %u: no answer from QKDN controller %s within %d ms; the kernel will time out",
+		qd_warn("ctrl-id %u: no answer from QKDN controller %s within %u ms; the kernel will time out",
 			c->wait[i].ctrl_id, c->cfg->controller.id,
-			CTRLD_ANSWER_MS);
-		c->wait[i] = c->wait[--c->n_wait];
+			c->wait[i].ms);
+		wait_remove(c, i);
 	}
 }
 
@@ -571,29 +805,52 @@ static void on_lsa(struct ctrld_core *c, struct qd_chan *ch,
 	}
 }
 
-/* Central: a request of an agent's kernel. */
+/* Central: a request or notification of an agent's kernel. */
 static void on_ctrl(struct ctrld_core *c, struct qd_chan *ch,
 		    const struct ctrld_req *r)
 {
-	struct ctrld_cx_msg *m;
-
 	c->st.requests++;
-	log_request(r, ch->peer_id);
-	m = malloc(sizeof(*m));
-	if (!m)
+	ctrld_log_request(r, ch->peer_id);
+	if (ctrld_cx_session_msg(r->msg)) {
+		c->st.bad_msgs++;
+		qd_warn("%s: \"%s\" in a Cx ctrl message: ignored", ch->peer_id,
+			qkdn_msg_name(r->msg));
 		return;
-	if (answer_for(c, ch->peer_id, r, &m->ans)) {
-		m->type = CTRLD_CX_ANSWER;
-		c->st.answers++;
-		log_answer(&m->ans, ch->peer_id);
-		send_msg(c, ch, m);
 	}
-	free(m);
+	handle(c, ch->peer_id, ch, r);
+}
+
+/* Central: an I.2 message of an agent's kernel; distributed: another
+ * controller's.
+ */
+static void on_session(struct ctrld_core *c, struct qd_chan *ch,
+		       const struct ctrld_cx_msg *m)
+{
+	const struct ctrld_req *r = &m->session.req;
+
+	if (c->cfg->mode == CTRLD_DISTRIBUTED) {
+		ctrld_session_cx(c, ch, m);
+		return;
+	}
+	c->st.requests++;
+	ctrld_log_request(r, ch->peer_id);
+	/* An agent speaks for its own node only. */
+	if ((r->msg == QKDN_MSG_SESSION_CREATION_REQUEST &&
+	     !strcmp(r->src, ch->peer_id)) ||
+	    (r->msg == QKDN_MSG_SESSION_NOTIFICATION_RESPONSE &&
+	     !strcmp(r->dst, ch->peer_id))) {
+		handle(c, ch->peer_id, ch, r);
+		return;
+	}
+	c->st.bad_msgs++;
+	qd_chan_close(ch, "agent %s sent \"%s\" for %s -> %s", ch->peer_id,
+		      qkdn_msg_name(r->msg), r->src, r->dst);
 }
 
 /* Agent: the controller's answer. */
 static void on_answer(struct ctrld_core *c, const struct ctrld_answer *a)
 {
+	char why[QKDN_ERRMSG_MAX];
 	size_t i;
 
 	for (i = 0; i < c->n_wait; i++)
@@ -604,13 +861,73 @@ static void on_answer(struct ctrld_core *c, const struct ctrld_answer *a)
 			  a->ctrl_id);
 		return;
 	}
-	c->wait[i] = c->wait[--c->n_wait];
+	wait_remove(c, i);
 	if (!a->err && (a->path.n < 2 || strcmp(a->path.node[0], c->node_id))) {
 		qd_warn("ctrl-id %u: the controller's route does not start at this node: dropped",
 			a->ctrl_id);
 		return;
 	}
-	answer_local(c, a);
+	c->st.answers++;
+	apply(c, a, why, sizeof(why));
+}
+
+/* Agent: a command of the controller for this node's kernel; its result
+ * goes back.
+ */
+static void on_command(struct ctrld_core *c, struct qd_chan *ch,
+		       const struct ctrld_cx_msg *m)
+{
+	const struct ctrld_answer *a = &m->command.cmd;
+	struct ctrld_cx_msg *res;
+	size_t i;
+	int r;
+
+	if (m->command.seq <= c->cmd_seq_rx) {
+		c->st.bad_msgs++;
+		qd_notice("command %u from the controller replayed (last %u): dropped",
+			  m->command.seq, c->cmd_seq_rx);
+		return;
+	}
+	c->cmd_seq_rx = m->command.seq;
+	/* It answers the request it names: no need to wait any more. */
+	for (i = 0; a->ctrl_id && i < c->n_wait; i++) {
+		if (c->wait[i].ctrl_id == a->ctrl_id) {
+			wait_remove(c, i);
+			break;
+		}
+	}
+	res = calloc(1, sizeof(*res));
+	if (!res)
+		return;
+	c->st.commands++;
+	r = apply(c, a, res->result.errmsg, sizeof(res->result.errmsg));
+	res->type = CTRLD_CX_RESULT;
+	res->result.seq = m->command.seq;
+	res->result.msg = a->msg;
+	res->result.err = r < 0 ? (uint32_t)-r : 0;
+	if (!r)
+		res->result.errmsg[0] = '\0';
+	ctrld_send(c, ch, res);
+	free(res);
+}
+
+/* Central: what an agent's kernel said to a command. */
+static void on_result(struct ctrld_core *c, struct qd_chan *ch,
+		      const struct ctrld_cx_msg *m)
+{
+	uint32_t err = m->result.err;
+	const char *why = m->result.errmsg;
+
+	c->st.results++;
+	if (ctrld_relay_result(c, ch->peer_id, m->result.seq, err, why) ||
+	    ctrld_session_result(c, ch->peer_id, m->result.seq, err, why))
+		return;
+	if (err)
+		ctrld_log_refused(ch->peer_id, m->result.msg, "", err, why,
+				  LOG_NOTICE);
+	else
+		qd_dbg("%s: \"%s\" (command %u) taken", ch->peer_id,
+		       qkdn_msg_name(m->result.msg), m->result.seq);
 }
 
 /* Agent: the routes of this node, one at a time, then the end. */
@@ -693,6 +1010,24 @@ static void on_frame(void *ctx, struct qd_chan *ch, const uint8_t *data,
 			return;
 		}
 		break;
+	case CTRLD_CX_SESSION:
+		if (mode != CTRLD_AGENT) {
+			on_session(c, ch, m);
+			return;
+		}
+		break;
+	case CTRLD_CX_COMMAND:
+		if (mode == CTRLD_AGENT) {
+			on_command(c, ch, m);
+			return;
+		}
+		break;
+	case CTRLD_CX_RESULT:
+		if (mode == CTRLD_CENTRAL) {
+			on_result(c, ch, m);
+			return;
+		}
+		break;
 	}
 	c->st.bad_msgs++;
 	qd_chan_close(ch, "unexpected Cx %s message in mode %s",
@@ -712,7 +1047,7 @@ static const char *on_hello(void *ctx, struct qd_chan *ch, const char *id)
 		return "that is this node's ID";
 	if (c->cfg->mode == CTRLD_CENTRAL)
 		return NULL;
-	p = peer_find(c, id);
+	p = ctrld_peer_find(c, id);
 	if (!p) {
 		snprintf(c->why, sizeof(c->why), "no link to node '%s'", id);
 		return c->why;
@@ -735,7 +1070,7 @@ static void on_up(void *ctx, struct qd_chan *ch)
 	size_t i;
 
 	if (!p) {
-		p = peer_find(c, ch->peer_id);
+		p = ctrld_peer_find(c, ch->peer_id);
 		if (!p && c->cfg->mode == CTRLD_CENTRAL)
 			p = peer_add(c, ch->peer_id, false);
 		if (!p) {
@@ -763,6 +1098,8 @@ static void on_up(void *ctx, struct qd_chan *ch)
 			send_lsa(c, ch, c->db.e[i], now);
 		break;
 	case CTRLD_AGENT:
+		/* A new controller numbers its commands from 1. */
+		c->cmd_seq_rx = 0;
 		e = c->originated ? ctrld_lsdb_find(&c->db, c->node_id) : NULL;
 		if (e)
 			send_lsa(c, ch, e, now);
@@ -901,6 +1238,8 @@ void ctrld_core_tick(struct ctrld_core *c, uint64_t now)
 	routes_tick(c, now);
 	if (c->cfg->mode == CTRLD_AGENT)
 		wait_tick(c, now, false);
+	ctrld_relay_tick(c, now);
+	ctrld_session_tick(c, now);
 	if (c->node_id[0])
 		dial(c, now);
 	for (ch = c->chans; ch; ch = ch->next)
@@ -923,6 +1262,11 @@ static int poll_timeout(const struct ctrld_core *c, uint64_t now, int max_ms)
 	for (ch = c->chans; ch; ch = ch->next)
 		if (qd_chan_deadline(ch) < t)
 			t = qd_chan_deadline(ch);
+	/* I.4b retries come faster than the tick. */
+	for (i = 0; i < c->n_relays; i++)
+		if (c->relays[i]->state == CTRLD_RL_RETRY &&
+		    c->relays[i]->t_next < t)
+			t = c->relays[i]->t_next;
 	return t <= now ? 0 : (int)(t - now);
 }
 
@@ -993,6 +1337,8 @@ void ctrld_core_set_node(struct ctrld_core *c, const char *id)
 	c->originated = false;
 	ctrld_rtable_free(&c->staging);
 	c->n_wait = 0;
+	ctrld_relay_flush(c);
+	ctrld_session_flush(c);
 	snprintf(c->node_id, sizeof(c->node_id), "%s", id);
 	if (id[0] && !qd_node_id_valid(id, strlen(id))) {
 		qd_err("node ID '%s' cannot be used in a hello", id);
@@ -1044,7 +1390,7 @@ void ctrld_core_set_links(struct ctrld_core *c, const struct ctrld_link *l,
 	for (i = 0; i < c->self.n_links; i++) {
 		const char *id = c->self.links[i].peer;
 
-		p = peer_find(c, id);
+		p = ctrld_peer_find(c, id);
 		if (!p) {
 			p = peer_add(c, id, strcmp(c->node_id, id) < 0);
 			if (!p)
@@ -1091,6 +1437,8 @@ void ctrld_core_set_ssl(struct ctrld_core *c, SSL_CTX *ssl)
 void ctrld_core_free(struct ctrld_core *c)
 {
 	drop_all(c, "shutting down");
+	ctrld_relay_flush(c);
+	ctrld_session_flush(c);
 	sweep(c, 0);
 	free(c->peers);
 	c->peers = NULL;

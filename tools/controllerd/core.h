@@ -11,7 +11,13 @@
  * central: agents dial in; each sends its node's LSA and its kernel's
  *	requests; the core answers them and sends each agent its routes.
  * agent: one channel to the central controller; the node's LSA and
- *	requests go up, answers and routes come down.
+ *	requests go up, answers, commands and routes come down, and the
+ *	results of the commands go up.
+ *
+ * Beyond answers, a controller drives two procedures of its own: key
+ * relay with key reservation (I.4b, central with relay_scheme reserve;
+ * reserve.c) and session creation for proactive key supply (I.2, every
+ * mode; session.c).
  */
 #ifndef CTRLD_CORE_H
 #define CTRLD_CORE_H
@@ -35,11 +41,22 @@
 #define CTRLD_ANSWER_MS		1000	/* agent: wait for the controller */
 #define CTRLD_WAIT_MAX		256	/* agent: requests waiting */
 #define CTRLD_TICK_MS		200	/* longest sleep of the loop */
+#define CTRLD_RESULT_MS		1000	/* central: an agent's command result */
+#define CTRLD_RELAYS_MAX	256	/* I.4b relays in progress */
+#define CTRLD_RETRY_MS		50	/* I.4b: "key relay request" retried */
+#define CTRLD_RETRY_FOR_MS	2000	/* ... this long while KM2 says ENOENT */
+#define CTRLD_RELAY_RESPONSE_MS	5000	/* I.4b: wait for KM2's response */
+#define CTRLD_SESSIONS_MAX	256	/* I.2 session creations in progress */
+#define CTRLD_SESSION_MS	5000	/* I.2: a session creation times out */
+#define CTRLD_SESSION_RECENT	256	/* I.2: session IDs remembered */
 
 /* What the core asks of its node (the kernel, in the daemon). */
 struct ctrld_node_ops {
-	/* Answer a request of the node's kernel. */
-	void (*answer)(void *ctx, const struct ctrld_answer *a);
+	/* Give the node's kernel a Ck message (QKDN_CMD_CTRL): an answer or
+	 * a command. 0, or -errno with the kernel's reason (extack) in why.
+	 */
+	int (*answer)(void *ctx, const struct ctrld_answer *a, char *why,
+		      size_t whylen);
 	/* Add or replace the route to r->dst; delete the route to dst.
 	 * 0 or -errno.
 	 */
@@ -68,11 +85,56 @@ struct ctrld_wait {
 	uint32_t ctrl_id;
 	uint32_t msg;
 	uint64_t deadline;
+	unsigned int ms;
+};
+
+/* I.4b: a key relay with key reservation, in the central controller. */
+enum ctrld_relay_state {
+	CTRLD_RL_RESERVING,	/* "key reservation request" sent to KM1 */
+	CTRLD_RL_REQUESTING,	/* "key relay request" sent to KM2 */
+	CTRLD_RL_RETRY,		/* KM2 holds no reservation yet */
+	CTRLD_RL_RELAYING,	/* waiting for KM2's response */
+	CTRLD_RL_ALLOCATING,	/* "key allocation request" sent to KM1 */
+};
+
+struct ctrld_relay {
+	uint8_t id[QKDN_RELAY_ID_LEN];
+	uint32_t ctrl_id;		/* of KM1's notification */
+	struct ctrld_path path;		/* KM1, KM2, ..., destination */
+	enum ctrld_relay_state state;
+	uint32_t seq;			/* an agent's result awaited, or 0 */
+	uint64_t t_result;		/* ... until then */
+	uint64_t t_first;		/* first "key relay request" */
+	uint64_t t_next;		/* retry, or KM2's response due */
+	unsigned int tries;
+	uint32_t err;			/* what the allocation carries */
+};
+
+/* I.2: a session being created, in the source's controller (the central
+ * one when centralized).
+ */
+struct ctrld_session {
+	uint32_t id;
+	uint32_t ctrl_id;		/* of the source's request */
+	char src[QKDN_ID_MAX];
+	char dst[QKDN_ID_MAX];
+	char master[QKDN_ID_MAX];
+	char slave[QKDN_ID_MAX];
+	uint32_t seq;			/* central: the notification's result */
+	uint64_t deadline;
+};
+
+/* I.2: a notification this node's kernel was given (replays dropped). */
+struct ctrld_notified {
+	uint32_t id;
+	char src[QKDN_ID_MAX];
 };
 
 struct ctrld_stats {
 	uint64_t lsa_rx, lsa_new, lsa_dup, lsa_old, lsa_expired, lsa_tx;
 	uint64_t lsa_originated, requests, answers, bad_msgs;
+	uint64_t commands, results, relays_done, relays_failed;
+	uint64_t sessions_created, sessions_failed;
 };
 
 struct ctrld_core {
@@ -104,6 +166,17 @@ struct ctrld_core {
 	struct qd_chan *chans;		/* every channel, owned or in set-up */
 	struct ctrld_wait wait[CTRLD_WAIT_MAX];
 	size_t n_wait;
+	uint32_t cmd_seq;		/* central: last COMMAND sent */
+	uint32_t cmd_seq_rx;		/* agent: last COMMAND taken */
+
+	struct ctrld_relay *relays[CTRLD_RELAYS_MAX];
+	size_t n_relays;
+	struct ctrld_session *sessions[CTRLD_SESSIONS_MAX];
+	size_t n_sessions;
+	uint32_t recent[CTRLD_SESSION_RECENT];	/* session IDs given out */
+	size_t n_recent;
+	struct ctrld_notified notified[CTRLD_SESSION_RECENT];
+	size_t n_notified;
 
 	struct ctrld_stats st;
 	struct pollfd *pfd;

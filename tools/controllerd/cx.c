@@ -82,6 +82,56 @@ static void w_text(struct wbuf *w, const char *s)
 	w_bytes(w, s, n);
 }
 
+bool ctrld_cx_cmd_msg(uint32_t msg)
+{
+	switch (msg) {
+	case QKDN_MSG_NEXT_HOP_RESPONSE:
+	case QKDN_MSG_KEY_RELAY_REQUEST:
+	case QKDN_MSG_KEY_RESERVATION_REQUEST:
+	case QKDN_MSG_KEY_ALLOCATION_REQUEST:
+	case QKDN_MSG_SESSION_CREATION_NOTIFICATION:
+	case QKDN_MSG_SESSION_CREATION_RESPONSE:
+		return true;
+	}
+	return false;
+}
+
+bool ctrld_cx_session_msg(uint32_t msg)
+{
+	return msg == QKDN_MSG_SESSION_CREATION_REQUEST ||
+	       msg == QKDN_MSG_SESSION_CREATION_NOTIFICATION ||
+	       msg == QKDN_MSG_SESSION_NOTIFICATION_RESPONSE;
+}
+
+/* The fields each I.2 message needs (both ends check them). */
+static bool session_ok(uint8_t hops, const struct ctrld_req *r)
+{
+	if (!ctrld_cx_session_msg(r->msg) || !hops ||
+	    hops > QKDN_ROUTE_HOPS_MAX)
+		return false;
+	if (r->msg == QKDN_MSG_SESSION_CREATION_REQUEST)
+		return r->ctrl_id && r->master[0] && r->slave[0];
+	if (r->msg == QKDN_MSG_SESSION_CREATION_NOTIFICATION)
+		return r->session_id && r->master[0] && r->slave[0];
+	return r->session_id;
+}
+
+/* ANSWER, and the part of COMMAND that is one. */
+static void w_answer(struct wbuf *w, const struct ctrld_answer *a)
+{
+	if (a->msg > 0xff) {
+		w->err = CTRLD_CX_EVALUE;
+		return;
+	}
+	w_uint(w, a->msg, 1);
+	w_uint(w, a->ctrl_id, 4);
+	w_uint(w, a->err, 4);
+	w_text(w, a->errmsg);
+	w_uint(w, a->path.metric, 4);
+	w_uint(w, a->path.avail, 8);
+	w_path(w, &a->path);
+}
+
 int ctrld_cx_encode(const struct ctrld_cx_msg *m, uint8_t *out, size_t outlen)
 {
 	struct wbuf w = { .p = out, .cap = outlen < CTRLD_CX_MAX ? outlen :
@@ -116,15 +166,7 @@ int ctrld_cx_encode(const struct ctrld_cx_msg *m, uint8_t *out, size_t outlen)
 		w_uint(&w, m->req.err, 4);
 		break;
 	case CTRLD_CX_ANSWER:
-		if (m->ans.msg > 0xff)
-			return -CTRLD_CX_EVALUE;
-		w_uint(&w, m->ans.msg, 1);
-		w_uint(&w, m->ans.ctrl_id, 4);
-		w_uint(&w, m->ans.err, 4);
-		w_text(&w, m->ans.errmsg);
-		w_uint(&w, m->ans.path.metric, 4);
-		w_uint(&w, m->ans.path.avail, 8);
-		w_path(&w, &m->ans.path);
+		w_answer(&w, &m->ans);
 		break;
 	case CTRLD_CX_ROUTE:
 		w_uint(&w, m->route.gen, 4);
@@ -136,6 +178,42 @@ int ctrld_cx_encode(const struct ctrld_cx_msg *m, uint8_t *out, size_t outlen)
 	case CTRLD_CX_ROUTES_END:
 		w_uint(&w, m->end.gen, 4);
 		w_uint(&w, m->end.count, 2);
+		break;
+	case CTRLD_CX_SESSION:
+		if (!session_ok(m->session.hops, &m->session.req))
+			return -CTRLD_CX_EVALUE;
+		w_uint(&w, CTRLD_CX_VERSION, 1);
+		w_uint(&w, m->session.req.msg, 1);
+		w_uint(&w, m->session.hops, 1);
+		w_uint(&w, m->session.req.ctrl_id, 4);
+		w_uint(&w, m->session.req.session_id, 4);
+		w_id(&w, m->session.req.src, false);
+		w_id(&w, m->session.req.dst, false);
+		w_id(&w, m->session.req.master, true);
+		w_id(&w, m->session.req.slave, true);
+		w_uint(&w, m->session.req.err, 4);
+		w_text(&w, m->session.req.errmsg);
+		break;
+	case CTRLD_CX_COMMAND:
+		if (!m->command.seq || !ctrld_cx_cmd_msg(m->command.cmd.msg))
+			return -CTRLD_CX_EVALUE;
+		w_uint(&w, CTRLD_CX_VERSION, 1);
+		w_uint(&w, m->command.seq, 4);
+		w_answer(&w, &m->command.cmd);
+		w_bytes(&w, m->command.cmd.relay_id, QKDN_RELAY_ID_LEN);
+		w_uint(&w, m->command.cmd.session_id, 4);
+		w_id(&w, m->command.cmd.src, true);
+		w_id(&w, m->command.cmd.master, true);
+		w_id(&w, m->command.cmd.slave, true);
+		break;
+	case CTRLD_CX_RESULT:
+		if (!m->result.seq || !ctrld_cx_cmd_msg(m->result.msg))
+			return -CTRLD_CX_EVALUE;
+		w_uint(&w, CTRLD_CX_VERSION, 1);
+		w_uint(&w, m->result.seq, 4);
+		w_uint(&w, m->result.msg, 1);
+		w_uint(&w, m->result.err, 4);
+		w_text(&w, m->result.errmsg);
 		break;
 	default:
 		return -CTRLD_CX_ETYPE;
@@ -231,10 +309,57 @@ static void r_path(struct rbuf *r, struct ctrld_path *p)
 		r_id(r, p->node[i], false);
 }
 
+/* A Q.4160 message number: 1..QKDN_MSG_MAX. */
+static uint32_t r_msg(struct rbuf *r)
+{
+	uint32_t msg = (uint32_t)r_uint(r, 1);
+
+	if (!r->err && (msg == QKDN_MSG_UNSPEC || msg > QKDN_MSG_MAX))
+		r->err = CTRLD_CX_EVALUE;
+	return msg;
+}
+
+static void r_answer(struct rbuf *r, struct ctrld_answer *a)
+{
+	a->msg = r_msg(r);
+	a->ctrl_id = (uint32_t)r_uint(r, 4);
+	a->err = (uint32_t)r_uint(r, 4);
+	r_text(r, a->errmsg);
+	a->path.metric = (uint32_t)r_uint(r, 4);
+	a->path.avail = r_uint(r, 8);
+	r_path(r, &a->path);
+}
+
+/* The version byte of types 6 and up. */
+static void r_version(struct rbuf *r)
+{
+	uint8_t v = (uint8_t)r_uint(r, 1);
+
+	if (!r->err && v != CTRLD_CX_VERSION)
+		r->err = CTRLD_CX_EVERSION;
+}
+
+/* A sequence number of COMMAND or RESULT, never 0. */
+static uint32_t r_seq(struct rbuf *r)
+{
+	uint32_t seq = (uint32_t)r_uint(r, 4);
+
+	if (!r->err && !seq)
+		r->err = CTRLD_CX_EVALUE;
+	return seq;
+}
+
+static void r_relay_id(struct rbuf *r, uint8_t id[QKDN_RELAY_ID_LEN])
+{
+	const uint8_t *b = r_bytes(r, QKDN_RELAY_ID_LEN);
+
+	if (b)
+		memcpy(id, b, QKDN_RELAY_ID_LEN);
+}
+
 int ctrld_cx_decode(const uint8_t *in, size_t len, struct ctrld_cx_msg *m)
 {
 	struct rbuf r = { .p = in, .len = len };
-	const uint8_t *b;
 	uint32_t i;
 
 	memset(m, 0, sizeof(*m));
@@ -265,14 +390,9 @@ int ctrld_cx_decode(const uint8_t *in, size_t len, struct ctrld_cx_msg *m)
 			r.err = CTRLD_CX_EVALUE;
 		break;
 	case CTRLD_CX_CTRL:
-		m->req.msg = (uint32_t)r_uint(&r, 1);
-		if (!r.err && (m->req.msg == QKDN_MSG_UNSPEC ||
-			       m->req.msg > QKDN_MSG_MAX))
-			r.err = CTRLD_CX_EVALUE;
+		m->req.msg = r_msg(&r);
 		m->req.ctrl_id = (uint32_t)r_uint(&r, 4);
-		b = r_bytes(&r, QKDN_RELAY_ID_LEN);
-		if (b)
-			memcpy(m->req.relay_id, b, QKDN_RELAY_ID_LEN);
+		r_relay_id(&r, m->req.relay_id);
 		r_id(&r, m->req.src, false);
 		r_id(&r, m->req.dst, false);
 		m->req.relay_bytes = (uint32_t)r_uint(&r, 4);
@@ -280,16 +400,7 @@ int ctrld_cx_decode(const uint8_t *in, size_t len, struct ctrld_cx_msg *m)
 		m->req.err = (uint32_t)r_uint(&r, 4);
 		break;
 	case CTRLD_CX_ANSWER:
-		m->ans.msg = (uint32_t)r_uint(&r, 1);
-		if (!r.err && (m->ans.msg == QKDN_MSG_UNSPEC ||
-			       m->ans.msg > QKDN_MSG_MAX))
-			r.err = CTRLD_CX_EVALUE;
-		m->ans.ctrl_id = (uint32_t)r_uint(&r, 4);
-		m->ans.err = (uint32_t)r_uint(&r, 4);
-		r_text(&r, m->ans.errmsg);
-		m->ans.path.metric = (uint32_t)r_uint(&r, 4);
-		m->ans.path.avail = r_uint(&r, 8);
-		r_path(&r, &m->ans.path);
+		r_answer(&r, &m->ans);
 		break;
 	case CTRLD_CX_ROUTE:
 		m->route.gen = (uint32_t)r_uint(&r, 4);
@@ -303,6 +414,42 @@ int ctrld_cx_decode(const uint8_t *in, size_t len, struct ctrld_cx_msg *m)
 	case CTRLD_CX_ROUTES_END:
 		m->end.gen = (uint32_t)r_uint(&r, 4);
 		m->end.count = (uint16_t)r_uint(&r, 2);
+		break;
+	case CTRLD_CX_SESSION:
+		r_version(&r);
+		m->session.req.msg = r_msg(&r);
+		m->session.hops = (uint8_t)r_uint(&r, 1);
+		m->session.req.ctrl_id = (uint32_t)r_uint(&r, 4);
+		m->session.req.session_id = (uint32_t)r_uint(&r, 4);
+		r_id(&r, m->session.req.src, false);
+		r_id(&r, m->session.req.dst, false);
+		r_id(&r, m->session.req.master, true);
+		r_id(&r, m->session.req.slave, true);
+		m->session.req.err = (uint32_t)r_uint(&r, 4);
+		r_text(&r, m->session.req.errmsg);
+		if (!r.err && !session_ok(m->session.hops, &m->session.req))
+			r.err = CTRLD_CX_EVALUE;
+		break;
+	case CTRLD_CX_COMMAND:
+		r_version(&r);
+		m->command.seq = r_seq(&r);
+		r_answer(&r, &m->command.cmd);
+		if (!r.err && !ctrld_cx_cmd_msg(m->command.cmd.msg))
+			r.err = CTRLD_CX_EVALUE;
+		r_relay_id(&r, m->command.cmd.relay_id);
+		m->command.cmd.session_id = (uint32_t)r_uint(&r, 4);
+		r_id(&r, m->command.cmd.src, true);
+		r_id(&r, m->command.cmd.master, true);
+		r_id(&r, m->command.cmd.slave, true);
+		break;
+	case CTRLD_CX_RESULT:
+		r_version(&r);
+		m->result.seq = r_seq(&r);
+		m->result.msg = r_msg(&r);
+		if (!r.err && !ctrld_cx_cmd_msg(m->result.msg))
+			r.err = CTRLD_CX_EVALUE;
+		m->result.err = (uint32_t)r_uint(&r, 4);
+		r_text(&r, m->result.errmsg);
 		break;
 	default:
 		r.err = CTRLD_CX_ETYPE;
@@ -331,6 +478,8 @@ const char *ctrld_cx_strerror(int err)
 		return "bad value";
 	case CTRLD_CX_ETOOBIG:
 		return "message too long";
+	case CTRLD_CX_EVERSION:
+		return "unknown message version";
 	}
 	return "unknown error";
 }
@@ -348,6 +497,12 @@ const char *ctrld_cx_type_name(uint8_t type)
 		return "route";
 	case CTRLD_CX_ROUTES_END:
 		return "routes-end";
+	case CTRLD_CX_SESSION:
+		return "session";
+	case CTRLD_CX_COMMAND:
+		return "command";
+	case CTRLD_CX_RESULT:
+		return "result";
 	}
 	return "?";
 }

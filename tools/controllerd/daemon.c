@@ -19,15 +19,16 @@
 
 /* The core's requests to the node. */
 
-static void node_answer(void *ctx, const struct ctrld_answer *a)
+static int node_answer(void *ctx, const struct ctrld_answer *a, char *why,
+		       size_t whylen)
 {
 	struct ctrld *d = ctx;
 	int r = ctrld_kernel_answer(&d->kern, a);
 
 	if (r < 0)
-		qd_warn("ctrl-id %u: the kernel refused \"%s\": %s (%s)",
-			a->ctrl_id, qkdn_msg_name(a->msg),
-			ctrld_kernel_errmsg(&d->kern), strerror(-r));
+		snprintf(why, whylen, "%s", *ctrld_kernel_errmsg(&d->kern) ?
+			 ctrld_kernel_errmsg(&d->kern) : strerror(-r));
+	return r;
 }
 
 static int node_route_set(void *ctx, const struct ctrld_route *rt)

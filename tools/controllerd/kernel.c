@@ -220,15 +220,34 @@ int ctrld_kernel_answer(struct ctrld_kernel *k, const struct ctrld_answer *a)
 
 	nlh = qkdn_msg(k->cmd, k->buf, QKDN_CMD_CTRL, 0);
 	mnl_attr_put_u32(nlh, QKDN_A_MSG, a->msg);
-	mnl_attr_put_u32(nlh, QKDN_A_CTRL_ID, a->ctrl_id);
+	if (a->ctrl_id)
+		mnl_attr_put_u32(nlh, QKDN_A_CTRL_ID, a->ctrl_id);
+	if (a->msg == QKDN_MSG_KEY_ALLOCATION_REQUEST ||
+	    (a->msg == QKDN_MSG_KEY_RELAY_REQUEST && !a->ctrl_id))
+		mnl_attr_put(nlh, QKDN_A_RELAY_ID, QKDN_RELAY_ID_LEN,
+			     a->relay_id);
 	if (a->err) {
 		mnl_attr_put_u32(nlh, QKDN_A_ERRNO, a->err);
 		if (a->errmsg[0])
 			mnl_attr_put_strz(nlh, QKDN_A_ERRMSG, a->errmsg);
-	} else if (a->msg == QKDN_MSG_NEXT_HOP_RESPONSE) {
+		return qkdn_request(k->cmd, nlh, NULL, NULL);
+	}
+	switch (a->msg) {
+	case QKDN_MSG_NEXT_HOP_RESPONSE:
+	case QKDN_MSG_KEY_RESERVATION_REQUEST:
 		mnl_attr_put_strz(nlh, QKDN_A_NEXT_HOP, a->path.node[1]);
-	} else {
+		break;
+	case QKDN_MSG_KEY_RELAY_REQUEST:
 		put_route(nlh, &a->path);
+		break;
+	case QKDN_MSG_SESSION_CREATION_NOTIFICATION:
+		mnl_attr_put_strz(nlh, QKDN_A_SRC_NODE_ID, a->src);
+		mnl_attr_put_strz(nlh, QKDN_A_MASTER_SAE_ID, a->master);
+		mnl_attr_put_strz(nlh, QKDN_A_SLAVE_SAE_ID, a->slave);
+		/* fall through */
+	case QKDN_MSG_SESSION_CREATION_RESPONSE:
+		mnl_attr_put_u32(nlh, QKDN_A_SESSION_ID, a->session_id);
+		break;
 	}
 	return qkdn_request(k->cmd, nlh, NULL, NULL);
 }
@@ -262,6 +281,16 @@ struct recv_ctx {
 	ctrld_kevent_cb event;
 	void *ctx;
 };
+
+/* The kernel's text, printable only (it travels over Cx). */
+static void text_copy(char out[QKDN_ERRMSG_MAX], const char *in)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i < QKDN_ERRMSG_MAX - 1; i++)
+		out[i] = in[i] >= ' ' && in[i] < 0x7f ? in[i] : '?';
+	out[i] = '\0';
+}
 
 static bool opt_id(const struct nlattr *a, char out[QKDN_ID_MAX])
 {
@@ -297,13 +326,32 @@ static int recv_cb(const struct nlmsghdr *nlh, void *data)
 		r.relay_bytes = mnl_attr_get_u32(tb[QKDN_A_RELAY_BYTES]);
 	if (tb[QKDN_A_ERRNO])
 		r.err = mnl_attr_get_u32(tb[QKDN_A_ERRNO]);
+	if (tb[QKDN_A_SESSION_ID])
+		r.session_id = mnl_attr_get_u32(tb[QKDN_A_SESSION_ID]);
+	if (tb[QKDN_A_ERRMSG])
+		text_copy(r.errmsg, mnl_attr_get_str(tb[QKDN_A_ERRMSG]));
 	if (!qkdn_attr_id(tb[QKDN_A_SRC_NODE_ID], r.src) ||
 	    !qkdn_attr_id(tb[QKDN_A_DST_NODE_ID], r.dst) ||
-	    !opt_id(tb[QKDN_A_PEER_NODE_ID], r.peer))
+	    !opt_id(tb[QKDN_A_PEER_NODE_ID], r.peer) ||
+	    !opt_id(tb[QKDN_A_MASTER_SAE_ID], r.master) ||
+	    !opt_id(tb[QKDN_A_SLAVE_SAE_ID], r.slave))
 		goto bad;
-	/* Requests need an ID to be answered by. */
-	if (r.msg != QKDN_MSG_KEY_RELAY_RESPONSE && !r.ctrl_id)
-		goto bad;
+	/* Requests need an ID to be answered by, sessions theirs. */
+	switch (r.msg) {
+	case QKDN_MSG_KEY_RELAY_RESPONSE:
+		break;
+	case QKDN_MSG_SESSION_NOTIFICATION_RESPONSE:
+		if (!r.session_id)
+			goto bad;
+		break;
+	case QKDN_MSG_SESSION_CREATION_REQUEST:
+		if (!r.ctrl_id || !r.master[0] || !r.slave[0])
+			goto bad;
+		break;
+	default:
+		if (!r.ctrl_id)
+			goto bad;
+	}
 	rc->req(rc->ctx, &r);
 	return MNL_CB_OK;
 

@@ -48,7 +48,9 @@ int ctrld_kernel_links(struct ctrld_kernel *k, struct ctrld_link *out,
 		       size_t max, size_t *n);
 /* NODE_SET ctrl-mode (enum qkdn_ctrl_mode). 0 or -errno. */
 int ctrld_kernel_set_mode(struct ctrld_kernel *k, uint8_t mode);
-/* QKDN_CMD_CTRL with the answer. 0 or -errno. */
+/* QKDN_CMD_CTRL with a Ck message: an answer or a command. 0 or -errno
+ * (ctrld_kernel_errmsg() says why).
+ */
 int ctrld_kernel_answer(struct ctrld_kernel *k, const struct ctrld_answer *a);
 /* ROUTE_NEW; ROUTE_DEL of dst, or of every route when dst is NULL. */
 int ctrld_kernel_route_set(struct ctrld_kernel *k, const struct ctrld_route *r);

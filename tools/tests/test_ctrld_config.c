@@ -66,7 +66,20 @@ static void test_good(void)
 	ctrld_config_free(&cfg);
 
 	r = parse("mode = central\nlisten = 10.0.0.1:7600\n" TLS, &cfg);
-	tap_ok(r == 0 && cfg.mode == CTRLD_CENTRAL, "central: parsed");
+	tap_ok(r == 0 && cfg.mode == CTRLD_CENTRAL &&
+	       cfg.relay_scheme == CTRLD_RELAY_ROUTE,
+	       "central: parsed, relay_scheme route by default");
+	ctrld_config_free(&cfg);
+
+	r = parse("mode = central\nlisten = 10.0.0.1:7600\n" TLS
+		  "relay_scheme = reserve\n", &cfg);
+	tap_ok(r == 0 && cfg.relay_scheme == CTRLD_RELAY_RESERVE,
+	       "central: relay_scheme reserve");
+	ctrld_config_free(&cfg);
+	r = parse("mode = central\nlisten = 10.0.0.1:7600\n" TLS
+		  "relay_scheme = route\n", &cfg);
+	tap_ok(r == 0 && cfg.relay_scheme == CTRLD_RELAY_ROUTE,
+	       "central: relay_scheme route");
 	ctrld_config_free(&cfg);
 
 	r = parse("mode = agent\ncontroller kme-1 = ctl.example:7600\n" TLS, &cfg);
@@ -141,6 +154,18 @@ static void test_bad(void)
 	bad(DIST "lsa_max_age = 3601\n", "out of range 2..3600", "lsa_max_age too large");
 	bad(DIST "lsa_max_age = 5\nlsa_max_age = 6\n", "duplicate 'lsa_max_age'",
 	    "duplicate lsa_max_age");
+	bad("mode = central\nlisten = 10.0.0.1:7600\n" TLS "relay_scheme = hop\n",
+	    "c.conf:6: relay_scheme: 'hop' is not route or reserve",
+	    "relay_scheme: unknown scheme");
+	bad("mode = central\nlisten = 10.0.0.1:7600\n" TLS
+	    "relay_scheme = route\nrelay_scheme = reserve\n",
+	    "c.conf:7: duplicate 'relay_scheme'", "duplicate relay_scheme");
+	bad(DIST "relay_scheme = reserve\n",
+	    "c.conf:6: 'relay_scheme' is for mode central, not distributed",
+	    "relay_scheme outside central");
+	bad("mode = agent\ncontroller kme-1 = 10.0.0.1:7600\nrelay_scheme = route\n" TLS,
+	    "c.conf:3: 'relay_scheme' is for mode central, not agent",
+	    "relay_scheme in an agent");
 	bad(DIST "port = 1\n", "c.conf:6: unknown key 'port'", "unknown key");
 	bad(DIST "mode x = central\n", "unexpected 'x' after 'mode'", "extra word after key");
 	bad(DIST "listen\n", "expected 'key = value'", "line without '='");

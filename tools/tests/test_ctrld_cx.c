@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Cx codec: every message type round trip; every truncation, trailing
- * bytes, unknown types, bad node IDs, counts over their limits, oversized
- * messages; and a replayed LSA that decodes fine but changes nothing.
+ * bytes, unknown types and versions, bad node IDs, counts over their
+ * limits, fields a message needs, oversized messages; and a replayed LSA
+ * that decodes fine but changes nothing (replayed commands, results and
+ * session messages are the cores' business: test_ctrld_core).
  */
 #include <string.h>
 
@@ -223,6 +225,189 @@ static void test_routes(void)
 	tap_ok(out.end.gen == 3 && out.end.count == 300, "routes-end: back");
 }
 
+static void session_msg(uint32_t msg)
+{
+	memset(&in, 0, sizeof(in));
+	in.type = CTRLD_CX_SESSION;
+	in.session.hops = QKDN_ROUTE_HOPS_MAX;
+	in.session.req.msg = msg;
+	in.session.req.ctrl_id = 9;
+	in.session.req.session_id = 0x89abcdef;
+	strcpy(in.session.req.src, "kme-1");
+	strcpy(in.session.req.dst, "kme-4");
+	strcpy(in.session.req.master, "sae-a");
+	strcpy(in.session.req.slave, "sae-b");
+}
+
+/* Encoded in, with byte off set to v, decodes to err. */
+static bool patched(size_t off, uint8_t v, int err)
+{
+	int n = ctrld_cx_encode(&in, buf, sizeof(buf));
+
+	if (n <= (int)off)
+		return false;
+	buf[off] = v;
+	return ctrld_cx_decode(buf, (size_t)n, &out) == err;
+}
+
+static void test_session(void)
+{
+	int n;
+
+	session_msg(QKDN_MSG_SESSION_CREATION_NOTIFICATION);
+	n = round_trip("session");
+	tap_ok(n == 1 + 1 + 1 + 1 + 4 + 4 + 6 + 6 + 6 + 6 + 4 + 1 &&
+	       !memcmp(&in.session.req, &out.session.req, sizeof(in.session.req)) &&
+	       out.session.hops == QKDN_ROUTE_HOPS_MAX,
+	       "session: every field back, %d bytes", n);
+	tap_ok(buf[1] == CTRLD_CX_VERSION && buf[2] == QKDN_MSG_SESSION_CREATION_NOTIFICATION &&
+	       buf[8] == 0x89 && buf[11] == 0xef, "session: version, msg, big-endian session ID");
+	session_msg(QKDN_MSG_SESSION_NOTIFICATION_RESPONSE);
+	in.session.req.err = 111;
+	strcpy(in.session.req.errmsg, "kme-4: the slave SAE is not listening");
+	memset(in.session.req.master, 0, sizeof(in.session.req.master));
+	round_trip("session response");
+	tap_ok(out.session.req.err == 111 && !strcmp(out.session.req.errmsg, in.session.req.errmsg) &&
+	       !out.session.req.master[0], "session response: errno and reason back, no SAE IDs");
+	session_msg(QKDN_MSG_SESSION_CREATION_REQUEST);
+	round_trip("session request");
+
+	session_msg(QKDN_MSG_SESSION_CREATION_NOTIFICATION);
+	tap_ok(patched(1, 2, -CTRLD_CX_EVERSION), "session: version 2 refused");
+	tap_ok(patched(1, 0, -CTRLD_CX_EVERSION), "session: version 0 refused");
+	tap_ok(patched(2, QKDN_MSG_KEY_RELAY_REQUEST, -CTRLD_CX_EVALUE),
+	       "session: a message that is not I.2 refused");
+	tap_ok(patched(3, 0, -CTRLD_CX_EVALUE), "session: 0 hops refused");
+	tap_ok(patched(3, QKDN_ROUTE_HOPS_MAX + 1, -CTRLD_CX_EVALUE),
+	       "session: more than %d hops refused", QKDN_ROUTE_HOPS_MAX);
+	in.session.req.session_id = 0;
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_EVALUE,
+	       "session: a notification without session ID is not encoded");
+	session_msg(QKDN_MSG_SESSION_CREATION_NOTIFICATION);
+	n = ctrld_cx_encode(&in, buf, sizeof(buf));
+	memset(buf + 8, 0, 4);
+	tap_ok(ctrld_cx_decode(buf, n, &out) == -CTRLD_CX_EVALUE,
+	       "session: a notification with session ID 0 refused");
+	session_msg(QKDN_MSG_SESSION_CREATION_REQUEST);
+	in.session.req.ctrl_id = 0;
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_EVALUE,
+	       "session: a request without ctrl-id is not encoded");
+	session_msg(QKDN_MSG_SESSION_CREATION_REQUEST);
+	in.session.req.master[0] = '\0';
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_EVALUE,
+	       "session: a request without master SAE is not encoded");
+	/* Decoded, the same: slave "b" and master "" instead of "sae-b". */
+	session_msg(QKDN_MSG_SESSION_CREATION_REQUEST);
+	strcpy(in.session.req.master, "sae");
+	strcpy(in.session.req.slave, "b");
+	n = ctrld_cx_encode(&in, buf, sizeof(buf));
+	buf[n - 11] = 0;	/* master: length 0, its 3 bytes become... */
+	buf[n - 10] = 1;	/* ... slave length 1, "a", and 'e' is left */
+	tap_ok(ctrld_cx_decode(buf, n, &out) != 0,
+	       "session: a request without master SAE refused");
+	session_msg(QKDN_MSG_SESSION_CREATION_REQUEST);
+	strcpy(in.session.req.slave, "no space");
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_EID,
+	       "session: a bad SAE ID is not encoded");
+	session_msg(QKDN_MSG_SESSION_CREATION_NOTIFICATION);
+	n = ctrld_cx_encode(&in, buf, sizeof(buf));
+	buf[14] = '\t';	/* in the source node's ID */
+	tap_ok(ctrld_cx_decode(buf, n, &out) == -CTRLD_CX_EID,
+	       "session: a control character in a node ID refused");
+	session_msg(QKDN_MSG_SESSION_NOTIFICATION_RESPONSE);
+	in.session.req.err = 1;
+	strcpy(in.session.req.errmsg, "x");
+	n = ctrld_cx_encode(&in, buf, sizeof(buf));
+	buf[n - 1] = 0x7f;
+	tap_ok(ctrld_cx_decode(buf, n, &out) == -CTRLD_CX_EVALUE,
+	       "session: a control character in the reason refused");
+	memset(in.session.req.errmsg, 'x', sizeof(in.session.req.errmsg));
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_EVALUE,
+	       "session: an unterminated reason is not encoded");
+}
+
+static void command_msg(uint32_t msg)
+{
+	memset(&in, 0, sizeof(in));
+	in.type = CTRLD_CX_COMMAND;
+	in.command.seq = 77;
+	in.command.cmd.msg = msg;
+	in.command.cmd.ctrl_id = 5;
+	memset(in.command.cmd.relay_id, 0x5a, QKDN_RELAY_ID_LEN);
+	in.command.cmd.path.n = 3;
+	strcpy(in.command.cmd.path.node[0], "kme-1");
+	strcpy(in.command.cmd.path.node[1], "kme-2");
+	strcpy(in.command.cmd.path.node[2], "kme-3");
+	in.command.cmd.path.metric = 2;
+	in.command.cmd.path.avail = 960;
+}
+
+static void test_command(void)
+{
+	int n;
+
+	command_msg(QKDN_MSG_KEY_RESERVATION_REQUEST);
+	n = round_trip("command");
+	tap_ok(!memcmp(&in.command, &out.command, sizeof(in.command)),
+	       "command: every field back (%d bytes)", n);
+	tap_ok(buf[1] == CTRLD_CX_VERSION && buf[5] == 77 &&
+	       buf[6] == QKDN_MSG_KEY_RESERVATION_REQUEST,
+	       "command: version, seq, then the fields of an answer");
+	command_msg(QKDN_MSG_SESSION_CREATION_NOTIFICATION);
+	memset(&in.command.cmd.path, 0, sizeof(in.command.cmd.path));
+	in.command.cmd.session_id = 0xfffffffe;
+	strcpy(in.command.cmd.src, "kme-1");
+	strcpy(in.command.cmd.master, "sae-a");
+	strcpy(in.command.cmd.slave, "sae-b");
+	round_trip("command (session)");
+	tap_ok(!memcmp(&in.command, &out.command, sizeof(in.command)),
+	       "command: session ID, source and SAE IDs back");
+	command_msg(QKDN_MSG_KEY_ALLOCATION_REQUEST);
+	in.command.cmd.err = 110;
+	strcpy(in.command.cmd.errmsg, "no response to key relay request from kme-2 within 5000 ms");
+	round_trip("command (allocation with error)");
+	tap_ok(out.command.cmd.err == 110 && !strcmp(out.command.cmd.errmsg, in.command.cmd.errmsg),
+	       "command: errno and reason back");
+
+	command_msg(QKDN_MSG_KEY_RESERVATION_REQUEST);
+	tap_ok(patched(1, 9, -CTRLD_CX_EVERSION), "command: unknown version refused");
+	tap_ok(patched(6, QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION, -CTRLD_CX_EVALUE),
+	       "command: a message a controller does not send a KM refused");
+	tap_ok(patched(6, QKDN_MSG_MAX + 1, -CTRLD_CX_EVALUE), "command: unknown message refused");
+	n = ctrld_cx_encode(&in, buf, sizeof(buf));
+	memset(buf + 2, 0, 4);
+	tap_ok(ctrld_cx_decode(buf, n, &out) == -CTRLD_CX_EVALUE, "command: seq 0 refused");
+	in.command.seq = 0;
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_EVALUE, "command: seq 0 not encoded");
+	command_msg(QKDN_MSG_NEXT_HOP_REQUEST);
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_EVALUE,
+	       "command: a kernel's request is not encoded as one");
+	command_msg(QKDN_MSG_KEY_RELAY_REQUEST);
+	in.command.cmd.path.n = QKDN_ROUTE_HOPS_MAX + 1;
+	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_ECOUNT,
+	       "command: a route over %d nodes not encoded", QKDN_ROUTE_HOPS_MAX);
+
+	memset(&in, 0, sizeof(in));
+	in.type = CTRLD_CX_RESULT;
+	in.result.seq = 77;
+	in.result.msg = QKDN_MSG_KEY_RELAY_REQUEST;
+	in.result.err = 2;
+	strcpy(in.result.errmsg, "no key reservation for this relay here");
+	n = round_trip("result");
+	tap_ok(n == 1 + 1 + 4 + 1 + 4 + 1 + (int)strlen(in.result.errmsg) &&
+	       !memcmp(&in.result, &out.result, sizeof(in.result)),
+	       "result: every field back, %d bytes", n);
+	tap_ok(patched(1, 2, -CTRLD_CX_EVERSION), "result: unknown version refused");
+	tap_ok(patched(6, QKDN_MSG_KEY_RELAY_RESPONSE, -CTRLD_CX_EVALUE),
+	       "result: of a message no command carries refused");
+	n = ctrld_cx_encode(&in, buf, sizeof(buf));
+	memset(buf + 2, 0, 4);
+	tap_ok(ctrld_cx_decode(buf, n, &out) == -CTRLD_CX_EVALUE, "result: seq 0 refused");
+	buf[0] = CTRLD_CX_RESULT;
+	tap_ok(ctrld_cx_decode(buf, 1, &out) == -CTRLD_CX_ETRUNC,
+	       "result: the type alone is truncated");
+}
+
 static void test_other(void)
 {
 	tap_ok(ctrld_cx_decode(buf, 0, &out) == -CTRLD_CX_ETRUNC, "empty message refused");
@@ -233,7 +418,12 @@ static void test_other(void)
 	memset(&in, 0, sizeof(in));
 	in.type = 42;
 	tap_ok(ctrld_cx_encode(&in, buf, sizeof(buf)) == -CTRLD_CX_ETYPE, "unknown type not encoded");
-	tap_ok(!strcmp(ctrld_cx_strerror(-CTRLD_CX_ETRAIL), "trailing bytes"), "errors have names");
+	tap_ok(!strcmp(ctrld_cx_strerror(-CTRLD_CX_ETRAIL), "trailing bytes") &&
+	       !strcmp(ctrld_cx_strerror(-CTRLD_CX_EVERSION), "unknown message version"),
+	       "errors have names");
+	tap_ok(!strcmp(ctrld_cx_type_name(CTRLD_CX_SESSION), "session") &&
+	       !strcmp(ctrld_cx_type_name(CTRLD_CX_COMMAND), "command") &&
+	       !strcmp(ctrld_cx_type_name(CTRLD_CX_RESULT), "result"), "types have names");
 }
 
 /* A replayed LSA is well-formed: the database is what refuses it. */
@@ -269,6 +459,8 @@ int main(void)
 	test_ctrl();
 	test_answer();
 	test_routes();
+	test_session();
+	test_command();
 	test_other();
 	test_replay();
 	printf("1..%d\n", tap_n);
