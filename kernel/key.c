@@ -494,8 +494,11 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 		      keys[0]->slave, n, ids);
 	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
 		    keys[0]->slave, NULL, NULL, NULL, n, 0, NULL);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (tabs[i] == &qn->rkeys)
+			qkdn_relay_key_taken(qn, keys[i]->relay);
 		qkdn_keytab_free(tabs[i], keys[i]);
+	}
 	if (link)
 		link->stats.keys_supplied += n;
 	else

@@ -695,7 +695,12 @@ int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
 	default:
 		err = qkdn_relay_rx(link, hdr->type, (const u8 *)(hdr + 1),
 				    len - sizeof(*hdr), extack);
-		if (err == -ENOMEM)
+		/* Not taken: the sender resends (a changed frame, its
+		 * original).
+		 */
+		if (err == -EBADMSG)
+			link->stats.frames_bad++;
+		if (err == -ENOMEM || err == -EBADMSG)
 			return err;
 		if (err)
 			link->stats.frames_bad++;

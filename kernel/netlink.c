@@ -78,7 +78,7 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_ROUTE]		= NLA_POLICY_NESTED(qkdn_route_policy),
 	[QKDN_A_ROUTE_METRIC]	= { .type = NLA_U32 },
 	[QKDN_A_ROUTE_AVAIL]	= { .type = NLA_U64 },
-	[QKDN_A_ERRNO]		= NLA_POLICY_MAX(NLA_U32, 4095),	/* MAX_ERRNO */
+	[QKDN_A_ERRNO]		= NLA_POLICY_MAX(NLA_U32, 511),	/* QKDN_ERRNO_MAX */
 	[QKDN_A_ERRMSG]		= { .type = NLA_NUL_STRING,
 				    .len = QKDN_ERRMSG_MAX - 1 },
 	[QKDN_A_CTRL_MODE]	= NLA_POLICY_MAX(NLA_U8, QKDN_CTRL_CENTRALIZED),

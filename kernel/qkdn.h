@@ -26,12 +26,15 @@
 #define QKDN_CTRL_TIMEOUT_MS		2000	/* the controller answers */
 #define QKDN_RELAY_TIMEOUT_MS		10000	/* the whole relay, at its source */
 #define QKDN_RELAY_RECORD_MS		60000	/* a hop remembers a relay */
-#define QKDN_RELAYS_MAX			1024	/* relays a node tracks */
+#define QKDN_RELAYS_MAX			1024	/* relays a node starts, passes */
+#define QKDN_DST_RELAYS_MAX		16384	/* relays ended here, waiting */
+#define QKDN_RELAYED_KEY_TTL_MS		600000	/* relayed keys wait this long */
+#define QKDN_ERRNO_MAX			511	/* errnos user space may see */
 #define QKDN_MAC_LEN			16	/* tag, and hash key, bytes */
 #define QKDN_MAC_KEY_USES		65536	/* frames per hash key */
 
 #define QKDN_KX_HDR_LEN			32
-#define QKDN_ERRMSGS			32	/* extack texts kept */
+#define QKDN_ERRMSGS			64	/* extack texts kept */
 #define QKDN_ERRMSG_LEN			(QKDN_ERRMSG_MAX + QKDN_ID_MAX + 32)
 
 enum qkdn_mcgrp { QKDN_MCGRP_EVENTS_ID, QKDN_MCGRP_CTRL_ID };
@@ -215,6 +218,7 @@ struct qkdn_net {
 	u32 ctrl_seq;			/* last request ID */
 	DECLARE_HASHTABLE(relays, 8);
 	u32 nrelays;
+	u32 ndst;			/* of them, ended here */
 	wait_queue_head_t relay_wq;	/* a relay started here finished */
 	struct delayed_work relay_work;	/* controller and record timeouts */
 	struct qkdn_keytab rkeys;	/* relayed to local SAEs */
@@ -337,6 +341,7 @@ struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
 				    struct netlink_ext_ack *extack);
 int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
 		    struct netlink_ext_ack *extack);
+void qkdn_relay_key_taken(struct qkdn_net *qn, const u8 *relay_id);
 void qkdn_relay_keys(struct qkdn_relay *r, u8 *first, size_t stride);
 void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r);
 int qkdn_relay_rx(struct qkdn_link *link, u8 type, const u8 *body, u32 len,

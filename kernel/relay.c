@@ -102,6 +102,8 @@ struct qkdn_relay {
 	char master[QKDN_ID_MAX];
 	char slave[QKDN_ID_MAX];
 	char from[QKDN_ID_MAX];		/* the previous node */
+	char to[QKDN_ID_MAX];		/* the next node */
+	u32 left;			/* destination: keys not taken yet */
 	char where[QKDN_ID_MAX];	/* the node that reported the end */
 	char why[QKDN_ERRMSG_MAX];
 	struct qkdn_hop *route;
@@ -185,7 +187,9 @@ static struct qkdn_relay *qkdn_relay_new(struct qkdn_net *qn, const u8 *id,
 {
 	struct qkdn_relay *r;
 
-	if (qn->nrelays >= QKDN_RELAYS_MAX)
+	/* Records of relays ended here wait for their SAE: counted apart. */
+	if (role == QKDN_RELAY_DST ? qn->ndst >= QKDN_DST_RELAYS_MAX :
+	    qn->nrelays - qn->ndst >= QKDN_RELAYS_MAX)
 		return ERR_PTR(-EBUSY);
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
@@ -205,6 +209,8 @@ static struct qkdn_relay *qkdn_relay_new(struct qkdn_net *qn, const u8 *id,
 	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
 	hash_add(qn->relays, &r->hnode, qkdn_relay_hash(id));
 	qn->nrelays++;
+	if (role == QKDN_RELAY_DST)
+		qn->ndst++;
 	qkdn_relay_arm(qn);
 	return r;
 }
@@ -219,6 +225,8 @@ static void qkdn_relay_free(struct qkdn_net *qn, struct qkdn_relay *r)
 {
 	hash_del(&r->hnode);
 	qn->nrelays--;
+	if (r->role == QKDN_RELAY_DST)
+		qn->ndst--;
 	qkdn_relay_erase_keys(r);
 	kfree(r->ids);
 	kfree(r->route);
@@ -251,11 +259,46 @@ static void qkdn_relay_msg(struct qkdn_net *qn, const struct qkdn_relay *r,
 		    err, err ? r->why : NULL);
 }
 
-static void qkdn_relay_send_done(struct qkdn_net *qn, u32 link_id,
-				 const u8 *id, int err, const char *where,
-				 const char *why)
+/* Erases the keys of a relay that ended here that no SAE took. */
+static void qkdn_relay_drop_keys(struct qkdn_net *qn, struct qkdn_relay *r)
+{
+	u32 i;
+
+	for (i = 0; i < r->count && r->left; i++) {
+		struct qkdn_key *k;
+
+		k = qkdn_keytab_find(&qn->rkeys, r->ids + i * QKDN_KEY_ID_LEN);
+		if (k && !memcmp(k->relay, r->id, QKDN_RELAY_ID_LEN)) {
+			qkdn_keytab_free(&qn->rkeys, k);
+			r->left--;
+		}
+	}
+	r->left = 0;
+}
+
+/* The slave SAE took a relayed key: its record goes with the last one. */
+void qkdn_relay_key_taken(struct qkdn_net *qn, const u8 *relay_id)
+{
+	struct qkdn_relay *r = qkdn_relay_find(qn, relay_id);
+
+	if (r && r->role == QKDN_RELAY_DST && r->left && !--r->left)
+		qkdn_relay_free(qn, r);
+}
+
+/* The link a relay record names, if it still goes to the same node. */
+static struct qkdn_link *qkdn_relay_link(struct qkdn_net *qn, u32 link_id,
+					 const char *peer)
 {
 	struct qkdn_link *link = qkdn_link_find(qn, link_id);
+
+	return link && !strcmp(link->peer, peer) ? link : NULL;
+}
+
+static void qkdn_relay_send_done(struct qkdn_net *qn, u32 link_id,
+				 const char *peer, const u8 *id, int err,
+				 const char *where, const char *why)
+{
+	struct qkdn_link *link = qkdn_relay_link(qn, link_id, peer);
 	struct qkdn_kx_relay_done *d;
 	struct qkdn_frame *f;
 
@@ -273,9 +316,9 @@ static void qkdn_relay_send_done(struct qkdn_net *qn, u32 link_id,
 }
 
 static void qkdn_relay_send_abort(struct qkdn_net *qn, u32 link_id,
-				  const u8 *id)
+				  const char *peer, const u8 *id)
 {
-	struct qkdn_link *link = qkdn_link_find(qn, link_id);
+	struct qkdn_link *link = qkdn_relay_link(qn, link_id, peer);
 	struct qkdn_kx_relay_abort *a;
 	struct qkdn_frame *f;
 
@@ -324,7 +367,8 @@ static void qkdn_relay_fail(struct qkdn_net *qn, struct qkdn_relay *r,
 				 r->dst, err);
 		return;
 	}
-	qkdn_relay_send_done(qn, r->prev_link, r->id, err, qn->node_id, why);
+	qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, err,
+			     qn->node_id, why);
 	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
 		       "km", r->src, err);
 }
@@ -359,6 +403,10 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 	u64 seq;
 	u32 off;
 
+	if (r->hop >= QKDN_ROUTE_HOPS_MAX) {
+		qkdn_relay_fail(qn, r, ELOOP, "too many hops on the relay path");
+		return;
+	}
 	if (!link->up) {
 		qkdn_relay_fail(qn, r, EHOSTUNREACH,
 				"the KM link to the next hop is down");
@@ -430,6 +478,7 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 	qkdn_kx_queue(link, f);
 
 	r->next_link = link->id;
+	strscpy(r->to, link->peer, sizeof(r->to));
 	r->state = r->reserve ? QKDN_RS_RESERVED : QKDN_RS_SENT;
 	if (r->role != QKDN_RELAY_SRC)
 		r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
@@ -550,7 +599,7 @@ void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r)
 	/* Given up while on its way: the path and the destination forget it. */
 	if (r->state == QKDN_RS_FAILED && r->next_link &&
 	    (r->err == ETIMEDOUT || r->err == EINTR || r->reserve))
-		qkdn_relay_send_abort(qn, r->next_link, r->id);
+		qkdn_relay_send_abort(qn, r->next_link, r->to, r->id);
 	qkdn_relay_free(qn, r);
 }
 
@@ -710,8 +759,11 @@ void qkdn_relay_work(struct work_struct *work)
 		if (r->ctrl_id && time_after(jiffies, r->ctrl_deadline))
 			qkdn_relay_fail(qn, r, ETIMEDOUT,
 					"the QKDN controller did not answer");
-		if (r->role != QKDN_RELAY_SRC && time_after(jiffies, r->expires))
+		if (r->role != QKDN_RELAY_SRC && time_after(jiffies, r->expires)) {
+			if (r->role == QKDN_RELAY_DST)
+				qkdn_relay_drop_keys(qn, r);
 			qkdn_relay_free(qn, r);
+		}
 	}
 	qkdn_session_timeouts(qn);
 	if ((qn->nrelays || qkdn_session_busy(qn)) && !qn->dying)
@@ -743,7 +795,7 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 			goto bad_len;
 		if (!qkdn_relay_str_ok(d->where, sizeof(d->where)) ||
 		    !memchr(d->why, '\0', sizeof(d->why)) ||
-		    le32_to_cpu(d->err) > MAX_ERRNO) {
+		    le32_to_cpu(d->err) > QKDN_ERRNO_MAX) {
 			NL_SET_ERR_MSG(extack, "Kx relay completion malformed");
 			return -EINVAL;
 		}
@@ -819,6 +871,11 @@ static void qkdn_relay_deliver(struct qkdn_net *qn, struct qkdn_relay *r)
 				"the slave SAE is not served here");
 		return;
 	}
+	if (qn->rkeys.n + r->count > QKDN_RESERVED_KEYS_MAX) {
+		qkdn_relay_fail(qn, r, ENOSPC,
+				"too many relayed keys wait for their SAEs here");
+		return;
+	}
 	for (i = 0; i < r->count; i++) {
 		if (qkdn_keytab_find(&qn->rkeys, r->ids + i * QKDN_KEY_ID_LEN)) {
 			qkdn_relay_fail(qn, r, EEXIST, "key ID already in use");
@@ -848,9 +905,12 @@ static void qkdn_relay_deliver(struct qkdn_net *qn, struct qkdn_relay *r)
 	kfree(keys);
 	qkdn_relay_erase_keys(r);
 	r->state = QKDN_RS_DONE;
+	r->left = r->count;
+	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAYED_KEY_TTL_MS);
 	qn->rstats.relays_ended++;
 	qn->rstats.keys_received += r->count;
-	qkdn_relay_send_done(qn, r->prev_link, r->id, 0, qn->node_id, "");
+	qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, 0, qn->node_id,
+			     "");
 	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
 		       "km", r->src, 0);
 	qn->keys_gen++;
@@ -874,12 +934,13 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 	const u8 *body = (const u8 *)b;
 	struct qkdn_net *qn = link->qn;
 	u32 n = count * kb, need = n + QKDN_MAC_LEN;
-	u8 hkey[QKDN_MAC_LEN], s[QKDN_MAC_LEN], tag[QKDN_MAC_LEN];
+	struct qkdn_mac mac = {};
+	u8 tag[QKDN_MAC_LEN];
 	struct qkdn_relay_layout l;
 	struct qkdn_relay *r;
+	u8 *keys, *buf, *pad;
 	const char *why;
 	bool mac_ok;
-	u8 *keys;
 	u64 seq;
 	u32 off;
 	int err;
@@ -893,45 +954,56 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 		NL_SET_ERR_MSG(extack, "Kx relay does not match the pool");
 		return -EPROTO;
 	}
-	/* Everything that can fail for want of memory comes first. */
+	/*
+	 * The MAC is checked before a byte is taken: a frame that fails it
+	 * (changed on its way) leaves the pool and the MAC key as they were
+	 * and is not acknowledged, so the sender's copy comes again.
+	 */
 	keys = kzalloc(n, GFP_KERNEL);
-	if (!keys)
+	buf = kmalloc(need, GFP_KERNEL);
+	if (!keys || !buf) {
+		kfree(keys);
+		kfree(buf);
 		return -ENOMEM;
+	}
+	qkdn_store_peek(&link->theirs, buf, need);
+	pad = buf + need - n;
 	if (newkey) {
-		qkdn_store_peek(&link->theirs, hkey, QKDN_MAC_LEN);
-		err = qkdn_mac_setkey(&link->mac_rx, hkey);
-		memzero_explicit(hkey, sizeof(hkey));
-		if (err) {
-			kfree(keys);
-			return err;
-		}
-		qkdn_store_take(&link->theirs, NULL, QKDN_MAC_LEN);
+		err = qkdn_mac_setkey(&mac, buf);
+		if (err)
+			goto drop;
 	}
-	qkdn_store_take(&link->theirs, s, QKDN_MAC_LEN);
-	qkdn_store_take(&link->theirs, keys, n);
-	link->stats.relay_rx++;
-	link->stats.relay_pad_bytes += n;
-	link->stats.relay_mac_bytes += need - n;
-
 	mac_ok = false;
-	if (link->mac_rx.t) {
-		qkdn_mac_tag(&link->mac_rx, body, l.tag, s, tag);
+	if (newkey || link->mac_rx.t) {
+		qkdn_mac_tag(newkey ? &mac : &link->mac_rx, body, l.tag,
+			     pad - QKDN_MAC_LEN, tag);
 		mac_ok = !crypto_memneq(tag, body + l.tag, QKDN_MAC_LEN);
-		link->mac_rx.uses++;
 	}
-	memzero_explicit(s, sizeof(s));
 	memzero_explicit(tag, sizeof(tag));
-	if (b->hop > 1)
-		crypto_xor(keys, body + l.ct, n);
-
-	why = NULL;
 	if (!mac_ok) {
 		link->stats.relay_mac_fail++;
 		pr_warn_ratelimited("link %u: key relay frame from %s failed its MAC check\n",
 				    link->id, link->peer);
-		err = EBADMSG;
-		why = "a key relay frame failed its MAC check";
-	} else if (qkdn_relay_find(qn, b->relay_id)) {
+		NL_SET_ERR_MSG(extack, "Kx relay frame failed its MAC check");
+		err = -EBADMSG;
+		goto drop;
+	}
+	qkdn_store_take(&link->theirs, NULL, need);
+	if (newkey) {
+		qkdn_mac_clear(&link->mac_rx);
+		link->mac_rx = mac;
+	}
+	link->mac_rx.uses++;
+	memcpy(keys, pad, n);
+	kfree_sensitive(buf);
+	link->stats.relay_rx++;
+	link->stats.relay_pad_bytes += n;
+	link->stats.relay_mac_bytes += need - n;
+	if (b->hop > 1)
+		crypto_xor(keys, body + l.ct, n);
+
+	why = NULL;
+	if (qkdn_relay_find(qn, b->relay_id)) {
 		err = ELOOP;
 		why = "the key relay passed this KM twice";
 	} else if (b->nroute &&
@@ -947,8 +1019,8 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 	}
 	if (why) {
 		kfree_sensitive(keys);
-		qkdn_relay_send_done(qn, link->id, b->relay_id, err,
-				     qn->node_id, why);
+		qkdn_relay_send_done(qn, link->id, link->peer, b->relay_id,
+				     err, qn->node_id, why);
 		qkdn_nl_msg(qn, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
 			    "km", b->src, b->relay_id, b->src, b->dst, count,
 			    err, why);
@@ -961,8 +1033,8 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 		kfree_sensitive(keys);
 		why = PTR_ERR(r) == -EBUSY ? "too many key relays in progress" :
 					     "out of memory";
-		qkdn_relay_send_done(qn, link->id, b->relay_id, -PTR_ERR(r),
-				     qn->node_id, why);
+		qkdn_relay_send_done(qn, link->id, link->peer, b->relay_id,
+				     -PTR_ERR(r), qn->node_id, why);
 		return 0;
 	}
 	kfree_sensitive(r->keys);
@@ -1003,6 +1075,12 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 		qkdn_relay_fail(qn, r, EHOSTUNREACH,
 				"no QKDN controller to route the key relay");
 	return 0;
+
+drop:
+	qkdn_mac_clear(&mac);
+	kfree_sensitive(buf);
+	kfree_sensitive(keys);
+	return err;
 }
 
 static void qkdn_relay_rx_done(struct qkdn_link *link,
@@ -1012,7 +1090,9 @@ static void qkdn_relay_rx_done(struct qkdn_link *link,
 	struct qkdn_relay *r = qkdn_relay_find(qn, d->relay_id);
 	int err = le32_to_cpu(d->err);
 
-	if (!r || r->next_link != link->id || r->state != QKDN_RS_SENT)
+	if (!r || r->next_link != link->id ||
+	    (r->state != QKDN_RS_SENT &&
+	     !(r->state == QKDN_RS_RESERVED && err)))
 		return;		/* given up already, or not ours */
 	if (r->role == QKDN_RELAY_SRC) {
 		qkdn_relay_src_end(qn, r, err, d->where, d->why);
@@ -1033,7 +1113,8 @@ static void qkdn_relay_rx_done(struct qkdn_link *link,
 		return;
 	}
 	/* Back towards the source, as it came. */
-	qkdn_relay_send_done(qn, r->prev_link, r->id, err, d->where, d->why);
+	qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, err, d->where,
+			     d->why);
 }
 
 static void qkdn_relay_rx_abort(struct qkdn_link *link,
@@ -1041,23 +1122,19 @@ static void qkdn_relay_rx_abort(struct qkdn_link *link,
 {
 	struct qkdn_net *qn = link->qn;
 	struct qkdn_relay *r = qkdn_relay_find(qn, a->relay_id);
-	u32 i;
 
 	if (!r || r->prev_link != link->id || r->role == QKDN_RELAY_SRC)
 		return;
 	qn->rstats.relays_aborted++;
 	if (r->role == QKDN_RELAY_DST) {
 		/* Keys the slave SAE has not taken yet are erased. */
-		for (i = 0; i < r->count; i++) {
-			struct qkdn_key *k;
-
-			k = qkdn_keytab_find(&qn->rkeys,
-					     r->ids + i * QKDN_KEY_ID_LEN);
-			if (k && !memcmp(k->relay, r->id, QKDN_RELAY_ID_LEN))
-				qkdn_keytab_free(&qn->rkeys, k);
-		}
-	} else if (r->state == QKDN_RS_SENT && !r->report) {
-		qkdn_relay_send_abort(qn, r->next_link, r->id);
+		qkdn_relay_drop_keys(qn, r);
+	} else if (r->next_link &&
+		   (r->state == QKDN_RS_SENT || r->state == QKDN_RS_DONE)) {
+		qkdn_relay_send_abort(qn, r->next_link, r->to, r->id);
+		if (r->report && r->state == QKDN_RS_SENT)
+			qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id,
+					 r->src, r->dst, ECANCELED);
 	}
 	r->ctrl_id = 0;
 	r->state = QKDN_RS_FAILED;

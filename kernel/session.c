@@ -23,7 +23,9 @@
 
 #include "qkdn.h"
 
-#define QKDN_SESSION_WAIT_MS	10000	/* the master SAE's requests */
+#define QKDN_SESSION_WAIT_MS	10000	/* the master SAE's session request */
+#define QKDN_SUPPLY_WAIT_MS	30000	/* ... and key requests with session ID */
+#define QKDN_SESSION_IDLE_MS	600000	/* an unused session ends */
 #define QKDN_SAE_ANSWER_MS	5000	/* the listening slave SAE answers */
 #define QKDN_SESSIONS_MAX	1024
 
@@ -38,6 +40,7 @@ struct qkdn_session {
 	u8 state;
 	u32 ctrl_id;
 	unsigned long deadline;
+	unsigned long used;		/* last key supply */
 	int err;
 	char why[QKDN_ERRMSG_MAX];
 	char master[QKDN_ID_MAX];
@@ -176,23 +179,15 @@ static void qkdn_session_arm(struct qkdn_net *qn)
 		mod_delayed_work(qkdn_wq, &qn->relay_work, HZ / 5);
 }
 
-/* A socket closed: the SAE it listened for no longer listens. */
-void qkdn_session_release(struct qkdn_net *qn, u32 portid)
-{
-	struct qkdn_listener *l, *tmp;
-
-	list_for_each_entry_safe(l, tmp, &qn->listeners, node) {
-		if (l->portid == portid) {
-			list_del(&l->node);
-			kfree(l);
-		}
-	}
-}
-
 /* ---- session creation ---- */
 
+/*
+ * Waits, dropping qn->lock, until done(arg) or the deadline. With killable,
+ * only a fatal signal ends the wait early: a key supply on its way is not
+ * abandoned for a mere signal.
+ */
 static int qkdn_session_wait(struct qkdn_net *qn, bool (*done)(void *),
-			     void *arg, unsigned long deadline)
+			     void *arg, unsigned long deadline, bool killable)
 {
 	while (!done(arg)) {
 		long left = (long)(deadline - jiffies);
@@ -200,12 +195,18 @@ static int qkdn_session_wait(struct qkdn_net *qn, bool (*done)(void *),
 		if (left <= 0 || qn->dying)
 			return -ETIMEDOUT;
 		mutex_unlock(&qn->lock);
-		left = wait_event_interruptible_timeout(qn->session_wq,
-							done(arg) ||
-							READ_ONCE(qn->dying),
-							left);
+		if (killable)
+			left = wait_event_killable_timeout(qn->session_wq,
+							   done(arg) ||
+							   READ_ONCE(qn->dying),
+							   left);
+		else
+			left = wait_event_interruptible_timeout(qn->session_wq,
+								done(arg) ||
+								READ_ONCE(qn->dying),
+								left);
 		mutex_lock(&qn->lock);
-		if (left < 0)
+		if (left < 0 && !done(arg))
 			return -EINTR;
 	}
 	return 0;
@@ -294,12 +295,14 @@ int qkdn_nl_session_new(struct sk_buff *skb, struct genl_info *info)
 	err = qkdn_ctrl_send(qn, &m);
 	if (!err)
 		err = qkdn_session_wait(qn, qkdn_session_settled, s,
-					s->deadline);
+					s->deadline, false);
 	if (err == -ETIMEDOUT)
 		NL_SET_ERR_MSG(info->extack,
 			       "the session was not created in time");
 	else if (!err && s->state == QKDN_SESS_FAILED)
 		err = -s->err;
+	else if (err == -EINTR)
+		NL_SET_ERR_MSG(info->extack, "interrupted");
 	else if (err)
 		NL_SET_ERR_MSG(info->extack,
 			       "no QKDN controller to create the session");
@@ -370,6 +373,7 @@ found:
 		    s->peer, 0, fail, why);
 	s->id = id;
 	s->err = fail;
+	s->used = jiffies;
 	strscpy(s->why, why, sizeof(s->why));
 	s->state = fail ? QKDN_SESS_FAILED : QKDN_SESS_ACTIVE;
 	wake_up_all(&qn->session_wq);
@@ -477,10 +481,12 @@ static void qkdn_session_answer(struct qkdn_net *qn, struct qkdn_session *s,
 	};
 
 	qkdn_ctrl_send(qn, &m);
-	if (err)
+	if (err) {
 		qkdn_session_free(qn, s);
-	else
+	} else {
 		s->state = QKDN_SESS_ACTIVE;
+		s->used = jiffies;
+	}
 }
 
 int qkdn_session_ctrl(struct qkdn_net *qn, u32 msg, struct genl_info *info,
@@ -617,6 +623,7 @@ static bool qkdn_supply_settled(void *arg)
 int qkdn_session_key_get(struct qkdn_net *qn, struct genl_info *info,
 			 u32 number, u32 kb, struct sk_buff *msg)
 {
+	char master[QKDN_ID_MAX], peer[QKDN_ID_MAX];
 	struct nlattr **a = info->attrs;
 	struct qkdn_kx_supply *body;
 	struct qkdn_session *s;
@@ -667,8 +674,11 @@ int qkdn_session_key_get(struct qkdn_net *qn, struct genl_info *info,
 	sup->session = s->id;
 	sup->role = QKDN_SESS_SRC;
 	sup->link_id = link->id;
-	sup->deadline = jiffies + msecs_to_jiffies(QKDN_SESSION_WAIT_MS);
+	sup->deadline = jiffies + msecs_to_jiffies(QKDN_SUPPLY_WAIT_MS);
 	list_add_tail(&sup->node, &qn->supplies);
+	s->used = jiffies;
+	strscpy(master, s->master, sizeof(master));
+	strscpy(peer, s->peer, sizeof(peer));
 
 	body = (struct qkdn_kx_supply *)qkdn_kx_body(f);
 	memcpy(body->supply_id, sup->id, QKDN_RELAY_ID_LEN);
@@ -690,7 +700,8 @@ int qkdn_session_key_get(struct qkdn_net *qn, struct genl_info *info,
 	qkdn_nl_msg(qn, QKDN_MSG_KEY_SUPPLY_NOTIFICATION, QKDN_MSG_DIR_SENT,
 		    "km", s->peer, NULL, NULL, s->peer, number, 0, NULL);
 
-	err = qkdn_session_wait(qn, qkdn_supply_settled, sup, sup->deadline);
+	err = qkdn_session_wait(qn, qkdn_supply_settled, sup, sup->deadline,
+				true);
 	if (!err && sup->err)
 		err = -sup->err;
 	for (i = 0; !err && i < number; i++)
@@ -725,7 +736,7 @@ int qkdn_session_key_get(struct qkdn_net *qn, struct genl_info *info,
 	if (link)
 		link->stats.keys_supplied += taken;
 	qkdn_nl_msg(qn, QKDN_MSG_SESSION_KEY_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
-		    s->master, NULL, NULL, s->peer, taken, 0, NULL);
+		    master, NULL, NULL, peer, taken, 0, NULL);
 	err = 0;
 out:
 	qkdn_supply_free(sup);
@@ -837,7 +848,7 @@ int qkdn_supply_validate(u8 type, const u8 *body, u32 len,
 	n = le16_to_cpu(d->count);
 	if (n > QKDN_KEYS_PER_REQUEST || len != sizeof(*d) + n * QKDN_KEY_ID_LEN)
 		goto bad_len;
-	if (le32_to_cpu(d->err) > MAX_ERRNO) {
+	if (le32_to_cpu(d->err) > QKDN_ERRNO_MAX) {
 		NL_SET_ERR_MSG(extack, "Kx key supply response malformed");
 		return -EINVAL;
 	}
@@ -887,6 +898,8 @@ static int qkdn_supply_rx(struct qkdn_link *link,
 		err = ENOENT;
 	else
 		err = -qkdn_supply_push(qn, sup, s);
+	if (s)
+		s->used = jiffies;
 	if (err) {
 		qkdn_supply_done(qn, sup, err);
 		return 0;
@@ -938,6 +951,7 @@ int qkdn_nl_key_supply(struct sk_buff *skb, struct genl_info *info)
 	struct qkdn_session *s;
 	struct nlattr *attr;
 	u32 session, i;
+	bool found;
 	int rem, err;
 
 	if (qkdn_nl_need(info, QKDN_A_SESSION_ID))
@@ -968,22 +982,24 @@ int qkdn_nl_key_supply(struct sk_buff *skb, struct genl_info *info)
 					    "key without key ID");
 			goto out;
 		}
+		found = false;
 		list_for_each_entry(it, &qn->supplies, node) {
 			if (it->role != QKDN_SESS_DST || it->session != session ||
 			    (sup && it != sup))
 				continue;
-			for (i = 0; i < it->count; i++)
+			for (i = 0; i < it->count && !found; i++) {
 				if (!memcmp(it->ids + i * QKDN_KEY_ID_LEN,
 					    nla_data(tb[QKDN_A_KEY_ID]),
-					    QKDN_KEY_ID_LEN))
-					break;
-			if (i < it->count) {
-				sup = it;
-				sup->acked[i] = 1;
-				break;
+					    QKDN_KEY_ID_LEN)) {
+					sup = it;
+					sup->acked[i] = 1;
+					found = true;
+				}
 			}
+			if (found)
+				break;
 		}
-		if (!sup || !sup->acked[i]) {
+		if (!found) {
 			NL_SET_ERR_MSG_ATTR(info->extack, attr,
 					    "key ID not supplied in this session");
 			err = -ENOENT;
@@ -1009,16 +1025,34 @@ out:
 	return err;
 }
 
-/* Answers the listening SAE owes, overdue. */
+/* A key request with this session ID waits for its supply. */
+static bool qkdn_session_supplying(struct qkdn_net *qn,
+				   const struct qkdn_session *s)
+{
+	struct qkdn_supply *sup;
+
+	list_for_each_entry(sup, &qn->supplies, node)
+		if (sup->session == s->id && sup->role == s->role)
+			return true;
+	return false;
+}
+
+/* Answers the listening SAE owes, overdue; sessions unused for long. */
 void qkdn_session_timeouts(struct qkdn_net *qn)
 {
 	struct qkdn_session *s, *stmp;
 	struct qkdn_supply *sup, *tmp;
 
-	list_for_each_entry_safe(s, stmp, &qn->sessions, node)
+	list_for_each_entry_safe(s, stmp, &qn->sessions, node) {
 		if (s->role == QKDN_SESS_DST && s->state == QKDN_SESS_PENDING &&
 		    time_after(jiffies, s->deadline))
 			qkdn_session_answer(qn, s, ETIMEDOUT);
+		else if (s->state == QKDN_SESS_ACTIVE &&
+			 time_after(jiffies, s->used +
+				    msecs_to_jiffies(QKDN_SESSION_IDLE_MS)) &&
+			 !qkdn_session_supplying(qn, s))
+			qkdn_session_free(qn, s);
+	}
 	list_for_each_entry_safe(sup, tmp, &qn->supplies, node)
 		if (sup->role == QKDN_SESS_DST &&
 		    time_after(jiffies, sup->deadline))
@@ -1027,10 +1061,30 @@ void qkdn_session_timeouts(struct qkdn_net *qn)
 
 bool qkdn_session_busy(struct qkdn_net *qn)
 {
-	struct qkdn_session *s;
+	return !list_empty(&qn->sessions) || !list_empty(&qn->supplies);
+}
 
-	list_for_each_entry(s, &qn->sessions, node)
-		if (s->role == QKDN_SESS_DST && s->state == QKDN_SESS_PENDING)
-			return true;
-	return !list_empty(&qn->supplies);
+/*
+ * A socket closed: the SAE it listened for no longer listens, and its
+ * sessions end (a notification it did not answer is refused).
+ */
+void qkdn_session_release(struct qkdn_net *qn, u32 portid)
+{
+	struct qkdn_listener *l, *tmp;
+	struct qkdn_session *s, *stmp;
+
+	list_for_each_entry_safe(l, tmp, &qn->listeners, node) {
+		if (l->portid != portid)
+			continue;
+		list_for_each_entry_safe(s, stmp, &qn->sessions, node) {
+			if (s->role != QKDN_SESS_DST || strcmp(s->slave, l->sae))
+				continue;
+			if (s->state == QKDN_SESS_PENDING)
+				qkdn_session_answer(qn, s, ECONNREFUSED);
+			else if (!qkdn_session_supplying(qn, s))
+				qkdn_session_free(qn, s);
+		}
+		list_del(&l->node);
+		kfree(l);
+	}
 }
