@@ -30,9 +30,22 @@ fi
 n=0
 failed=0
 
+# The other kernel files with handlers or messages of the family.
+MORE="kernel/key.c kernel/ctrl.c kernel/relay.c kernel/session.c"
+
+# kargs DIR: --kernel arguments for the kernel files in DIR.
+kargs() {
+	local f
+
+	echo "--kernel $1/$(basename "$KERNEL")"
+	for f in $MORE; do
+		echo "--kernel $1/$(basename "$f")"
+	done
+}
+
+# shellcheck disable=SC2046 # word splitting is meant
 out=$(python3 selftests/spec_check.py --spec "$SPEC" --header "$HEADER" \
-	--kernel "$KERNEL" --kernel kernel/key.c --kernel kernel/ctrl.c \
-	--kernel kernel/relay.c --kernel kernel/session.c)
+	$(kargs "$(dirname "$KERNEL")"))
 rc=$?
 while IFS= read -r line; do
 	case "$line" in
@@ -60,7 +73,8 @@ mutant() {
 	n=$((n + 1))
 	d=$TMP/$n
 	mkdir -p "$d/kernel" "$d/uapi/linux" "$d/spec"
-	cp kernel/*.h "$KERNEL" kernel/key.c "$d/kernel/"
+	# shellcheck disable=SC2086 # MORE is a list
+	cp kernel/*.h "$KERNEL" $MORE "$d/kernel/"
 	cp "$HEADER" "$d/uapi/linux/"
 	cp "$SPEC" "$d/spec/"
 	case $file in
@@ -73,10 +87,10 @@ mutant() {
 		echo "ok - checker fails on $name # SKIP the pattern is gone"
 		return
 	fi
+	# shellcheck disable=SC2046 # word splitting is meant
 	python3 selftests/spec_check.py --spec "$d/spec/$(basename "$SPEC")" \
 		--header "$d/uapi/linux/$(basename "$HEADER")" \
-		--kernel "$d/kernel/$(basename "$KERNEL")" \
-		--kernel "$d/kernel/key.c" >"$d/out" 2>&1
+		$(kargs "$d/kernel") >"$d/out" 2>&1
 	rc=$?
 	if [ $rc -eq 1 ] && grep -q '^not ok' "$d/out"; then
 		echo "ok - checker fails on $name"
