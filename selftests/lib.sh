@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # Helpers for qkdn selftests (bash).  Source it at the top of a test:
 #
@@ -42,19 +43,34 @@
 #                               log in $TEST_DIR/linkd-N.log)
 #   qkdn_two_nodes [--no-linkd] [--stopped]
 #                               the standard two-node set-up (see below)
+#   topo_up FILE [OPTION...]    build the QKDN of topology FILE with
+#                               scripts/qkdn-topo (options as for its "up":
+#                               --no-controller, --stopped, --timeout S),
+#                               state in $TEST_DIR/topo-NAME, torn down at
+#                               exit; sets the TOPO_* variables (below)
+#   topo_down                   tear the last topo_up topology down now
+#   topo_sae N                  "SAEID UID" of the first SAE local at node N
 #
 # Variables: TOP (project directory), QKDNCTL, LINKD, TEST_NAME, TEST_DIR
 # (a private temporary directory, removed at exit), QKDSIM_DEBUGFS,
-# LINKD_PID[N] (pid of node N's link daemon).
+# LINKD_PID[N] (pid of node N's link daemon), TOPO (the topologies/
+# directory), QKDN_TOPO (scripts/qkdn-topo).  After topo_up:
+# TOPO_NODE[i] (node ID of node i, netns qkdn<i>), TOPO_LINK_A[k] and
+# TOPO_LINK_B[k] (node numbers at the ends of link k), TOPO_SAE[s],
+# TOPO_SAE_NODE[s] (node number), TOPO_SAE_UID[s], TOPO_CTRL,
+# TOPO_CTRL_NODE, TOPO_DIR (Documentation/topologies.md).
 # qkdnctl and qkdn-linkd are in PATH (links to this tree's build), so tests
 # read like a shell session: "qkdnctl -n qkdn1 link show".
 
 KSFT_SKIP=4
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# in_ns, wait_for, veth_pair, certs_make, qkdsim_create, conf_write,
+# daemon_spawn, _lib_stop ...: shared with scripts/qkdn-topo.
+# shellcheck source=scripts/qkdn-lib.sh
+source "$TOP/scripts/qkdn-lib.sh"
 QKDNCTL=${QKDNCTL:-$TOP/tools/build/qkdnctl}
 LINKD=${LINKD:-$TOP/tools/build/qkdn-linkd}
-QKDSIM_DEBUGFS=/sys/kernel/debug/qkdsim
 TEST_NAME=$(basename "$0" .sh)
 TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/qkdn-$TEST_NAME.XXXXXX")
 
@@ -89,6 +105,7 @@ fail() {
 
 # Print captured output as diagnostics.
 _lib_diag() {
+	# shellcheck disable=SC2001 # one prefix per line
 	[ -n "$1" ] && sed 's/^/#   /' <<<"$1"
 	return 0
 }
@@ -175,35 +192,7 @@ trap _lib_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# --- waiting ---------------------------------------------------------
-
-# Milliseconds since the epoch.
-_lib_now_ms() {
-	local t=${EPOCHREALTIME/[.,]/}
-
-	echo $((t / 1000))
-}
-
-wait_for() {
-	local deadline
-
-	deadline=$(($(_lib_now_ms) + $(awk -v t="$1" 'BEGIN { printf "%d", t * 1000 }')))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(_lib_now_ms)" -ge $deadline ] && return 1
-		sleep 0.1
-	done
-	return 0
-}
-
 # --- nodes -----------------------------------------------------------
-
-in_ns() {
-	local n=$1
-
-	shift
-	nsenter --net="/run/netns/qkdn$n" "$@"
-}
 
 nodes_create() {
 	local n=$1 i j
@@ -216,124 +205,16 @@ nodes_create() {
 	done
 	for ((i = 1; i < n; i++)); do
 		j=$((i + 1))
-		ip link add "to-n$j" netns "qkdn$i" type veth \
-			peer name "to-n$i" netns "qkdn$j" || return 1
-		ip -n "qkdn$i" addr add "10.77.$i.1/24" dev "to-n$j" &&
-		ip -n "qkdn$j" addr add "10.77.$i.2/24" dev "to-n$i" &&
-		ip -n "qkdn$i" link set "to-n$j" up &&
-		ip -n "qkdn$j" link set "to-n$i" up || return 1
+		veth_pair "qkdn$i" "to-n$j" "10.77.$i.1/24" \
+			"qkdn$j" "to-n$i" "10.77.$i.2/24" || return 1
 	done
-}
-
-# --- certificates ----------------------------------------------------
-
-# _lib_ca DIR BASE: a self-signed CA, DIR/BASE.crt + DIR/BASE.key.
-_lib_ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1/$2.key" -out "$1/$2.crt" -days 1 \
-		-subj "/CN=qkdn test $2" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null &&
-		chmod 600 "$1/$2.key"
-}
-
-# _lib_leaf DIR CA NAME OUT [STARTDATE ENDDATE]: key + certificate for NAME
-# signed by DIR/CA, written to DIR/OUT.key + DIR/OUT.crt.  With dates
-# (YYYYMMDDHHMMSSZ) the certificate gets that validity period.
-_lib_leaf() {
-	local dir=$1 ca=$2 name=$3 out=$4 ext tmp
-
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$dir/$out.key" -out "$dir/$out.csr" \
-		-subj "/CN=$name" 2>/dev/null || return 1
-	chmod 600 "$dir/$out.key"
-	ext="$dir/$out.ext"
-	cat >"$ext" <<-EOF
-		basicConstraints = critical,CA:FALSE
-		keyUsage = critical,digitalSignature
-		extendedKeyUsage = serverAuth,clientAuth
-		subjectAltName = DNS:$name
-	EOF
-	if [ $# -eq 4 ]; then
-		openssl x509 -req -in "$dir/$out.csr" -days 1 \
-			-CA "$dir/$ca.crt" -CAkey "$dir/$ca.key" \
-			-CAserial "$dir/$ca.srl" -CAcreateserial \
-			-extfile "$ext" -out "$dir/$out.crt" 2>/dev/null || return 1
-	else
-		# "openssl x509" cannot back-date; "openssl ca" can.
-		tmp=$(mktemp -d "$dir/ca.XXXXXX")
-		: >"$tmp/index.txt"
-		cat >"$tmp/ca.cnf" <<-EOF
-			[ca]
-			default_ca = test_ca
-			[test_ca]
-			database = $tmp/index.txt
-			new_certs_dir = $tmp
-			serial = $tmp/serial
-			default_md = sha256
-			policy = any
-			copy_extensions = none
-			[any]
-			commonName = supplied
-		EOF
-		openssl rand -hex 8 >"$tmp/serial"
-		openssl ca -batch -notext -config "$tmp/ca.cnf" \
-			-cert "$dir/$ca.crt" -keyfile "$dir/$ca.key" \
-			-startdate "$5" -enddate "$6" -extfile "$ext" \
-			-in "$dir/$out.csr" -out "$dir/$out.crt" 2>/dev/null
-		local rc=$?
-		rm -rf "$tmp"
-		[ $rc -eq 0 ] || return 1
-	fi
-	rm -f "$dir/$out.csr" "$ext"
-}
-
-certs_make() {
-	local dir=$1 name
-
-	shift
-	mkdir -p "$dir"
-	[ -s "$dir/ca.crt" ] || _lib_ca "$dir" ca || return 1
-	for name in "$@"; do
-		_lib_leaf "$dir" ca "$name" "$name" || return 1
-	done
-}
-
-cert_make_expired() {
-	local dir=$1 name=$2
-
-	[ -s "$dir/ca.crt" ] || certs_make "$dir" || return 1
-	_lib_leaf "$dir" ca "$name" "$name-expired" \
-		20200101000000Z 20200102000000Z
-}
-
-cert_make_untrusted() {
-	local dir=$1 name=$2
-
-	mkdir -p "$dir"
-	[ -s "$dir/untrusted-ca.crt" ] || _lib_ca "$dir" untrusted-ca || return 1
-	_lib_leaf "$dir" untrusted-ca "$name" "$name-untrusted"
 }
 
 # --- simulated QKD modules -------------------------------------------
 
 qkdsim_new() {
-	local id=$1 n=$2
-
-	[ -w "$QKDSIM_DEBUGFS/new_device" ] || {
-		echo "# qkdsim is not loaded ($QKDSIM_DEBUGFS missing)"
-		return 1
-	}
-	in_ns "$n" sh -c "echo $id > $QKDSIM_DEBUGFS/new_device" || return 1
-	defer qkdsim_del "$id"
-}
-
-qkdsim_del() {
-	echo "$1" >"$QKDSIM_DEBUGFS/del_device"
-}
-
-qkdsim_set() {
-	echo "$3" >"$QKDSIM_DEBUGFS/qkdsim$1/$2"
+	qkdsim_create "$1" "$2" || return 1
+	defer qkdsim_del "$1"
 }
 
 # --- link daemon -----------------------------------------------------
@@ -343,58 +224,66 @@ linkd_conf() {
 	local file=$1
 
 	shift
-	{
-		echo "# qkdn-linkd configuration for $TEST_NAME"
-		printf '%s\n' "$@"
-	} >"$file"
+	conf_write "$file" "qkdn-linkd configuration for $TEST_NAME" "$@"
 }
 
 linkd_start() {
-	local n=$1 conf=$2 log="$TEST_DIR/linkd-$1.log" pid
+	local n=$1 conf=$2 log="$TEST_DIR/linkd-$1.log"
 
 	[ -x "$LINKD" ] || {
 		echo "# $LINKD not built"
 		return 1
 	}
-	ip netns exec "qkdn$n" "$LINKD" -c "$conf" -f >"$log" 2>&1 &
-	pid=$!
+	daemon_spawn "$n" "$log" "$LINKD" -c "$conf" -f
 	_lib_logs+=("$log")
-	defer _lib_stop "$pid"
+	defer _lib_stop "$SPAWN_PID"
 	# shellcheck disable=SC2034 # read by the tests
-	LINKD_PID[n]=$pid
+	LINKD_PID[n]=$SPAWN_PID
 }
 
-# _lib_alive PID: the process exists and is not a zombie.
-_lib_alive() {
-	local stat
+# --- topologies ------------------------------------------------------
 
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat:0:1}" != Z ]
-}
+# shellcheck disable=SC2034 # read by the tests
+TOPO=$TOP/topologies
+QKDN_TOPO=$TOP/scripts/qkdn-topo
+_lib_topo_dir=
 
-# Stop a process: TERM, then KILL after 2 s.
-_lib_stop() {
-	local pid=$1 sig i
+topo_up() {
+	local file=$1 dir out rc log
 
-	for sig in TERM KILL; do
-		kill -$sig "$pid" 2>/dev/null || break
-		for ((i = 0; i < 20; i++)); do
-			_lib_alive "$pid" || break 2
-			sleep 0.1
-		done
+	shift
+	dir=$TEST_DIR/topo-$(basename "$file" .topo)
+	_lib_topo_dir=$dir
+	defer "$QKDN_TOPO" down --dir "$dir"
+	out=$("$QKDN_TOPO" up "$file" --dir "$dir" "$@" 2>&1) && rc=0 || rc=$?
+	for log in "$dir"/logs/*.log; do
+		[ -e "$log" ] && _lib_logs+=("$log")
 	done
-	if _lib_alive "$pid"; then
-		echo "# process $pid does not die"
-	else
-		wait "$pid" 2>/dev/null
+	if [ $rc -ne 0 ]; then
+		echo "# qkdn-topo up $file failed (exit $rc)"
+		_lib_diag "$out"
+		return 1
 	fi
-	return 0
+	echo "# $(tail -n 1 <<<"$out")"
+	# shellcheck source=/dev/null # written by qkdn-topo up
+	source "$dir/topo.env"
 }
 
-# _lib_listening N PORT: something listens on TCP PORT in node N.
-_lib_listening() {
-	ip netns exec "qkdn$1" ss -Hltn "sport = :$2" | grep -q .
+topo_down() {
+	[ -n "$_lib_topo_dir" ] || return 0
+	"$QKDN_TOPO" down --dir "$_lib_topo_dir" >/dev/null
+}
+
+topo_sae() {
+	local s
+
+	for s in "${!TOPO_SAE_NODE[@]}"; do
+		if [ "${TOPO_SAE_NODE[s]}" = "$1" ]; then
+			echo "${TOPO_SAE[s]} ${TOPO_SAE_UID[s]}"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # --- the standard two-node set-up -------------------------------------

@@ -12,12 +12,13 @@
 /* stdout's buffer is ours so that key text can be erased after printing. */
 static char qkdnctl_stdout_buf[1 << 16];
 
-static int kernel_error(struct qkdn_sock *qs, int err)
+/* where: "" or "FILE:LINE: " in batch mode. */
+static int kernel_error(struct qkdn_sock *qs, int err, const char *where)
 {
 	const char *msg = qkdn_errmsg(qs);
 
 	fflush(stdout);
-	fprintf(stderr, "Error: %s\n", msg && *msg ? msg : strerror(-err));
+	fprintf(stderr, "Error: %s%s\n", where, msg && *msg ? msg : strerror(-err));
 	return QKDNCTL_EXIT_ERROR;
 }
 
@@ -30,6 +31,7 @@ static bool qkdnctl_cmd_shows(uint8_t cmd)
 	case QKDN_CMD_POOL_GET:
 	case QKDN_CMD_KEY_GET:
 	case QKDN_CMD_KEY_GET_BY_ID:
+	case QKDN_CMD_ROUTE_GET:
 		return true;
 	}
 	return false;
@@ -57,12 +59,9 @@ static int run_monitor(struct qkdn_sock *qs, struct qkdnctl_out *out)
 	}
 }
 
-static int run(const struct qkdnctl_opts *o, struct qkdnctl_req *req)
+/* Enter the netns and open the socket; NULL after printing why. */
+static struct qkdn_sock *open_sock(const struct qkdnctl_opts *o)
 {
-	struct qkdnctl_json jw;
-	struct qkdnctl_out out = {
-		.f = stdout, .fmt = req->fmt, .obj = req->obj,
-	};
 	struct qkdn_sock *qs;
 	int ret;
 
@@ -71,7 +70,7 @@ static int run(const struct qkdnctl_opts *o, struct qkdnctl_req *req)
 		if (ret < 0) {
 			fprintf(stderr, "Error: cannot enter netns \"%s\": %s\n",
 				o->netns, strerror(-ret));
-			return QKDNCTL_EXIT_ERROR;
+			return NULL;
 		}
 	}
 	qs = qkdn_open();
@@ -81,31 +80,117 @@ static int run(const struct qkdnctl_opts *o, struct qkdnctl_req *req)
 		else
 			fprintf(stderr, "Error: cannot open netlink socket: %s\n",
 				strerror(errno));
-		return QKDNCTL_EXIT_ERROR;
 	}
+	return qs;
+}
+
+/* One parsed request on an open socket. */
+static int run_req(struct qkdn_sock *qs, const struct qkdnctl_opts *o,
+		   struct qkdnctl_req *req, const char *where)
+{
+	struct qkdnctl_json jw;
+	struct qkdnctl_out out = {
+		.f = stdout, .fmt = req->fmt, .obj = req->obj,
+	};
+	int ret;
+
 	if (o->json) {
 		/* monitor: one compact object per line, whatever -p says */
 		qkdnctl_json_init(&jw, stdout,
 				  o->pretty && req->obj != QKDNCTL_OBJ_MONITOR);
 		out.jw = &jw;
 	}
-	if (req->obj == QKDNCTL_OBJ_MONITOR) {
-		ret = run_monitor(qs, &out);
-		qkdn_close(qs);
-		return ret;
-	}
+	if (req->obj == QKDNCTL_OBJ_MONITOR)
+		return run_monitor(qs, &out);
 
 	req->nlh->nlmsg_type = qkdn_family_id(qs);
 	ret = qkdn_request(qs, req->nlh, qkdnctl_print_msg, &out);
 	if (ret) {
 		qkdnctl_print_end(&out);
-		ret = kernel_error(qs, ret);
-	} else {
-		if (qkdnctl_cmd_shows(req->cmd))
-			qkdnctl_print_begin(&out);
-		qkdnctl_print_end(&out);
+		return kernel_error(qs, ret, where);
+	}
+	if (qkdnctl_cmd_shows(req->cmd))
+		qkdnctl_print_begin(&out);
+	qkdnctl_print_end(&out);
+	return QKDNCTL_EXIT_OK;
+}
+
+static int run(const struct qkdnctl_opts *o, struct qkdnctl_req *req)
+{
+	struct qkdn_sock *qs = open_sock(o);
+	int ret;
+
+	if (!qs)
+		return QKDNCTL_EXIT_ERROR;
+	ret = run_req(qs, o, req, "");
+	qkdn_close(qs);
+	return ret;
+}
+
+/*
+ * -b FILE: every line is "OBJECT COMMAND ARGS..." on one socket, in one
+ * netns; blank lines and comments are skipped. The first line that fails
+ * ends the batch with that line's exit status; errors name FILE:LINE.
+ */
+static int run_batch(const struct qkdnctl_opts *o, void *buf)
+{
+	char line[4096], where[64 + 32], *argv[QKDN_KEYS_PER_REQUEST * 2 + 16];
+	const char *name = strcmp(o->batch, "-") ? o->batch : "stdin";
+	struct qkdnctl_req req;
+	struct qkdn_sock *qs;
+	unsigned int lineno = 0;
+	int argc, ret = QKDNCTL_EXIT_OK;
+	FILE *f;
+
+	f = strcmp(o->batch, "-") ? fopen(o->batch, "r") : stdin;
+	if (!f) {
+		fprintf(stderr, "Error: cannot open %s: %s\n", o->batch,
+			strerror(errno));
+		return QKDNCTL_EXIT_ERROR;
+	}
+	qs = open_sock(o);
+	if (!qs) {
+		if (f != stdin)
+			fclose(f);
+		return QKDNCTL_EXIT_ERROR;
+	}
+	while (ret == QKDNCTL_EXIT_OK && fgets(line, sizeof(line), f)) {
+		lineno++;
+		snprintf(where, sizeof(where), "%.64s:%u: ", name, lineno);
+		if (!strchr(line, '\n') && !feof(f)) {
+			fprintf(stderr, "Error: %sline too long\n", where);
+			ret = QKDNCTL_EXIT_USAGE;
+			break;
+		}
+		argc = qkdnctl_split(line, argv, (int)(sizeof(argv) / sizeof(argv[0])));
+		if (argc < 0) {
+			fprintf(stderr, "Error: %stoo many words\n", where);
+			ret = QKDNCTL_EXIT_USAGE;
+			break;
+		}
+		if (!argc)
+			continue;
+		memset(buf, 0, QKDN_BUF_SIZE);
+		if (qkdnctl_parse(argc, argv, buf, &req)) {
+			fprintf(stderr, "Error: %s%s\n", where, req.err);
+			ret = QKDNCTL_EXIT_USAGE;
+		} else if (req.help) {
+			qkdnctl_usage(stdout, req.obj);
+		} else if (req.obj == QKDNCTL_OBJ_MONITOR) {
+			fprintf(stderr, "Error: %smonitor is not allowed in a batch\n",
+				where);
+			ret = QKDNCTL_EXIT_USAGE;
+		} else {
+			ret = run_req(qs, o, &req, where);
+		}
+	}
+	if (ret == QKDNCTL_EXIT_OK && ferror(f)) {
+		fprintf(stderr, "Error: reading %s: %s\n", name, strerror(errno));
+		ret = QKDNCTL_EXIT_ERROR;
 	}
 	qkdn_close(qs);
+	if (f != stdin)
+		fclose(f);
 	return ret;
 }
 
@@ -128,7 +213,13 @@ int qkdnctl_main(int argc, char **argv)
 		qkdnctl_usage(stdout, QKDNCTL_OBJ_NONE);
 		return QKDNCTL_EXIT_OK;
 	}
-	if (idx >= argc) {
+	if (o.batch && idx < argc) {
+		fprintf(stderr, "Error: -b takes its commands from the file, not \"%s\"\n",
+			argv[idx]);
+		qkdnctl_usage(stderr, QKDNCTL_OBJ_NONE);
+		return QKDNCTL_EXIT_USAGE;
+	}
+	if (!o.batch && idx >= argc) {
 		qkdnctl_usage(stderr, QKDNCTL_OBJ_NONE);
 		return QKDNCTL_EXIT_USAGE;
 	}
@@ -137,7 +228,9 @@ int qkdnctl_main(int argc, char **argv)
 		fprintf(stderr, "Error: %s\n", strerror(ENOMEM));
 		return QKDNCTL_EXIT_ERROR;
 	}
-	if (qkdnctl_parse(argc - idx, argv + idx, buf, &req)) {
+	if (o.batch) {
+		ret = run_batch(&o, buf);
+	} else if (qkdnctl_parse(argc - idx, argv + idx, buf, &req)) {
 		fprintf(stderr, "Error: %s\n", req.err);
 		qkdnctl_usage(stderr, req.obj);
 		ret = QKDNCTL_EXIT_USAGE;

@@ -14,18 +14,19 @@
 #include "qkdnctl.h"
 
 static const char *const qkdnctl_objects[] = {
-	"node", "link", "sae", "pool", "key", "monitor", "help", NULL
+	"node", "link", "sae", "pool", "key", "route", "monitor", "help", NULL
 };
 
 static const enum qkdnctl_obj qkdnctl_object_ids[] = {
 	QKDNCTL_OBJ_NODE, QKDNCTL_OBJ_LINK, QKDNCTL_OBJ_SAE, QKDNCTL_OBJ_POOL,
-	QKDNCTL_OBJ_KEY, QKDNCTL_OBJ_MONITOR, QKDNCTL_OBJ_NONE,
+	QKDNCTL_OBJ_KEY, QKDNCTL_OBJ_ROUTE, QKDNCTL_OBJ_MONITOR,
+	QKDNCTL_OBJ_NONE,
 };
 
 static const char *const qkdnctl_usage_text[] = {
 	[QKDNCTL_OBJ_NODE] =
 	"       qkdnctl node show\n"
-	"       qkdnctl node set id NODEID\n",
+	"       qkdnctl node set [id NODEID] [ctrl-mode distributed|centralized]\n",
 	[QKDNCTL_OBJ_LINK] =
 	"       qkdnctl link show [id LINKID]\n"
 	"       qkdnctl link add id LINKID peer NODEID [device DEV] [capacity BYTES] [low BYTES]\n"
@@ -44,6 +45,8 @@ static const char *const qkdnctl_usage_text[] = {
 	"                       [format hex|base64]\n"
 	"       qkdnctl key get-by-id master SAEID slave SAEID id UUID [id UUID]...\n"
 	"                             [format hex|base64]\n",
+	[QKDNCTL_OBJ_ROUTE] =
+	"       qkdnctl route [show]\n",
 	[QKDNCTL_OBJ_MONITOR] =
 	"       qkdnctl monitor\n",
 };
@@ -57,8 +60,10 @@ void qkdnctl_usage(FILE *f, enum qkdnctl_obj obj)
 		fputs(qkdnctl_usage_text[obj], f);
 		return;
 	}
-	fputs("where  OBJECT := { node | link | sae | pool | key | monitor }\n"
+	fputs("       qkdnctl [-j] [-p] [-n NETNS] -b FILE\n"
+	      "where  OBJECT := { node | link | sae | pool | key | route | monitor }\n"
 	      "       -j: JSON output, -p: pretty JSON, -n: run in netns NETNS\n"
+	      "       -b: one \"OBJECT COMMAND ...\" a line from FILE (- for stdin)\n"
 	      "       BYTES, BITS_PER_S: decimal, with k/M/G suffix\n", f);
 	for (i = QKDNCTL_OBJ_NODE; i <= QKDNCTL_OBJ_MONITOR; i++)
 		fputs(qkdnctl_usage_text[i], f);
@@ -83,6 +88,7 @@ int qkdnctl_parse_opts(int argc, char **argv, struct qkdnctl_opts *o,
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "netns", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -90,7 +96,7 @@ int qkdnctl_parse_opts(int argc, char **argv, struct qkdnctl_opts *o,
 	memset(o, 0, sizeof(*o));
 	optind = 0;	/* full re-initialisation (glibc) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jpn:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpn:hb:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;
@@ -105,9 +111,14 @@ int qkdnctl_parse_opts(int argc, char **argv, struct qkdnctl_opts *o,
 		case 'h':
 			o->help = true;
 			break;
+		case 'b':
+			o->batch = optarg;
+			break;
 		default:
 			if (optopt == 'n')
 				snprintf(err, errlen, "option -n needs a NETNS");
+			else if (optopt == 'b')
+				snprintf(err, errlen, "option -b needs a FILE");
 			else if (optopt)
 				snprintf(err, errlen, "unknown option -%c", optopt);
 			else
@@ -231,9 +242,11 @@ static int parse_none(int argc, char **argv, struct qkdnctl_req *req)
 
 static int node_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 {
-	static const char *const words[] = { "id", NULL };
-	const char *val[1] = { NULL };
+	static const char *const words[] = { "id", "ctrl-mode", NULL };
+	static const char *const modes[] = { "distributed", "centralized", NULL };
+	const char *val[2] = { NULL };
 	struct kv kv = { words, val, -1, NULL, 0, 0 };
+	int mode;
 
 	if (cmd == 0) {			/* show */
 		req->cmd = QKDN_CMD_NODE_GET;
@@ -242,9 +255,28 @@ static int node_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	req->cmd = QKDN_CMD_NODE_SET;	/* set */
 	if (parse_kv(argc, argv, &kv, req))
 		return -1;
-	if (!val[0])
-		return perr(req, "\"id\" is required");
-	return put_name(req, QKDN_A_NODE_ID, "node id", val[0]);
+	if (!val[0] && !val[1])
+		return perr(req, "\"id\" or \"ctrl-mode\" is required");
+	if (val[0] && put_name(req, QKDN_A_NODE_ID, "node id", val[0]))
+		return -1;
+	if (val[1]) {
+		mode = qkdnctl_match(val[1], modes);
+		if (mode < 0)
+			return perr(req, "ctrl-mode is distributed or centralized, not \"%s\"",
+				    val[1]);
+		mnl_attr_put_u8(req->nlh, QKDN_A_CTRL_MODE,
+				mode ? QKDN_CTRL_CENTRALIZED : QKDN_CTRL_DISTRIBUTED);
+	}
+	return 0;
+}
+
+/* route show: the controller's routes (ROUTE_GET is a dump only). */
+static int route_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
+{
+	(void)cmd;
+	req->cmd = QKDN_CMD_ROUTE_GET;
+	req->dump = true;
+	return parse_none(argc, argv, req);
 }
 
 enum { LK_ID, LK_PEER, LK_DEVICE, LK_CAPACITY, LK_LOW, LK_RUNNING, LK_RATE };
@@ -496,6 +528,7 @@ static const char *const link_cmds[] = { "show", "add", "set", "del", NULL };
 static const char *const sae_cmds[] = { "show", "add", "del", NULL };
 static const char *const pool_cmds[] = { "show", NULL };
 static const char *const key_cmds[] = { "get", "get-by-id", NULL };
+static const char *const route_cmds[] = { "show", NULL };
 
 static const struct qkdnctl_object qkdnctl_objs[] = {
 	[QKDNCTL_OBJ_NODE] = { node_cmds, node_cmd, true },
@@ -503,6 +536,7 @@ static const struct qkdnctl_object qkdnctl_objs[] = {
 	[QKDNCTL_OBJ_SAE] = { sae_cmds, sae_cmd, true },
 	[QKDNCTL_OBJ_POOL] = { pool_cmds, pool_cmd, true },
 	[QKDNCTL_OBJ_KEY] = { key_cmds, key_cmd, false },
+	[QKDNCTL_OBJ_ROUTE] = { route_cmds, route_cmd, true },
 };
 
 int qkdnctl_parse(int argc, char **argv, void *buf, struct qkdnctl_req *req)

@@ -32,6 +32,20 @@ static const struct stat_field stat_fields[] = {
 	{ QKDN_A_STATS_FRAMES_BAD, "frames", "bad", "frames_bad" },
 	{ QKDN_A_STATS_FRAMES_STALE, "frames", "stale", "frames_stale" },
 	{ QKDN_A_STATS_PEER_RESETS, "peer", "resets", "peer_resets" },
+	/* key relay: frames and pool bytes (links and node) */
+	{ QKDN_A_STATS_RELAY_TX, "relay", "tx", "relay_tx" },
+	{ QKDN_A_STATS_RELAY_RX, "relay", "rx", "relay_rx" },
+	{ QKDN_A_STATS_RELAY_KEY_BYTES, "relay", "key_bytes", "relay_key_bytes" },
+	{ QKDN_A_STATS_RELAY_PAD_BYTES, "relay", "pad_bytes", "relay_pad_bytes" },
+	{ QKDN_A_STATS_RELAY_MAC_BYTES, "relay", "mac_bytes", "relay_mac_bytes" },
+	{ QKDN_A_STATS_RELAY_MAC_FAIL, "relay", "mac_fail", "relay_mac_fail" },
+	/* key relays by outcome (node) */
+	{ QKDN_A_STATS_RELAYS_STARTED, "relays", "started", "relays_started" },
+	{ QKDN_A_STATS_RELAYS_DONE, "relays", "done", "relays_done" },
+	{ QKDN_A_STATS_RELAYS_FAILED, "relays", "failed", "relays_failed" },
+	{ QKDN_A_STATS_RELAYS_FORWARDED, "relays", "forwarded", "relays_forwarded" },
+	{ QKDN_A_STATS_RELAYS_ENDED, "relays", "ended", "relays_ended" },
+	{ QKDN_A_STATS_RELAYS_ABORTED, "relays", "aborted", "relays_aborted" },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -155,6 +169,7 @@ void qkdnctl_print_begin(struct qkdnctl_out *out)
 	case QKDNCTL_OBJ_LINK:
 	case QKDNCTL_OBJ_SAE:
 	case QKDNCTL_OBJ_POOL:
+	case QKDNCTL_OBJ_ROUTE:
 		qkdnctl_json_arr(out->jw, NULL);
 		break;
 	case QKDNCTL_OBJ_KEY:
@@ -181,14 +196,38 @@ static const struct field node_fields[] = {
 	{ QKDN_A_NODE_ID, F_STR, "node", "node_id" },
 };
 
+/* enum qkdn_ctrl_mode by name; "mode-N" (in buf) for one not known. */
+static const char *ctrl_mode_name(uint8_t mode, char *buf, size_t len)
+{
+	switch (mode) {
+	case QKDN_CTRL_DISTRIBUTED:
+		return "distributed";
+	case QKDN_CTRL_CENTRALIZED:
+		return "centralized";
+	}
+	snprintf(buf, len, "mode-%u", mode);
+	return buf;
+}
+
 static int print_node(struct qkdnctl_out *out, const struct nlattr **tb)
 {
+	const char *mode = NULL;
+	char mbuf[16];
+
+	if (tb[QKDN_A_CTRL_MODE])
+		mode = ctrl_mode_name(mnl_attr_get_u8(tb[QKDN_A_CTRL_MODE]),
+				      mbuf, sizeof(mbuf));
 	if (out->jw) {
 		qkdnctl_json_obj(out->jw, NULL);
 		json_fields(out->jw, tb, node_fields, ARRAY_SIZE(node_fields));
+		if (mode)
+			qkdnctl_json_str(out->jw, "ctrl_mode", mode);
 	} else {
-		fprintf(out->f, "node %s\n", tb[QKDN_A_NODE_ID] ?
+		fprintf(out->f, "node %s", tb[QKDN_A_NODE_ID] ?
 			mnl_attr_get_str(tb[QKDN_A_NODE_ID]) : "(none)");
+		if (mode)
+			fprintf(out->f, " ctrl-mode %s", mode);
+		fputc('\n', out->f);
 	}
 	if (print_stats(out, tb[QKDN_A_STATS]))
 		return -1;
@@ -320,6 +359,62 @@ static int print_pool(struct qkdnctl_out *out, const struct nlattr **tb)
 	return 0;
 }
 
+/*
+ * route dst D via N path A -> B -> D metric M avail_bytes B: the path has
+ * blanks, so scripts read -j.
+ */
+static int print_route(struct qkdnctl_out *out, const struct nlattr **tb)
+{
+	const char *nodes[QKDN_ROUTE_HOPS_MAX];
+	int i, n = 0;
+
+	if (tb[QKDN_A_ROUTE]) {
+		n = qkdn_parse_route(tb[QKDN_A_ROUTE], nodes, QKDN_ROUTE_HOPS_MAX);
+		if (n < 0)
+			return -1;
+	}
+	if (out->jw) {
+		qkdnctl_json_obj(out->jw, NULL);
+		if (tb[QKDN_A_DST_NODE_ID])
+			qkdnctl_json_str(out->jw, "dst_node_id",
+					 mnl_attr_get_str(tb[QKDN_A_DST_NODE_ID]));
+		if (tb[QKDN_A_NEXT_HOP])
+			qkdnctl_json_str(out->jw, "next_hop",
+					 mnl_attr_get_str(tb[QKDN_A_NEXT_HOP]));
+		if (tb[QKDN_A_ROUTE]) {
+			qkdnctl_json_arr(out->jw, "path");
+			for (i = 0; i < n; i++)
+				qkdnctl_json_str(out->jw, NULL, nodes[i]);
+			qkdnctl_json_end(out->jw);
+		}
+		if (tb[QKDN_A_ROUTE_METRIC])
+			qkdnctl_json_u64(out->jw, "metric",
+					 mnl_attr_get_u32(tb[QKDN_A_ROUTE_METRIC]));
+		if (tb[QKDN_A_ROUTE_AVAIL])
+			qkdnctl_json_u64(out->jw, "avail_bytes",
+					 mnl_attr_get_u64(tb[QKDN_A_ROUTE_AVAIL]));
+		qkdnctl_json_end(out->jw);
+		return 0;
+	}
+	fputs("route", out->f);
+	if (tb[QKDN_A_DST_NODE_ID])
+		fprintf(out->f, " %s", mnl_attr_get_str(tb[QKDN_A_DST_NODE_ID]));
+	if (tb[QKDN_A_NEXT_HOP])
+		fprintf(out->f, " via %s", mnl_attr_get_str(tb[QKDN_A_NEXT_HOP]));
+	if (n > 0) {
+		fputs(" path", out->f);
+		for (i = 0; i < n; i++)
+			fprintf(out->f, "%s%s", i ? " -> " : " ", nodes[i]);
+	}
+	if (tb[QKDN_A_ROUTE_METRIC])
+		fprintf(out->f, " metric %u", mnl_attr_get_u32(tb[QKDN_A_ROUTE_METRIC]));
+	if (tb[QKDN_A_ROUTE_AVAIL])
+		fprintf(out->f, " avail_bytes %" PRIu64,
+			mnl_attr_get_u64(tb[QKDN_A_ROUTE_AVAIL]));
+	fputc('\n', out->f);
+	return 0;
+}
+
 /* Key bytes as text: hex of 8192 bits is the longest. */
 #define KEY_TEXT_MAX	(2 * QKDN_KEY_SIZE_MAX / 8 + 1)
 
@@ -407,6 +502,9 @@ int qkdnctl_print_msg(const struct nlmsghdr *nlh, void *data)
 	case QKDNCTL_OBJ_POOL:
 		ret = print_pool(out, tb);
 		break;
+	case QKDNCTL_OBJ_ROUTE:
+		ret = print_route(out, tb);
+		break;
 	case QKDNCTL_OBJ_KEY:
 		return print_keys(out, nlh) ? MNL_CB_ERROR : MNL_CB_OK;
 	default:
@@ -441,6 +539,110 @@ static const struct field event_fields[] = {
 	{ QKDN_A_SLAVE_SAE_ID, F_STR, "slave", "slave_SAE_ID" },
 	{ QKDN_A_KEY_SIZE, F_U32, "size", "key_size" },
 };
+
+/* What a Q.4160 message (QKDN_EVENT_MESSAGE) says of its relay. */
+static const struct field relay_fields[] = {
+	{ QKDN_A_SRC_NODE_ID, F_STR, "src", "src_node_id" },
+	{ QKDN_A_DST_NODE_ID, F_STR, "dst", "dst_node_id" },
+	{ QKDN_A_NEXT_HOP, F_STR, "next_hop", "next_hop" },
+};
+
+/* A string from the kernel or a controller, for text output: in double
+ * quotes, with control characters, quotes and backslashes as '?'. */
+static void text_quoted(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', f);
+	for (p = (const unsigned char *)s; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\' ?
+		      '?' : *p, f);
+	fputc('"', f);
+}
+
+/* The message part of an event: its Q.4160 name, direction, other party,
+ * relay ID and ends (text: sent "NAME" to PEER relay UUID src S dst D). */
+static void print_message(struct qkdnctl_out *out, const struct nlattr **tb)
+{
+	const char *name = NULL, *dir = NULL, *peer = NULL;
+	char nbuf[24], dbuf[16], uuid[QKDN_UUID_STR_LEN];
+	bool relay = false;
+
+	if (tb[QKDN_A_MSG]) {
+		uint32_t m = mnl_attr_get_u32(tb[QKDN_A_MSG]);
+
+		name = qkdn_msg_name(m);
+		if (!name) {
+			snprintf(nbuf, sizeof(nbuf), "msg-%u", m);
+			name = nbuf;
+		}
+	}
+	if (tb[QKDN_A_MSG_DIR]) {
+		uint8_t d = mnl_attr_get_u8(tb[QKDN_A_MSG_DIR]);
+
+		if (d == QKDN_MSG_DIR_SENT) {
+			dir = "sent";
+		} else if (d == QKDN_MSG_DIR_RECEIVED) {
+			dir = "received";
+		} else {
+			snprintf(dbuf, sizeof(dbuf), "dir-%u", d);
+			dir = dbuf;
+		}
+	}
+	if (tb[QKDN_A_MSG_PEER])
+		peer = mnl_attr_get_str(tb[QKDN_A_MSG_PEER]);
+	if (tb[QKDN_A_RELAY_ID] &&
+	    mnl_attr_get_payload_len(tb[QKDN_A_RELAY_ID]) == QKDN_RELAY_ID_LEN) {
+		qkdn_uuid_fmt(mnl_attr_get_payload(tb[QKDN_A_RELAY_ID]), uuid);
+		relay = true;
+	}
+
+	if (out->jw) {
+		if (name)
+			qkdnctl_json_str(out->jw, "msg", name);
+		if (dir)
+			qkdnctl_json_str(out->jw, "msg_dir", dir);
+		if (peer)
+			qkdnctl_json_str(out->jw, "msg_peer", peer);
+		if (relay)
+			qkdnctl_json_str(out->jw, "relay_id", uuid);
+		json_fields(out->jw, tb, relay_fields, ARRAY_SIZE(relay_fields));
+		return;
+	}
+	if (dir)
+		fprintf(out->f, " %s", dir);
+	if (name) {
+		fputc(' ', out->f);
+		text_quoted(out->f, name);
+	}
+	if (peer)
+		fprintf(out->f, "%s%s", !dir ? " peer " :
+			strcmp(dir, "sent") ? " from " : " to ", peer);
+	if (relay)
+		fprintf(out->f, " relay %s", uuid);
+	text_fields(out->f, tb, relay_fields, ARRAY_SIZE(relay_fields));
+}
+
+/* ERRNO when not 0, and ERRMSG. */
+static void print_error(struct qkdnctl_out *out, const struct nlattr **tb)
+{
+	uint32_t e = tb[QKDN_A_ERRNO] ? mnl_attr_get_u32(tb[QKDN_A_ERRNO]) : 0;
+	const char *msg = tb[QKDN_A_ERRMSG] ? mnl_attr_get_str(tb[QKDN_A_ERRMSG]) : NULL;
+
+	if (out->jw) {
+		if (e)
+			qkdnctl_json_u64(out->jw, "errno", e);
+		if (msg)
+			qkdnctl_json_str(out->jw, "errmsg", msg);
+		return;
+	}
+	if (e)
+		fprintf(out->f, " errno %u", e);
+	if (msg) {
+		fputs(" errmsg ", out->f);
+		text_quoted(out->f, msg);
+	}
+}
 
 int qkdnctl_print_event(const struct nlmsghdr *nlh, void *data)
 {
@@ -480,7 +682,9 @@ int qkdnctl_print_event(const struct nlmsghdr *nlh, void *data)
 	if (out->jw) {
 		qkdnctl_json_obj(out->jw, NULL);
 		qkdnctl_json_str(out->jw, "event", n);
+		print_message(out, tb);
 		json_fields(out->jw, tb, event_fields, ARRAY_SIZE(event_fields));
+		print_error(out, tb);
 		if (tb[QKDN_A_KEY_COUNT])
 			qkdnctl_json_u64(out->jw, "key_count",
 					 mnl_attr_get_u32(tb[QKDN_A_KEY_COUNT]));
@@ -488,7 +692,9 @@ int qkdnctl_print_event(const struct nlmsghdr *nlh, void *data)
 			qkdnctl_json_arr(out->jw, "key_IDs");
 	} else {
 		fputs(n, out->f);
+		print_message(out, tb);
 		text_fields(out->f, tb, event_fields, ARRAY_SIZE(event_fields));
+		print_error(out, tb);
 		if (tb[QKDN_A_KEY_COUNT])
 			fprintf(out->f, " keys %u",
 				mnl_attr_get_u32(tb[QKDN_A_KEY_COUNT]));

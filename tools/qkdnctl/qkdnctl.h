@@ -63,6 +63,7 @@ enum qkdnctl_obj {
 	QKDNCTL_OBJ_SAE,
 	QKDNCTL_OBJ_POOL,
 	QKDNCTL_OBJ_KEY,
+	QKDNCTL_OBJ_ROUTE,
 	QKDNCTL_OBJ_MONITOR,
 };
 
@@ -77,7 +78,13 @@ struct qkdnctl_opts {
 	bool pretty;
 	bool help;
 	const char *netns;
+	const char *batch;	/* -b FILE: commands from FILE ("-": stdin) */
 };
+
+/* Split a batch line in place into at most max - 1 words (argv is then
+ * NULL-terminated). A word starting with '#' starts a comment. Returns the
+ * number of words, or -1 if there are too many. */
+int qkdnctl_split(char *line, char **argv, int max);
 
 /* Global options; returns the index of the object word, or -1 (usage error,
  * message in err). */

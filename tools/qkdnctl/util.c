@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * qkdnctl: numbers with suffixes and keyword abbreviations.
+ * qkdnctl: numbers with suffixes, keyword abbreviations, batch lines.
  */
 #include <errno.h>
 #include <string.h>
@@ -74,4 +74,26 @@ int qkdnctl_match(const char *word, const char *const *list)
 		found = i;
 	}
 	return found;
+}
+
+int qkdnctl_split(char *line, char **argv, int max)
+{
+	int argc = 0;
+	char *p = line;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		if (argc >= max - 1)
+			return -1;
+		argv[argc++] = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+	argv[argc] = NULL;
+	return argc;
 }

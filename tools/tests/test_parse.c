@@ -336,10 +336,75 @@ static void test_monitor(void)
 	tap_ok(BAD("no arguments", "monitor", "all"), "monitor with arguments");
 }
 
+static void test_route_ctrl(void)
+{
+	tap_ok(parse("route", "show", NULL) == 0 && cmd() == QKDN_CMD_ROUTE_GET &&
+	       dump() && !nattrs(), "route show: ROUTE_GET dump, no attributes");
+	tap_ok(parse("r", NULL) == 0 && cmd() == QKDN_CMD_ROUTE_GET && dump(),
+	       "route: show by default, object abbreviated");
+	tap_ok(BAD("unknown keyword", "route", "show", "dst", "kme-4"),
+	       "route show takes no keyword");
+	tap_ok(BAD("unknown command", "route", "add"), "route add is no command");
+	tap_ok(parse("node", "set", "ctrl-mode", "centralized", NULL) == 0 &&
+	       cmd() == QKDN_CMD_NODE_SET && nattrs() == 1 &&
+	       tb[QKDN_A_CTRL_MODE] &&
+	       mnl_attr_get_u8(tb[QKDN_A_CTRL_MODE]) == QKDN_CTRL_CENTRALIZED,
+	       "node set ctrl-mode centralized: NODE_SET with CTRL_MODE 1");
+	tap_ok(parse("n", "se", "c", "d", NULL) == 0 && tb[QKDN_A_CTRL_MODE] &&
+	       mnl_attr_get_u8(tb[QKDN_A_CTRL_MODE]) == QKDN_CTRL_DISTRIBUTED,
+	       "node set ctrl-mode distributed, abbreviated");
+	tap_ok(parse("node", "set", "id", "KM-A", "ctrl-mode", "distributed",
+		     NULL) == 0 && nattrs() == 2 && has_str(QKDN_A_NODE_ID, "KM-A") &&
+	       tb[QKDN_A_CTRL_MODE], "node set id and ctrl-mode together");
+	tap_ok(BAD("ctrl-mode is distributed or centralized, not \"star\"",
+		   "node", "set", "ctrl-mode", "star"), "bad ctrl-mode");
+	tap_ok(BAD("\"id\" or \"ctrl-mode\" is required", "node", "set"),
+	       "node set with nothing to set");
+}
+
+static int split(const char *text, char **argv, int max)
+{
+	static char line[256];
+
+	snprintf(line, sizeof(line), "%s", text);
+	return qkdnctl_split(line, argv, max);
+}
+
+static void test_batch(void)
+{
+	struct qkdnctl_opts o;
+	char err[128], *w[8];
+	char *a1[] = { "qkdnctl", "-j", "-n", "ns1", "-b", "cmds", NULL };
+	char *a2[] = { "qkdnctl", "--batch", "-", NULL };
+	char *a3[] = { "qkdnctl", "-b", NULL };
+
+	tap_ok(qkdnctl_parse_opts(6, a1, &o, err, sizeof(err)) == 6 && o.json &&
+	       !strcmp(o.netns, "ns1") && o.batch && !strcmp(o.batch, "cmds"),
+	       "batch: -b FILE with other options, no object");
+	tap_ok(qkdnctl_parse_opts(3, a2, &o, err, sizeof(err)) == 3 &&
+	       o.batch && !strcmp(o.batch, "-"), "batch: --batch -");
+	tap_ok(qkdnctl_parse_opts(2, a3, &o, err, sizeof(err)) == -1 &&
+	       strstr(err, "-b needs a FILE"), "batch: -b without FILE");
+
+	tap_ok(split("link add id 1  peer\tkme-2\n", w, 8) == 6 &&
+	       !strcmp(w[0], "link") && !strcmp(w[3], "1") &&
+	       !strcmp(w[5], "kme-2") && !w[6],
+	       "batch line: blanks and tabs separate words, newline dropped");
+	tap_ok(split("  \t\r\n", w, 8) == 0 && !w[0], "batch line: blank");
+	tap_ok(split("# node set id x", w, 8) == 0, "batch line: a comment");
+	tap_ok(split("node show # the node", w, 8) == 2 && !w[2],
+	       "batch line: a comment after the command");
+	tap_ok(split("sae add id a#b uid 1", w, 8) == 6 && !strcmp(w[3], "a#b"),
+	       "batch line: # inside a word is not a comment");
+	tap_ok(split("1 2 3 4 5 6 7", w, 8) == 7 &&
+	       split("1 2 3 4 5 6 7 8", w, 8) == -1,
+	       "batch line: at most max - 1 words");
+}
+
 int main(void)
 {
 	buf = malloc(QKDN_BUF_SIZE);
-	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 3);
+	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 3 + 9 + 9);
 	test_opts();
 	test_node();
 	test_link();
@@ -347,6 +412,8 @@ int main(void)
 	test_pool();
 	test_key();
 	test_monitor();
+	test_batch();
+	test_route_ctrl();
 	free(buf);
 	return tap_done();
 }

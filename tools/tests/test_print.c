@@ -271,12 +271,213 @@ static void test_events(void)
 	       "event: unknown event number, other notifications");
 }
 
+static void test_relay_stats(void)
+{
+	struct nlmsghdr *nlh = msg(QKDN_CMD_NODE_GET);
+	struct nlattr *n;
+
+	mnl_attr_put_strz(nlh, QKDN_A_NODE_ID, "KM-A");
+	mnl_attr_put_u8(nlh, QKDN_A_CTRL_MODE, QKDN_CTRL_CENTRALIZED);
+	n = mnl_attr_nest_start(nlh, QKDN_A_STATS);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_PEER_RESETS, 1);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_TX, 3);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_RX, 2);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_KEY_BYTES, 96);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_PAD_BYTES, 96);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_MAC_BYTES, 48);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_MAC_FAIL, 0);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAYS_STARTED, 2);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAYS_DONE, 1);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAYS_FAILED, 1);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAYS_FORWARDED, 4);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAYS_ENDED, 5);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAYS_ABORTED, 0);
+	mnl_attr_nest_end(nlh, n);
+
+	start(QKDNCTL_OBJ_NODE, false, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got("node KM-A ctrl-mode centralized\n\tpeer resets 1\n"
+		   "\trelay tx 3 rx 2 key_bytes 96 pad_bytes 96 mac_bytes 48 mac_fail 0\n"
+		   "\trelays started 2 done 1 failed 1 forwarded 4 ended 5 aborted 0\n"),
+	       "node: ctrl-mode and relay counters, text");
+	start(QKDNCTL_OBJ_NODE, true, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got("{\"node_id\":\"KM-A\",\"ctrl_mode\":\"centralized\",\"stats\":{"
+		   "\"peer_resets\":1,\"relay_tx\":3,\"relay_rx\":2,"
+		   "\"relay_key_bytes\":96,\"relay_pad_bytes\":96,"
+		   "\"relay_mac_bytes\":48,\"relay_mac_fail\":0,"
+		   "\"relays_started\":2,\"relays_done\":1,\"relays_failed\":1,"
+		   "\"relays_forwarded\":4,\"relays_ended\":5,\"relays_aborted\":0}}\n"),
+	       "node: ctrl-mode and relay counters, JSON");
+
+	nlh = msg(QKDN_CMD_NODE_GET);
+	mnl_attr_put_strz(nlh, QKDN_A_NODE_ID, "KM-B");
+	mnl_attr_put_u8(nlh, QKDN_A_CTRL_MODE, 7);
+	start(QKDNCTL_OBJ_NODE, false, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got("node KM-B ctrl-mode mode-7\n"), "node: unknown ctrl-mode");
+
+	nlh = msg(QKDN_CMD_LINK_GET);
+	mnl_attr_put_u32(nlh, QKDN_A_LINK_ID, 2);
+	mnl_attr_put_strz(nlh, QKDN_A_PEER_NODE_ID, "C");
+	n = mnl_attr_nest_start(nlh, QKDN_A_STATS);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_FRAMES_TX, 4);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_TX, 1);
+	mnl_attr_put_u64(nlh, QKDN_A_STATS_RELAY_PAD_BYTES, 32);
+	mnl_attr_nest_end(nlh, n);
+	start(QKDNCTL_OBJ_LINK, false, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got("link 2 peer C\n\tframes tx 4\n\trelay tx 1 pad_bytes 32\n"),
+	       "link: relay counters, text");
+}
+
+static struct nlmsghdr *route_msg(const char *dst, const char *const *path,
+				  unsigned int n)
+{
+	struct nlmsghdr *nlh = msg(QKDN_CMD_ROUTE_GET);
+	struct nlattr *nest;
+	unsigned int i;
+
+	mnl_attr_put_strz(nlh, QKDN_A_DST_NODE_ID, dst);
+	if (n > 1)
+		mnl_attr_put_strz(nlh, QKDN_A_NEXT_HOP, path[1]);
+	if (n) {
+		nest = mnl_attr_nest_start(nlh, QKDN_A_ROUTE);
+		for (i = 0; i < n; i++)
+			mnl_attr_put_strz(nlh, QKDN_A_ROUTE_NODE, path[i]);
+		mnl_attr_nest_end(nlh, nest);
+	}
+	mnl_attr_put_u32(nlh, QKDN_A_ROUTE_METRIC, n ? n - 1 : 0);
+	qkdn_attr_put_u64(nlh, QKDN_A_ROUTE_AVAIL, 65536);
+	return nlh;
+}
+
+static void test_routes(void)
+{
+	static const char *const p4[] = { "kme-1", "kme-2", "kme-3", "kme-4" };
+	static const char *const p2[] = { "kme-1", "kme-2" };
+	struct nlmsghdr *nlh;
+
+	start(QKDNCTL_OBJ_ROUTE, false, 0);
+	tap_ok(qkdnctl_print_msg(route_msg("kme-4", p4, 4), &out) == MNL_CB_OK &&
+	       qkdnctl_print_msg(route_msg("kme-2", p2, 2), &out) == MNL_CB_OK &&
+	       got("route kme-4 via kme-2 path kme-1 -> kme-2 -> kme-3 -> kme-4 "
+		   "metric 3 avail_bytes 65536\n"
+		   "route kme-2 via kme-2 path kme-1 -> kme-2 metric 1 avail_bytes 65536\n"),
+	       "route: text, one line per destination");
+	start(QKDNCTL_OBJ_ROUTE, true, 0);
+	qkdnctl_print_msg(route_msg("kme-4", p4, 4), &out);
+	qkdnctl_print_msg(route_msg("kme-2", p2, 2), &out);
+	qkdnctl_print_end(&out);
+	tap_ok(got("[{\"dst_node_id\":\"kme-4\",\"next_hop\":\"kme-2\","
+		   "\"path\":[\"kme-1\",\"kme-2\",\"kme-3\",\"kme-4\"],"
+		   "\"metric\":3,\"avail_bytes\":65536},"
+		   "{\"dst_node_id\":\"kme-2\",\"next_hop\":\"kme-2\","
+		   "\"path\":[\"kme-1\",\"kme-2\"],\"metric\":1,"
+		   "\"avail_bytes\":65536}]\n"), "route: JSON array");
+	start(QKDNCTL_OBJ_ROUTE, false, 0);
+	qkdnctl_print_msg(route_msg("kme-9", NULL, 0), &out);
+	tap_ok(got("route kme-9 metric 0 avail_bytes 65536\n"),
+	       "route: without next hop and path");
+	start(QKDNCTL_OBJ_ROUTE, true, 0);
+	qkdnctl_print_begin(&out);
+	qkdnctl_print_end(&out);
+	tap_ok(got("[]\n"), "route: no route, JSON []");
+
+	nlh = msg(QKDN_CMD_ROUTE_GET);
+	mnl_attr_put_strz(nlh, QKDN_A_DST_NODE_ID, "kme-4");
+	{
+		struct nlattr *nest = mnl_attr_nest_start(nlh, QKDN_A_ROUTE);
+		unsigned int i;
+
+		for (i = 0; i <= QKDN_ROUTE_HOPS_MAX; i++)
+			mnl_attr_put_strz(nlh, QKDN_A_ROUTE_NODE, "kme-x");
+		mnl_attr_nest_end(nlh, nest);
+	}
+	start(QKDNCTL_OBJ_ROUTE, false, 0);
+	tap_ok(qkdnctl_print_msg(nlh, &out) == MNL_CB_ERROR && got(""),
+	       "route: a path longer than QKDN_ROUTE_HOPS_MAX is an error");
+}
+
+static struct nlmsghdr *message_msg(uint32_t m, uint8_t dir, const char *peer)
+{
+	static const uint8_t rid[QKDN_RELAY_ID_LEN] = {
+		0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x41, 0xd2,
+		0x88, 0x3f, 0x0e, 0x6a, 0xbc, 0x12, 0x34, 0x56,
+	};
+	struct nlmsghdr *nlh = msg(QKDN_CMD_EVENT);
+
+	mnl_attr_put_u32(nlh, QKDN_A_EVENT, QKDN_EVENT_MESSAGE);
+	mnl_attr_put_u32(nlh, QKDN_A_MSG, m);
+	mnl_attr_put_u8(nlh, QKDN_A_MSG_DIR, dir);
+	mnl_attr_put_strz(nlh, QKDN_A_MSG_PEER, peer);
+	mnl_attr_put(nlh, QKDN_A_RELAY_ID, sizeof(rid), rid);
+	mnl_attr_put_strz(nlh, QKDN_A_SRC_NODE_ID, "kme-1");
+	mnl_attr_put_strz(nlh, QKDN_A_DST_NODE_ID, "kme-4");
+	return nlh;
+}
+
+static void test_messages(void)
+{
+	struct nlmsghdr *nlh;
+
+	start(QKDNCTL_OBJ_MONITOR, false, 0);
+	qkdnctl_print_event(message_msg(QKDN_MSG_NEXT_HOP_REQUEST,
+					QKDN_MSG_DIR_SENT, "controller"), &out);
+	nlh = message_msg(QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_RECEIVED,
+			  "km:kme-4");
+	mnl_attr_put_u32(nlh, QKDN_A_KEY_COUNT, 1);
+	mnl_attr_put_u32(nlh, QKDN_A_ERRNO, 0);
+	qkdnctl_print_event(nlh, &out);
+	tap_ok(got("message sent \"key relay next hop request\" to controller "
+		   "relay 1b4e28ba-2fa1-41d2-883f-0e6abc123456 src kme-1 dst kme-4\n"
+		   "message received \"key relay completion notification\" from km:kme-4 "
+		   "relay 1b4e28ba-2fa1-41d2-883f-0e6abc123456 src kme-1 dst kme-4 keys 1\n"),
+	       "message: text by Q.4160 name, errno 0 not shown");
+
+	nlh = message_msg(QKDN_MSG_NEXT_HOP_RESPONSE, QKDN_MSG_DIR_RECEIVED,
+			  "controller");
+	mnl_attr_put_strz(nlh, QKDN_A_NEXT_HOP, "kme-2");
+	mnl_attr_put_u32(nlh, QKDN_A_ERRNO, 113);
+	mnl_attr_put_strz(nlh, QKDN_A_ERRMSG, "no \"route\"\n");
+	start(QKDNCTL_OBJ_MONITOR, false, 0);
+	qkdnctl_print_event(nlh, &out);
+	tap_ok(got("message received \"response to key relay next hop request\" "
+		   "from controller relay 1b4e28ba-2fa1-41d2-883f-0e6abc123456 "
+		   "src kme-1 dst kme-4 next_hop kme-2 errno 113 errmsg \"no ?route??\"\n"),
+	       "message: next hop, errno and a sanitised errmsg");
+	start(QKDNCTL_OBJ_MONITOR, true, 0);
+	qkdnctl_print_event(nlh, &out);
+	tap_ok(got("{\"event\":\"message\",\"msg\":\"response to key relay next hop request\","
+		   "\"msg_dir\":\"received\",\"msg_peer\":\"controller\","
+		   "\"relay_id\":\"1b4e28ba-2fa1-41d2-883f-0e6abc123456\","
+		   "\"src_node_id\":\"kme-1\",\"dst_node_id\":\"kme-4\","
+		   "\"next_hop\":\"kme-2\",\"errno\":113,"
+		   "\"errmsg\":\"no \\\"route\\\"\\n\"}\n"),
+	       "message: JSON");
+
+	nlh = msg(QKDN_CMD_EVENT);
+	mnl_attr_put_u32(nlh, QKDN_A_EVENT, QKDN_EVENT_MESSAGE);
+	mnl_attr_put_u32(nlh, QKDN_A_MSG, 999);
+	mnl_attr_put_u8(nlh, QKDN_A_MSG_DIR, 5);
+	mnl_attr_put_u32(nlh, QKDN_A_KEY_COUNT, 1);
+	put_key(nlh, 7, "secret");
+	start(QKDNCTL_OBJ_MONITOR, false, 0);
+	qkdnctl_print_event(nlh, &out);
+	tap_ok(got("message dir-5 \"msg-999\" keys 1 "
+		   "550e8400-0000-0000-0000-000000000007\n"),
+	       "message: unknown message and direction, key IDs but never bytes");
+}
+
 int main(void)
 {
-	tap_plan(6 + 4 + 5 + 3);
+	tap_plan(6 + 4 + 5 + 3 + 4 + 5 + 4);
 	test_node_link();
 	test_sae_pool();
 	test_keys();
 	test_events();
+	test_relay_stats();
+	test_routes();
+	test_messages();
 	return tap_done();
 }
