@@ -261,7 +261,8 @@ int ctrld_kernel_route_set(struct ctrld_kernel *k, const struct ctrld_route *r)
 	mnl_attr_put_strz(nlh, QKDN_A_NEXT_HOP, r->path.node[1]);
 	put_route(nlh, &r->path);
 	mnl_attr_put_u32(nlh, QKDN_A_ROUTE_METRIC, r->path.metric);
-	qkdn_attr_put_u64(nlh, QKDN_A_ROUTE_AVAIL, r->path.avail);
+	/* Requests carry no QKDN_A_PAD: strict validation rejects it. */
+	mnl_attr_put_u64(nlh, QKDN_A_ROUTE_AVAIL, r->path.avail);
 	return qkdn_request(k->cmd, nlh, NULL, NULL);
 }
 

@@ -107,7 +107,9 @@ uint32_t qkdn_err_missing(const struct qkdn_sock *qs);
  * off-line, e.g. to check it in a unit test. */
 
 /* Put a u64 attribute, preceded by QKDN_A_PAD when needed so that its
- * payload is 64-bit aligned (the kernel's nla_put_u64_64bit()). */
+ * payload is 64-bit aligned (the kernel's nla_put_u64_64bit()). For
+ * messages shaped like the kernel's (tests); requests to the kernel carry
+ * no QKDN_A_PAD, which its strict policy rejects: use mnl_attr_put_u64(). */
 void qkdn_attr_put_u64(struct nlmsghdr *nlh, uint16_t type, uint64_t v);
 
 /* Attribute names ("link-id"), or NULL. */
