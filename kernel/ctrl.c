@@ -234,8 +234,10 @@ int qkdn_nl_ctrl(struct sk_buff *skb, struct genl_info *info)
 		}
 		if (a[QKDN_A_ERRMSG])
 			nla_strscpy(why, a[QKDN_A_ERRMSG], sizeof(why));
-		else
+		else if (fail)
 			strscpy(why, "the session was refused", sizeof(why));
+		else
+			why[0] = '\0';
 		mutex_lock(&qn->lock);
 		err = qkdn_session_ctrl(qn, msg, info, fail, why);
 		mutex_unlock(&qn->lock);

@@ -21,7 +21,9 @@
 #define QKDN_KX_RETX_MAX_MS		8000	/* ... backing off up to this */
 #define QKDN_KX_UNACKED_KEYS_MAX	4096	/* reserved, not acknowledged */
 #define QKDN_PEER_RANGES_MAX		1024	/* announced, not yet matched */
-#define QKDN_RESERVED_KEYS_MAX		65536	/* per link, awaiting an SAE */
+#define QKDN_RESERVED_KEYS_MAX		65536	/* per link, and relayed per
+						 * node, awaiting an SAE
+						 */
 #define QKDN_POOL_CAPACITY_DEFAULT	(4U << 20)
 #define QKDN_CTRL_TIMEOUT_MS		2000	/* the controller answers */
 #define QKDN_RELAY_TIMEOUT_MS		10000	/* the whole relay, at its source */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Key relay: keys for SAEs whose KMs share no QKD link (ITU-T Q.4160 I.3,
- * I.4a, I.5a, I.5b).
+ * I.4a, I.4b, I.5a, I.5b).
  *
  * The source KM takes the keys from its own stream of the first hop's link
  * (so the first hop's KM already holds them: the first "key relay" frame
@@ -346,6 +346,10 @@ static void qkdn_relay_src_end(struct qkdn_net *qn, struct qkdn_relay *r,
 	} else {
 		qn->rstats.relays_done++;
 	}
+	/* I.4a: KM1 tells the controller that gave the route how it ended. */
+	if (r->nroute && !r->reserve)
+		qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id, r->src,
+				 r->dst, err);
 	wake_up_all(&qn->relay_wq);
 }
 
@@ -1098,9 +1102,6 @@ static void qkdn_relay_rx_done(struct qkdn_link *link,
 		qkdn_relay_src_end(qn, r, err, d->where, d->why);
 		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION,
 			       QKDN_MSG_DIR_RECEIVED, "km", d->where, err);
-		if (qn->ctrl_mode == QKDN_CTRL_CENTRALIZED)
-			qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id,
-					 r->src, r->dst, err);
 		return;
 	}
 	r->state = err ? QKDN_RS_FAILED : QKDN_RS_DONE;

@@ -26,7 +26,9 @@
 #define QKDN_SESSION_WAIT_MS	10000	/* the master SAE's session request */
 #define QKDN_SUPPLY_WAIT_MS	30000	/* ... and key requests with session ID */
 #define QKDN_SESSION_IDLE_MS	600000	/* an unused session ends */
-#define QKDN_SAE_ANSWER_MS	5000	/* the listening slave SAE answers */
+#define QKDN_SAE_ANSWER_MS	4000	/* the listening slave SAE answers
+					 * (within the controller's 5 s)
+					 */
 #define QKDN_SESSIONS_MAX	1024
 
 enum { QKDN_SESS_SRC, QKDN_SESS_DST };
@@ -708,11 +710,18 @@ int qkdn_session_key_get(struct qkdn_net *qn, struct genl_info *info,
 		taken += sup->acked[i];
 	if (!err && !taken)
 		err = -ENODATA;
-	if (err) {
+	if (err == -ENODATA)
+		NL_SET_ERR_MSG(info->extack, "the slave SAE took none of the keys");
+	else if (err == -ETIMEDOUT)
 		NL_SET_ERR_MSG(info->extack,
-			       "the slave SAE took none of the keys in time");
+			       "no response to the key supply notification in time");
+	else if (err == -EINTR)
+		NL_SET_ERR_MSG(info->extack, "interrupted");
+	else if (err)
+		NL_SET_ERR_MSG(info->extack,
+			       "the slave SAE's KM could not supply the keys");
+	if (err)
 		goto out;
-	}
 	err = -EMSGSIZE;
 	hdr = qkdn_put_hdr(msg, info->snd_portid, info->snd_seq, 0,
 			   QKDN_CMD_KEY_GET);
@@ -1006,9 +1015,18 @@ int qkdn_nl_key_supply(struct sk_buff *skb, struct genl_info *info)
 			goto out_undo;
 		}
 	}
-	err = -EINVAL;
 	if (!sup) {
-		NL_SET_ERR_MSG(info->extack, "no key ID given");
+		/* No key ID: the SAE takes none of the oldest supply. */
+		list_for_each_entry(it, &qn->supplies, node) {
+			if (it->role == QKDN_SESS_DST && it->session == session) {
+				sup = it;
+				break;
+			}
+		}
+	}
+	err = -ENOENT;
+	if (!sup) {
+		NL_SET_ERR_MSG(info->extack, "no key supply awaits an answer");
 		goto out;
 	}
 	qkdn_nl_msg(qn, QKDN_MSG_PROACTIVE_KEY_SUPPLY_RESPONSE,
