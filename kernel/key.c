@@ -102,7 +102,7 @@ static int qkdn_key_get_relayed(struct qkdn_net *qn,
 	strscpy(dst, slave->node_id, sizeof(dst));
 	r = qkdn_relay_start(qn, master, slave, number, kb, ids, extack);
 	if (IS_ERR(r))
-		return PTR_ERR(r);
+		return PTR_ERR(r);	/* -ENOTCONN: nobody to ask */
 	err = qkdn_relay_wait(qn, r, extack);
 	if (!err) {
 		qkdn_relay_keys(r, first, stride);
@@ -221,25 +221,6 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	/* No link, or too little key on it: relay, if a controller routes. */
 	relay = (!link || link->own.bytes < (u64)number * kb) &&
 		qkdn_ctrl_present(qn);
-	err = -EHOSTUNREACH;
-	if (!link && !relay) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
-				    "no QKD link to the slave SAE's node, and no QKDN controller to relay");
-		goto out_unlock;
-	}
-	err = -EBUSY;
-	if (!relay && link->unacked_keys + number > QKDN_KX_UNACKED_KEYS_MAX) {
-		NL_SET_ERR_MSG(info->extack,
-			       "too many reservations not yet acknowledged by the peer KM");
-		goto out_unlock;
-	}
-	err = -ENOSPC;
-	if (!relay && link->own.bytes < (u64)number * kb) {
-		NL_SET_ERR_MSG(info->extack, "not enough key in the pool");
-		qkdn_nl_event(qn, QKDN_EVENT_POOL_EMPTY, link, master->id,
-			      slave->id, number, NULL);
-		goto out_unlock;
-	}
 
 	/* Build the whole reply before taking any key. */
 	err = -EMSGSIZE;
@@ -269,9 +250,31 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	if (relay) {
 		err = qkdn_key_get_relayed(qn, master, slave, number, kb, ids,
 					   first, stride, info->extack);
-		if (err)
-			goto out_unlock;
-		goto reply;
+		if (err != -ENOTCONN) {
+			if (err)
+				goto out_unlock;
+			goto reply;
+		}
+		/* No controller listens in this node after all. */
+	}
+	err = -EHOSTUNREACH;
+	if (!link) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+				    "no QKD link to the slave SAE's node, and no QKDN controller to relay");
+		goto out_unlock;
+	}
+	err = -EBUSY;
+	if (link->unacked_keys + number > QKDN_KX_UNACKED_KEYS_MAX) {
+		NL_SET_ERR_MSG(info->extack,
+			       "too many reservations not yet acknowledged by the peer KM");
+		goto out_unlock;
+	}
+	err = -ENOSPC;
+	if (link->own.bytes < (u64)number * kb) {
+		NL_SET_ERR_MSG(info->extack, "not enough key in the pool");
+		qkdn_nl_event(qn, QKDN_EVENT_POOL_EMPTY, link, master->id,
+			      slave->id, number, NULL);
+		goto out_unlock;
 	}
 
 	qkdn_store_position(&link->own, &seq, &off);

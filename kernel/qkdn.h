@@ -336,6 +336,7 @@ void qkdn_relay_net_init(struct qkdn_net *qn);
 void qkdn_relay_net_exit(struct qkdn_net *qn);
 void qkdn_relay_work(struct work_struct *work);
 u32 qkdn_relay_frame_keys_max(u32 key_bytes);
+bool qkdn_ids_repeat(const u8 *ids, u32 n);
 struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
 				    const struct qkdn_sae *master,
 				    const struct qkdn_sae *slave, u32 count,

@@ -541,18 +541,18 @@ struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
 	memcpy(r->ids, ids, count * QKDN_KEY_ID_LEN);
 	r->hop = 1;
 	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_TIMEOUT_MS);
-	qn->rstats.relays_started++;
 
 	msg = qn->ctrl_mode == QKDN_CTRL_CENTRALIZED ?
 	      QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION :
 	      QKDN_MSG_NEXT_HOP_REQUEST;
 	err = qkdn_relay_ask(qn, r, msg);
 	if (err) {
-		qn->rstats.relays_failed++;
 		qkdn_relay_free(qn, r);
 		NL_SET_ERR_MSG(extack, "no QKDN controller to route the key relay");
-		return ERR_PTR(err);
+		/* Nobody listens on "ctrl" in this node: the caller decides. */
+		return ERR_PTR(err == -EHOSTUNREACH ? -ENOTCONN : err);
 	}
+	qn->rstats.relays_started++;
 	return r;
 }
 
@@ -777,6 +777,19 @@ void qkdn_relay_work(struct work_struct *work)
 
 /* ---- frames from the previous or next KM ---- */
 
+/* Whether any of n key IDs appears twice. */
+bool qkdn_ids_repeat(const u8 *ids, u32 n)
+{
+	u32 i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (!memcmp(ids + i * QKDN_KEY_ID_LEN,
+				    ids + j * QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN))
+				return true;
+	return false;
+}
+
 static bool qkdn_relay_str_ok(const char *s, size_t size)
 {
 	return memchr(s, '\0', size) && qkdn_id_valid(s);
@@ -848,6 +861,10 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 			NL_SET_ERR_MSG(extack, "Kx relay route malformed");
 			return -EINVAL;
 		}
+	}
+	if (qkdn_ids_repeat(body + l.ids, count)) {
+		NL_SET_ERR_MSG(extack, "Kx relay names a key ID twice");
+		return -EINVAL;
 	}
 	if (b->nroute &&
 	    (strcmp((const char *)body + l.route, b->src) ||

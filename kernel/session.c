@@ -844,7 +844,8 @@ int qkdn_supply_validate(u8 type, const u8 *body, u32 len,
 		    len != sizeof(*b) + n * QKDN_KEY_ID_LEN)
 			goto bad_len;
 		if (kb < QKDN_KEY_SIZE_MIN / 8 || kb > QKDN_KEY_SIZE_MAX / 8 ||
-		    !b->session || !memchr(b->master, 0, QKDN_ID_MAX) ||
+		    !b->session || qkdn_ids_repeat(&b->ids[0][0], n) ||
+		    !memchr(b->master, 0, QKDN_ID_MAX) ||
 		    !memchr(b->slave, 0, QKDN_ID_MAX) ||
 		    !qkdn_id_valid(b->master) || !qkdn_id_valid(b->slave)) {
 			NL_SET_ERR_MSG(extack, "Kx key supply notification malformed");

@@ -8,14 +8,27 @@
  *         type of the missing one) and changes nothing -- the node, links,
  *         SAEs and pools dump to the same bytes before and after; who may
  *         do what (CAP_NET_ADMIN for configuration and Kx, the SAE's uid for
- *         keys); one node per network namespace.
+ *         keys); one node per network namespace. Ck: this program is
+ *         the node's QKDN controller, reads the requests the kernel
+ *         multicasts on "ctrl" for a key request to an SAE behind a KM
+ *         with no link, and answers them well and badly; the route table;
+ *         malformed key relay frames.
  * pair.*  two nodes joined by a simulated QKD module pair (qkdsim), this
  *         program carrying the Kx frames between the kernels in place of
  *         qkdn-linkd: keys are the same at both ends and are the simulator's
  *         byte stream, each key is supplied once, an empty pool gives
  *         nothing, lost frames are retransmitted, repeated frames ignored.
+ * relay.* one node on a key relay path, this program playing its link
+ *         daemon, its controller and the KM at the other end of its link:
+ *         it builds "key relay" frames from the known QKD stream, with
+ *         their Wegman-Carter MAC (GHASH, checked against GCM test
+ *         vectors), and sees the keys reach the slave SAE, a frame changed
+ *         on its way refused without taking anything, a replayed relay
+ *         answered with ELOOP; it checks the frames the node sends as
+ *         the source and as a hop the same way.
  *
- * Needs root, qkdn.ko loaded, and for pair.* qkdsim.ko with debugfs.
+ * Needs root, qkdn.ko loaded, and for pair.* and relay.* qkdsim.ko with
+ * debugfs.
  */
 
 #include <endian.h>
@@ -55,11 +68,12 @@
 #define MSG_MAX		(32 * 1024)
 #define RX_MAX		(1024 * 1024)
 #define REP_DATA_MAX	(768 * 1024)
-#define SNAP_MAX	(64 * 1024)
+#define SNAP_MAX	(256 * 1024)
 #define NO_OFFS		UINT32_MAX
 #define ANY_MSG		""		/* an extack message is required */
 #define NO_MSG		NULL		/* no extack message is required */
 #define F_NOSTATS	1		/* compare dumps without counters */
+#define F_ROUTES	2		/* compare the route tables too */
 #define POLICY_MSG	"Attribute failed policy validation"
 
 #define QKDSIM		"/sys/kernel/debug/qkdsim"
@@ -75,7 +89,10 @@
 #define KX_VERSION	1
 #define KX_TEST_EPOCH	0x5eed1	/* a peer link instance made up by the test */
 
-enum { KX_ACK = 1, KX_BLOCKS, KX_RESERVE };
+enum {
+	KX_ACK = 1, KX_BLOCKS, KX_RESERVE, KX_RELAY, KX_RELAY_DONE,
+	KX_RELAY_ABORT, KX_SUPPLY, KX_SUPPLY_DONE,
+};
 
 struct kx_hdr {
 	uint8_t version;
@@ -180,6 +197,222 @@ static struct kx_reserve *kx_reserve(struct kxf *f, uint64_t seq,
 		f->b[at + QKDN_KEY_ID_LEN - 1] = 0x42;
 	}
 	return r;
+}
+
+/*
+ * "Key relay" (kernel/relay.c): the fixed part, then nroute node IDs, count
+ * key IDs, the ciphertext (past the first hop: the keys XOR the pad) and
+ * the tag.
+ */
+#define RELAY_F_NEWKEY	0x01	/* a new MAC hash key comes first */
+#define RELAY_F_RESERVE	0x02	/* hold the keys (first hop, no route) */
+#define MAC_LEN		16
+
+struct kx_relay {
+	uint8_t relay_id[QKDN_RELAY_ID_LEN];
+	char src[QKDN_ID_MAX];
+	char dst[QKDN_ID_MAX];
+	char master[QKDN_ID_MAX];
+	char slave[QKDN_ID_MAX];
+	uint64_t pad_seq;
+	uint32_t pad_off;
+	uint16_t key_bytes;
+	uint16_t count;
+	uint8_t hop;
+	uint8_t flags;
+	uint8_t nroute;
+	uint8_t reserved[5];
+} __attribute__((packed));
+
+struct kx_relay_done {
+	uint8_t relay_id[QKDN_RELAY_ID_LEN];
+	uint32_t err;
+	char where[QKDN_ID_MAX];
+	char why[QKDN_ERRMSG_MAX];
+} __attribute__((packed));
+
+struct relay_layout {
+	uint32_t route, ids, ct, tag, len;	/* offsets in the body */
+};
+
+static void relay_layout(uint32_t nroute, uint32_t count, uint32_t kb,
+			 bool ct, struct relay_layout *l)
+{
+	l->route = sizeof(struct kx_relay);
+	l->ids = l->route + nroute * QKDN_ID_MAX;
+	l->ct = l->ids + count * QKDN_KEY_ID_LEN;
+	l->tag = l->ct + (ct ? count * kb : 0);
+	l->len = l->tag + MAC_LEN;
+}
+
+/* What a relay frame says; strings are copied up to 64 bytes, unchecked. */
+struct relay_desc {
+	uint8_t id[QKDN_RELAY_ID_LEN];
+	const char *src, *dst, *master, *slave;
+	uint64_t pad_seq;
+	uint32_t pad_off;
+	uint16_t key_bytes, count;
+	uint8_t hop, flags, nroute;
+	const char *route[QKDN_ROUTE_HOPS_MAX];	/* NULL: left zeroed */
+	const uint8_t *ids;	/* count key IDs; NULL: made up */
+};
+
+static void kx_str(char *dst, const char *s)
+{
+	memcpy(dst, s, strnlen(s, QKDN_ID_MAX));
+}
+
+/* A well-formed relay frame of d, ciphertext and tag zeroed. */
+static uint8_t *kx_relay(struct kxf *f, uint64_t seq, uint64_t ack,
+			 const struct relay_desc *d, struct relay_layout *l)
+{
+	struct kx_relay *b;
+	uint8_t *body;
+	uint32_t i;
+
+	kx_init(f, KX_RELAY, seq, ack);
+	relay_layout(d->nroute, d->count, d->key_bytes, d->hop > 1, l);
+	body = kx_put(f, l->len);
+	b = (struct kx_relay *)body;
+	memcpy(b->relay_id, d->id, sizeof(b->relay_id));
+	kx_str(b->src, d->src);
+	kx_str(b->dst, d->dst);
+	kx_str(b->master, d->master);
+	kx_str(b->slave, d->slave);
+	b->pad_seq = htole64(d->pad_seq);
+	b->pad_off = htole32(d->pad_off);
+	b->key_bytes = htole16(d->key_bytes);
+	b->count = htole16(d->count);
+	b->hop = d->hop;
+	b->flags = d->flags;
+	b->nroute = d->nroute;
+	for (i = 0; i < d->nroute && i < QKDN_ROUTE_HOPS_MAX; i++)
+		if (d->route[i])
+			kx_str((char *)body + l->route + i * QKDN_ID_MAX,
+			       d->route[i]);
+	for (i = 0; i < d->count; i++) {
+		uint8_t *id = body + l->ids + i * QKDN_KEY_ID_LEN;
+
+		if (d->ids) {
+			memcpy(id, d->ids + i * QKDN_KEY_ID_LEN,
+			       QKDN_KEY_ID_LEN);
+		} else {
+			id[0] = i + 1;
+			id[QKDN_KEY_ID_LEN - 1] = 0x42;
+		}
+	}
+	return body;
+}
+
+static struct kx_relay_done *kx_relay_done(struct kxf *f, uint64_t seq,
+					   const uint8_t *id, uint32_t err,
+					   const char *where, const char *why)
+{
+	struct kx_relay_done *d;
+
+	kx_init(f, KX_RELAY_DONE, seq, 0);
+	d = kx_put(f, sizeof(*d));
+	memcpy(d->relay_id, id, sizeof(d->relay_id));
+	d->err = htole32(err);
+	kx_str(d->where, where);
+	memcpy(d->why, why, strnlen(why, sizeof(d->why)));
+	return d;
+}
+
+/* ---- GHASH (NIST SP 800-38D, 6.3 and 6.4) ---- */
+
+struct gf128 {
+	uint64_t hi, lo;	/* bits 0..63, 64..127; bit 0 the leftmost */
+};
+
+static struct gf128 gf128_load(const uint8_t *b)
+{
+	struct gf128 x = { 0, 0 };
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		x.hi = x.hi << 8 | b[i];
+		x.lo = x.lo << 8 | b[8 + i];
+	}
+	return x;
+}
+
+static void gf128_store(struct gf128 x, uint8_t *b)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		b[i] = x.hi;
+		b[8 + i] = x.lo;
+		x.hi >>= 8;
+		x.lo >>= 8;
+	}
+}
+
+/* X . Y in GF(2^128) as GCM defines it (Algorithm 1). */
+static struct gf128 gf128_mul(struct gf128 x, struct gf128 y)
+{
+	struct gf128 z = { 0, 0 }, v = y;
+	int i;
+
+	for (i = 0; i < 128; i++) {
+		uint64_t xi = i < 64 ? x.hi >> (63 - i) : x.lo >> (127 - i);
+		uint64_t lsb = v.lo & 1;
+
+		if (xi & 1) {
+			z.hi ^= v.hi;
+			z.lo ^= v.lo;
+		}
+		v.lo = v.lo >> 1 | v.hi << 63;
+		v.hi >>= 1;
+		/* R = 11100001 || 0^120 */
+		if (lsb)
+			v.hi ^= 0xe100000000000000ULL;
+	}
+	return z;
+}
+
+static struct gf128 ghash_blocks(struct gf128 y, struct gf128 hk,
+				 const uint8_t *p, size_t len)
+{
+	uint8_t blk[16];
+	struct gf128 x;
+	size_t off, n;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < sizeof(blk) ? len - off : sizeof(blk);
+		memset(blk, 0, sizeof(blk));
+		memcpy(blk, p + off, n);
+		x = gf128_load(blk);
+		y.hi ^= x.hi;
+		y.lo ^= x.lo;
+		y = gf128_mul(y, hk);
+	}
+	return y;
+}
+
+/*
+ * GHASH_H(A, C) of GCM: A, then C, each padded with zeros to whole
+ * blocks, then the block [len(A)]_64 || [len(C)]_64 (bits).
+ */
+static void ghash_ac(const uint8_t *h, const uint8_t *a, size_t alen,
+		     const uint8_t *c, size_t clen, uint8_t *out)
+{
+	struct gf128 hk = gf128_load(h), y = { 0, 0 };
+
+	y = ghash_blocks(y, hk, a, alen);
+	y = ghash_blocks(y, hk, c, clen);
+	y.hi ^= (uint64_t)alen * 8;
+	y.lo ^= (uint64_t)clen * 8;
+	y = gf128_mul(y, hk);
+	gf128_store(y, out);
+}
+
+/* The hash of the relay MAC (kernel/mac.c): GHASH with msg as C, no A. */
+static void ghash(const uint8_t *h, const uint8_t *msg, size_t len,
+		  uint8_t *out)
+{
+	ghash_ac(h, NULL, 0, msg, len, out);
 }
 
 /* ---- netlink plumbing ---- */
@@ -570,14 +803,17 @@ static void snap_msgs(struct snap *sn, const struct rep *r, bool stats)
 	snap_add(sn, &mark, sizeof(mark));
 }
 
-static bool take_snap(struct nlc *s, struct snap *sn, bool stats)
+/* flags: F_NOSTATS, F_ROUTES. */
+static bool take_snap_f(struct nlc *s, struct snap *sn, int flags)
 {
 	static const uint8_t dumps[] = {
 		QKDN_CMD_LINK_GET, QKDN_CMD_SAE_GET, QKDN_CMD_POOL_GET,
+		QKDN_CMD_ROUTE_GET,
 	};
+	bool stats = !(flags & F_NOSTATS);
+	unsigned int i, n = sizeof(dumps) - !(flags & F_ROUTES);
 	struct rep *r = rep_new();
 	struct msg m;
-	unsigned int i;
 
 	sn->ok = r != NULL;
 	sn->len = 0;
@@ -586,13 +822,18 @@ static bool take_snap(struct nlc *s, struct snap *sn, bool stats)
 	req(&m, QKDN_CMD_NODE_GET);
 	nlc_txrx(s, m.nlh, r);
 	snap_msgs(sn, r, stats);
-	for (i = 0; i < sizeof(dumps); i++) {
+	for (i = 0; i < n; i++) {
 		dump_req(&m, dumps[i]);
 		nlc_txrx(s, m.nlh, r);
 		snap_msgs(sn, r, stats);
 	}
 	rep_free(r);
 	return sn->ok;
+}
+
+static bool take_snap(struct nlc *s, struct snap *sn, bool stats)
+{
+	return take_snap_f(s, sn, stats ? 0 : F_NOSTATS);
 }
 
 /* SIZE_MAX when equal, else the first byte that differs. */
@@ -748,13 +989,13 @@ static void bad(struct __test_metadata *_metadata, struct nlc *s, int ns,
 	size_t d;
 
 	ASSERT_TRUE(a && b && r);
-	ASSERT_TRUE(take_snap(s, a, !(flags & F_NOSTATS)))
+	ASSERT_TRUE(take_snap_f(s, a, flags))
 		TH_LOG("%s: cannot dump the state before", what);
 	if (who)
 		run_as(_metadata, ns, who, m->nlh, r);
 	else
 		nlc_txrx(s, m->nlh, r);
-	ASSERT_TRUE(take_snap(s, b, !(flags & F_NOSTATS)))
+	ASSERT_TRUE(take_snap_f(s, b, flags))
 		TH_LOG("%s: cannot dump the state after", what);
 	check_err(_metadata, what, r, err, msg, offs, miss);
 	d = snap_diff(a, b);
@@ -771,6 +1012,13 @@ static void bad(struct __test_metadata *_metadata, struct nlc *s, int ns,
 #define BAD_AS(who, m, what, err, msg, offs, miss) \
 	bad(_metadata, &self->s, self->ns, who, m, what, err, msg, offs, \
 	    miss, 0)
+/* The same, and the route table must not change either. */
+#define BAD_R(m, what, err, msg, offs, miss) \
+	bad(_metadata, &self->s, -1, NULL, m, what, err, msg, offs, miss, \
+	    F_ROUTES)
+#define BAD_AS_R(who, m, what, err, msg, offs, miss) \
+	bad(_metadata, &self->s, self->ns, who, m, what, err, msg, offs, \
+	    miss, F_ROUTES)
 
 /* The request must succeed. */
 static void ok_req(struct __test_metadata *_metadata, struct nlc *s,
@@ -1075,21 +1323,33 @@ static const char *const cmd_names[] = {
 	[QKDN_CMD_KX_FRAME] = "KX_FRAME",
 	[QKDN_CMD_KX_CHANNEL] = "KX_CHANNEL",
 	[QKDN_CMD_EVENT] = "EVENT",
+	[QKDN_CMD_CTRL] = "CTRL",
+	[QKDN_CMD_ROUTE_GET] = "ROUTE_GET",
+	[QKDN_CMD_ROUTE_NEW] = "ROUTE_NEW",
+	[QKDN_CMD_ROUTE_DEL] = "ROUTE_DEL",
 };
 
+/* The commands that have a "do" handler. */
 static const uint8_t all_cmds[] = {
 	QKDN_CMD_NODE_GET, QKDN_CMD_NODE_SET, QKDN_CMD_LINK_GET,
 	QKDN_CMD_LINK_NEW, QKDN_CMD_LINK_DEL, QKDN_CMD_LINK_SET,
 	QKDN_CMD_SAE_GET, QKDN_CMD_SAE_NEW, QKDN_CMD_SAE_DEL,
 	QKDN_CMD_POOL_GET, QKDN_CMD_KEY_GET, QKDN_CMD_KEY_GET_BY_ID,
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
+	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
 };
 
 static const uint8_t admin_cmds[] = {
 	QKDN_CMD_NODE_SET, QKDN_CMD_LINK_NEW, QKDN_CMD_LINK_DEL,
 	QKDN_CMD_LINK_SET, QKDN_CMD_SAE_NEW, QKDN_CMD_SAE_DEL,
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
+	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
 };
+
+#define CTRL_ID_NONE	4242	/* a controller request ID nothing waits for */
+#define ERRNO_MAX	511	/* errnos a controller or a KM may report
+				 * (Documentation/netlink/specs/qkdn.yaml)
+				 */
 
 /*
  * A well-formed request for cmd in the node.* set-up, leaving out the
@@ -1148,6 +1408,19 @@ static void base(struct msg *m, uint8_t cmd, uint16_t except)
 	case QKDN_CMD_KX_CHANNEL:
 		B(QKDN_A_LINK_ID, put_u32(m, QKDN_A_LINK_ID, 1));
 		B(QKDN_A_LINK_UP, put_u8(m, QKDN_A_LINK_UP, 1));
+		break;
+	case QKDN_CMD_CTRL:
+		B(QKDN_A_MSG, put_u32(m, QKDN_A_MSG,
+				      QKDN_MSG_NEXT_HOP_RESPONSE));
+		B(QKDN_A_CTRL_ID, put_u32(m, QKDN_A_CTRL_ID, CTRL_ID_NONE));
+		B(QKDN_A_NEXT_HOP, put_str(m, QKDN_A_NEXT_HOP, "kme-2"));
+		break;
+	case QKDN_CMD_ROUTE_NEW:
+		B(QKDN_A_DST_NODE_ID, put_str(m, QKDN_A_DST_NODE_ID, "kme-3"));
+		B(QKDN_A_NEXT_HOP, put_str(m, QKDN_A_NEXT_HOP, "kme-2"));
+		break;
+	case QKDN_CMD_ROUTE_DEL:
+		B(QKDN_A_DST_NODE_ID, put_str(m, QKDN_A_DST_NODE_ID, "kme-3"));
 		break;
 	}
 #undef B
@@ -1262,7 +1535,8 @@ TEST_F(node, unknown_commands)
 				 QKDN_CMD_MAX + 1, 200 };
 	const uint8_t no_dump[] = {
 		QKDN_CMD_NODE_GET, QKDN_CMD_NODE_SET, QKDN_CMD_KEY_GET,
-		QKDN_CMD_KEY_GET_BY_ID, QKDN_CMD_KX_BIND,
+		QKDN_CMD_KEY_GET_BY_ID, QKDN_CMD_KX_BIND, QKDN_CMD_CTRL,
+		QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
 	};
 	char what[64];
 	unsigned int i;
@@ -1273,6 +1547,10 @@ TEST_F(node, unknown_commands)
 		snprintf(what, sizeof(what), "command %u", cmds[i]);
 		BAD(&m, what, EOPNOTSUPP, NO_MSG, NO_OFFS, 0);
 	}
+	/* ROUTE_GET is a dump only. */
+	req(&m, QKDN_CMD_ROUTE_GET);
+	put_str(&m, QKDN_A_DST_NODE_ID, "kme-3");
+	BAD(&m, "ROUTE_GET do", EOPNOTSUPP, NO_MSG, NO_OFFS, 0);
 	for (i = 0; i < sizeof(no_dump); i++) {
 		dump_req(&m, no_dump[i]);
 		snprintf(what, sizeof(what), "%s dump", cmd_names[no_dump[i]]);
@@ -1711,6 +1989,11 @@ TEST_F(node, missing_request_attributes)
 		{ QKDN_CMD_KEY_GET_BY_ID, QKDN_A_SLAVE_SAE_ID },
 		{ QKDN_CMD_KX_FRAME, QKDN_A_KX_FRAME },
 		{ QKDN_CMD_KX_CHANNEL, QKDN_A_LINK_UP },
+		{ QKDN_CMD_CTRL, QKDN_A_MSG },
+		{ QKDN_CMD_CTRL, QKDN_A_CTRL_ID },
+		{ QKDN_CMD_CTRL, QKDN_A_NEXT_HOP },
+		{ QKDN_CMD_ROUTE_NEW, QKDN_A_DST_NODE_ID },
+		{ QKDN_CMD_ROUTE_NEW, QKDN_A_NEXT_HOP },
 	};
 	char what[64];
 	unsigned int i;
@@ -2162,8 +2445,8 @@ TEST_F(node, kx_frame_header)
 
 	kx_init(f, 0, 1, 0);
 	kx_bad(_metadata, &self->s, f, "Kx type 0", EINVAL, "type unknown");
-	kx_init(f, KX_RESERVE + 4, 1, 0);	/* after RELAY, RELAY_DONE, _ABORT */
-	kx_bad(_metadata, &self->s, f, "Kx type 7", EINVAL, "type unknown");
+	kx_init(f, KX_SUPPLY_DONE + 1, 1, 0);
+	kx_bad(_metadata, &self->s, f, "Kx type 9", EINVAL, "type unknown");
 	kx_init(f, 255, 1, 0);
 	kx_bad(_metadata, &self->s, f, "Kx type 255", EINVAL, "type unknown");
 
@@ -2580,6 +2863,1707 @@ TEST_F(node, link_set_refused_by_module)
 	put_u64(&m, QKDN_A_RATE, 20000000000ULL);
 	BAD(&m, "LINK_SET with a rate the QKD module refuses", EINVAL,
 	    "refused", NO_OFFS, 0);
+}
+
+/* ---- Ck: this program as the node's QKDN controller ---- */
+
+struct mcgrp_ctx {
+	const char *name;
+	uint32_t id;
+};
+
+static int mcgrp_cb(const struct nlattr *a, void *data)
+{
+	struct mcgrp_ctx *c = data;
+	const struct nlattr *g, *b;
+
+	if (mnl_attr_get_type(a) != CTRL_ATTR_MCAST_GROUPS)
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested(g, a) {
+		const char *name = NULL;
+		uint32_t id = 0;
+
+		mnl_attr_for_each_nested(b, g) {
+			uint16_t t = mnl_attr_get_type(b);
+
+			if (t == CTRL_ATTR_MCAST_GRP_NAME &&
+			    mnl_attr_validate(b, MNL_TYPE_NUL_STRING) >= 0)
+				name = mnl_attr_get_str(b);
+			else if (t == CTRL_ATTR_MCAST_GRP_ID &&
+				 mnl_attr_get_payload_len(b) == sizeof(id))
+				id = mnl_attr_get_u32(b);
+		}
+		if (name && !strcmp(name, c->name))
+			c->id = id;
+	}
+	return MNL_CB_OK;
+}
+
+/* The ID of the family's multicast group called name; 0 if none. */
+static uint32_t mcast_group(struct nlc *s, const char *name)
+{
+	struct mcgrp_ctx c = { .name = name };
+	struct rep *r = rep_new();
+	struct msg m;
+
+	if (!r)
+		return 0;
+	msg_init(&m, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, NLM_F_ACK);
+	put_str(&m, CTRL_ATTR_FAMILY_NAME, QKDN_GENL_NAME);
+	if (!nlc_txrx(s, m.nlh, r) && r->nmsg == 1)
+		mnl_attr_parse((const struct nlmsghdr *)r->data, GENL_HDRLEN,
+			       mcgrp_cb, &c);
+	rep_free(r);
+	return c.id;
+}
+
+/* Opens s and joins it to the "ctrl" group of the namespace's node. */
+static int ctrl_listen(struct nlc *s)
+{
+	int err = nlc_open(s);
+	uint32_t grp;
+
+	if (err)
+		return err;
+	grp = mcast_group(s, QKDN_MCGRP_CTRL);
+	if (!grp)
+		err = -ENOENT;
+	else if (mnl_socket_setsockopt(s->nl, NETLINK_ADD_MEMBERSHIP, &grp,
+				       sizeof(grp)))
+		err = -errno;
+	if (err)
+		nlc_close(s);
+	return err;
+}
+
+/* A message of the kernel to its controller. */
+struct ctrl_req {
+	uint32_t msg, ctrl_id, bytes, err;
+	bool has_ctrl_id, has_bytes, has_peer, has_err;
+	int relay_id_len;
+	uint8_t relay_id[QKDN_RELAY_ID_LEN];
+	char src[QKDN_ID_MAX], dst[QKDN_ID_MAX], peer[QKDN_ID_MAX];
+};
+
+static void copy_str(char *dst, size_t size, const struct nlattr *a)
+{
+	size_t n = mnl_attr_get_payload_len(a);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, mnl_attr_get_payload(a), n);
+	dst[n] = '\0';
+}
+
+static int ctrl_req_cb(const struct nlattr *a, void *data)
+{
+	bool u32 = mnl_attr_get_payload_len(a) == sizeof(uint32_t);
+	struct ctrl_req *q = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case QKDN_A_MSG:
+		if (u32)
+			q->msg = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_CTRL_ID:
+		q->has_ctrl_id = u32;
+		if (u32)
+			q->ctrl_id = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_RELAY_BYTES:
+		q->has_bytes = u32;
+		if (u32)
+			q->bytes = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_ERRNO:
+		q->has_err = u32;
+		if (u32)
+			q->err = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_RELAY_ID:
+		q->relay_id_len = mnl_attr_get_payload_len(a);
+		if (q->relay_id_len == QKDN_RELAY_ID_LEN)
+			memcpy(q->relay_id, mnl_attr_get_payload(a),
+			       QKDN_RELAY_ID_LEN);
+		break;
+	case QKDN_A_SRC_NODE_ID:
+		copy_str(q->src, sizeof(q->src), a);
+		break;
+	case QKDN_A_DST_NODE_ID:
+		copy_str(q->dst, sizeof(q->dst), a);
+		break;
+	case QKDN_A_PEER_NODE_ID:
+		q->has_peer = true;
+		copy_str(q->peer, sizeof(q->peer), a);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/* Waits up to ms for the kernel's next message on "ctrl". */
+static bool ctrl_read(struct nlc *s, int ms, struct ctrl_req *q)
+{
+	int fd = mnl_socket_get_fd(s->nl);
+	uint64_t deadline = now_ms() + ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const struct nlmsghdr *nlh;
+		uint64_t now = now_ms();
+		ssize_t n;
+		int len;
+
+		if (now >= deadline)
+			return false;
+		if (poll(&p, 1, deadline - now) <= 0)
+			continue;
+		n = recv(fd, s->rx, RX_MAX, MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		len = n;
+		for (nlh = (const struct nlmsghdr *)s->rx;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+
+			if (nlh->nlmsg_type != qkdn_family ||
+			    g->cmd != QKDN_CMD_CTRL)
+				continue;
+			memset(q, 0, sizeof(*q));
+			mnl_attr_parse(nlh, GENL_HDRLEN, ctrl_req_cb, q);
+			return true;
+		}
+	}
+}
+
+/* An answer of the controller; returns the offset of its CTRL_ID. */
+static uint32_t ctrl_ans(struct msg *m, uint32_t msg, uint32_t ctrl_id)
+{
+	req(m, QKDN_CMD_CTRL);
+	put_u32(m, QKDN_A_MSG, msg);
+	return put_u32(m, QKDN_A_CTRL_ID, ctrl_id);
+}
+
+/* A ROUTE nest of n nodes; offs[i] (if given) is where node i starts. */
+static uint32_t put_route(struct msg *m, const char *const *nodes,
+			  unsigned int n, uint32_t *offs)
+{
+	uint32_t off = m->nlh->nlmsg_len;
+	struct nlattr *nest = mnl_attr_nest_start(m->nlh, QKDN_A_ROUTE);
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (offs)
+			offs[i] = m->nlh->nlmsg_len;
+		mnl_attr_put_strz(m->nlh, QKDN_A_ROUTE_NODE, nodes[i]);
+	}
+	mnl_attr_nest_end(m->nlh, nest);
+	return off;
+}
+
+/* n route nodes "kme-1", "h-2", ... "h-<n-1>", last: "kme-3" or `last`. */
+struct long_route {
+	char name[QKDN_ROUTE_HOPS_MAX + 1][16];
+	const char *node[QKDN_ROUTE_HOPS_MAX + 1];
+};
+
+static void long_route(struct long_route *lr, unsigned int n,
+		       const char *last)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(lr->name[i], sizeof(lr->name[i]), "h-%u", i + 1);
+		lr->node[i] = lr->name[i];
+	}
+	lr->node[0] = "kme-1";
+	lr->node[n - 1] = last;
+}
+
+static uint64_t node_stat(struct nlc *s, uint16_t stat)
+{
+	struct rep *r = rep_new();
+	const struct nlattr *st, *a;
+	uint64_t v = UINT64_MAX;
+	struct msg m;
+
+	if (!r)
+		return v;
+	req(&m, QKDN_CMD_NODE_GET);
+	if (!nlc_txrx(s, m.nlh, r) && r->nmsg == 1) {
+		st = attr_find((const struct nlmsghdr *)r->data, QKDN_A_STATS);
+		a = st ? nest_find(st, stat) : NULL;
+		if (a && mnl_attr_get_payload_len(a) == sizeof(uint64_t))
+			v = mnl_attr_get_u64(a);
+	}
+	rep_free(r);
+	return v;
+}
+
+/* The controller mode in a NODE_GET reply, -1 if it has none. */
+static int ctrl_mode_of(const struct rep *r)
+{
+	const struct nlattr *a;
+
+	if (r->err || r->nmsg != 1)
+		return -1;
+	a = attr_find((const struct nlmsghdr *)r->data, QKDN_A_CTRL_MODE);
+	if (!a || mnl_attr_get_payload_len(a) != sizeof(uint8_t))
+		return -1;
+	return mnl_attr_get_u8(a);
+}
+
+static int get_ctrl_mode(struct nlc *s)
+{
+	struct rep *r = rep_new();
+	struct msg m;
+	int mode = -1;
+
+	if (!r)
+		return -1;
+	req(&m, QKDN_CMD_NODE_GET);
+	if (!nlc_txrx(s, m.nlh, r))
+		mode = ctrl_mode_of(r);
+	rep_free(r);
+	return mode;
+}
+
+static void set_ctrl_mode(struct __test_metadata *_metadata, struct nlc *s,
+			  uint8_t mode)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_NODE_SET);
+	put_u8(&m, QKDN_A_CTRL_MODE, mode);
+	ok_req(_metadata, s, &m, "NODE_SET ctrl-mode");
+}
+
+/*
+ * sae-a (uid 1001) asks for keys for sae-far, whose KM (kme-3) this node
+ * has no link to: a key relay. From a child, which waits for the relay to
+ * end; r gets the answer.
+ */
+static pid_t far_key_get(FIXTURE_DATA(node) *self, uint32_t number,
+			 uint32_t bits, struct rep *r)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_KEY_GET);
+	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-a");
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	put_u32(&m, QKDN_A_KEY_NUMBER, number);
+	put_u32(&m, QKDN_A_KEY_SIZE, bits);
+	return spawn_as(self->ns, &cred_a, m.nlh, r, 1);
+}
+
+static void wait_child(struct __test_metadata *_metadata, pid_t pid)
+{
+	int st;
+
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		TH_LOG("child failed (status 0x%x)", st);
+}
+
+/* The request the kernel multicast for far_key_get(). */
+static void expect_ctrl_req(struct __test_metadata *_metadata,
+			    const struct ctrl_req *q, uint32_t msg,
+			    uint32_t bytes)
+{
+	static const uint8_t zero[QKDN_RELAY_ID_LEN];
+
+	EXPECT_EQ(msg, q->msg);
+	EXPECT_TRUE(q->has_ctrl_id && q->ctrl_id != 0)
+		TH_LOG("controller request without a CTRL_ID");
+	EXPECT_EQ(QKDN_RELAY_ID_LEN, q->relay_id_len);
+	EXPECT_NE(0, memcmp(q->relay_id, zero, sizeof(zero)));
+	EXPECT_STREQ("kme-1", q->src);
+	EXPECT_STREQ("kme-3", q->dst);
+	EXPECT_TRUE(q->has_bytes);
+	EXPECT_EQ(bytes, q->bytes);
+	EXPECT_FALSE(q->has_peer) TH_LOG("the source names a previous node");
+	EXPECT_FALSE(q->has_err);
+}
+
+/* Pool bytes one hop of a relay of count keys of kb bytes takes at most. */
+#define RELAY_BYTES(count, kb)	((count) * (kb) + 2U * MAC_LEN)
+
+TEST_F(node, ctrl_mode)
+{
+	const uint8_t four[4] = { 1 };
+	struct rep *r = rep_new();
+	struct nlc s2;
+	struct msg m;
+	uint32_t o;
+
+	ASSERT_TRUE(r != NULL);
+	EXPECT_EQ(QKDN_CTRL_DISTRIBUTED, get_ctrl_mode(&self->s));
+	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
+	EXPECT_EQ(QKDN_CTRL_CENTRALIZED, get_ctrl_mode(&self->s));
+	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_DISTRIBUTED);
+	EXPECT_EQ(QKDN_CTRL_DISTRIBUTED, get_ctrl_mode(&self->s));
+	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
+
+	req(&m, QKDN_CMD_NODE_SET);
+	o = put_u8(&m, QKDN_A_CTRL_MODE, 2);
+	BAD(&m, "NODE_SET ctrl-mode 2", ERANGE, "out of range", o, 0);
+	req(&m, QKDN_CMD_NODE_SET);
+	o = put_u8(&m, QKDN_A_CTRL_MODE, 255);
+	BAD(&m, "NODE_SET ctrl-mode 255", ERANGE, "out of range", o, 0);
+	req(&m, QKDN_CMD_NODE_SET);
+	o = put(&m, QKDN_A_CTRL_MODE, sizeof(four), four);
+	BAD(&m, "NODE_SET ctrl-mode of 4 bytes", EINVAL,
+	    "invalid attribute length", o, 0);
+	/* With a node ID that cannot be set, the mode does not change. */
+	req(&m, QKDN_CMD_NODE_SET);
+	put_u8(&m, QKDN_A_CTRL_MODE, QKDN_CTRL_DISTRIBUTED);
+	o = put_str(&m, QKDN_A_NODE_ID, "kme-9");
+	BAD(&m, "NODE_SET ctrl-mode with a new node ID while links exist",
+	    EBUSY, "links exist", o, 0);
+	req(&m, QKDN_CMD_NODE_SET);
+	put_u8(&m, QKDN_A_CTRL_MODE, QKDN_CTRL_DISTRIBUTED);
+	o = put_str(&m, QKDN_A_NODE_ID, "kme 9");
+	BAD(&m, "NODE_SET ctrl-mode with a malformed node ID", EINVAL,
+	    "ID must be", o, 0);
+	req(&m, QKDN_CMD_NODE_SET);
+	put_u8(&m, QKDN_A_CTRL_MODE, QKDN_CTRL_DISTRIBUTED);
+	BAD_AS(&cred_a, &m, "NODE_SET ctrl-mode as uid 1001", EPERM, NO_MSG,
+	       NO_OFFS, 0);
+	BAD_AS(&cred_nocap, &m, "NODE_SET ctrl-mode without CAP_NET_ADMIN",
+	       EPERM, NO_MSG, NO_OFFS, 0);
+	EXPECT_EQ(QKDN_CTRL_CENTRALIZED, get_ctrl_mode(&self->s));
+
+	/* Both at once; anyone reads it. */
+	req(&m, QKDN_CMD_NODE_SET);
+	put_str(&m, QKDN_A_NODE_ID, "kme-1");
+	put_u8(&m, QKDN_A_CTRL_MODE, QKDN_CTRL_DISTRIBUTED);
+	ok_req(_metadata, &self->s, &m, "NODE_SET node ID and ctrl-mode");
+	req(&m, QKDN_CMD_NODE_GET);
+	run_as(_metadata, self->ns, &cred_a, m.nlh, r);
+	EXPECT_EQ(QKDN_CTRL_DISTRIBUTED, ctrl_mode_of(r));
+
+	/* A node without an ID yet: the mode alone. */
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, nlc_open(&s2));
+	EXPECT_EQ(QKDN_CTRL_DISTRIBUTED, get_ctrl_mode(&s2));
+	set_ctrl_mode(_metadata, &s2, QKDN_CTRL_CENTRALIZED);
+	EXPECT_EQ(QKDN_CTRL_CENTRALIZED, get_ctrl_mode(&s2));
+	req(&m, QKDN_CMD_NODE_GET);
+	ASSERT_EQ(0, nlc_txrx(&s2, m.nlh, r));
+	EXPECT_TRUE(attr_find((const struct nlmsghdr *)r->data,
+			      QKDN_A_NODE_ID) == NULL);
+	nlc_close(&s2);
+	rep_free(r);
+}
+
+static int join_as(const struct cred *c, uint32_t grp)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int fd = -1;
+
+		if (c->open_first)
+			fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC);
+		if (c->drop_admin && drop_net_admin())
+			_exit(250);
+		if (c->uid && (setgroups(0, NULL) ||
+			       setresgid(c->uid, c->uid, c->uid) ||
+			       setresuid(c->uid, c->uid, c->uid)))
+			_exit(251);
+		if (!c->open_first)
+			fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC);
+		if (fd < 0)
+			_exit(252);
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp,
+			       sizeof(grp)))
+			_exit(errno && errno < 250 ? errno : 249);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* Only CAP_NET_ADMIN may hear the kernel's requests to the controller. */
+TEST_F(node, ctrl_group_needs_cap_net_admin)
+{
+	uint32_t ctrl = mcast_group(&self->s, QKDN_MCGRP_CTRL);
+	uint32_t events = mcast_group(&self->s, QKDN_MCGRP_EVENTS);
+	struct msg m;
+	uint32_t o;
+
+	ASSERT_NE(0U, ctrl);
+	ASSERT_NE(0U, events);
+	EXPECT_EQ(EPERM, join_as(&cred_a, ctrl));
+	EXPECT_EQ(EPERM, join_as(&cred_nocap, ctrl));
+	EXPECT_EQ(EPERM, join_as(&cred_a_late, ctrl));
+	EXPECT_EQ(0, join_as(&cred_root, ctrl));
+	EXPECT_EQ(0, join_as(&cred_a, events));
+
+	/* Those refused are no controller. */
+	base(&m, QKDN_CMD_KEY_GET, QKDN_A_SLAVE_SAE_ID);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	BAD_AS(&cred_a, &m, "KEY_GET to sae-far after refused joins",
+	       EHOSTUNREACH, "no QKDN controller", o, 0);
+}
+
+/* Nobody on "ctrl": a relay is not even tried. */
+TEST_F(node, ctrl_no_controller)
+{
+	uint64_t started = node_stat(&self->s, QKDN_A_STATS_RELAYS_STARTED);
+	uint64_t t0, t;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+
+	base(&m, QKDN_CMD_KEY_GET, QKDN_A_SLAVE_SAE_ID);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	t0 = now_ms();
+	BAD_AS(&cred_a, &m, "KEY_GET to sae-far with no controller",
+	       EHOSTUNREACH, "no QKDN controller", o, 0);
+	t = now_ms() - t0;
+	EXPECT_TRUE(t < 1500) TH_LOG("answered after %" PRIu64 " ms", t);
+
+	/* A controller that came and went. */
+	ASSERT_EQ(0, ctrl_listen(&c));
+	nlc_close(&c);
+	t0 = now_ms();
+	BAD_AS(&cred_a, &m, "KEY_GET to sae-far after the controller left",
+	       EHOSTUNREACH, "no QKDN controller", o, 0);
+	t = now_ms() - t0;
+	EXPECT_TRUE(t < 1500) TH_LOG("answered after %" PRIu64 " ms", t);
+	EXPECT_EQ(started, node_stat(&self->s, QKDN_A_STATS_RELAYS_STARTED));
+}
+
+/* Answers that fail the policy or name no request: no real request. */
+TEST_F(node, ctrl_answer_errors)
+{
+	static const uint32_t bad_msgs[] = { 0, QKDN_MSG_MAX + 1, UINT32_MAX };
+	static const char *const bad_ids[] = { "", "kme 2", "kme/2", "k\x01" };
+	const uint8_t two[2] = { 5, 0 }, eight[8] = { 5 };
+	char errmsg[QKDN_ERRMSG_MAX + 1], long_id[QKDN_ID_MAX + 1];
+	const char *route[2] = { "kme-1", "kme-3" };
+	char what[96];
+	unsigned int i;
+	struct msg m;
+	uint32_t o;
+
+	for (i = 0; i < sizeof(bad_msgs) / sizeof(bad_msgs[0]); i++) {
+		base(&m, QKDN_CMD_CTRL, QKDN_A_MSG);
+		o = put_u32(&m, QKDN_A_MSG, bad_msgs[i]);
+		snprintf(what, sizeof(what), "CTRL MSG %u", bad_msgs[i]);
+		BAD(&m, what, ERANGE, "out of range", o, 0);
+	}
+	base(&m, QKDN_CMD_CTRL, QKDN_A_MSG);
+	o = put(&m, QKDN_A_MSG, sizeof(two), two);
+	BAD(&m, "CTRL MSG of 2 bytes", EINVAL, "invalid attribute length", o,
+	    0);
+	base(&m, QKDN_CMD_CTRL, QKDN_A_MSG);
+	o = put(&m, QKDN_A_MSG, sizeof(eight), eight);
+	BAD(&m, "CTRL MSG of 8 bytes", EINVAL, "invalid attribute length", o,
+	    0);
+	base(&m, QKDN_CMD_CTRL, QKDN_A_MSG);
+	o = put_str(&m, QKDN_A_MSG, "5");
+	BAD(&m, "CTRL MSG as a string", EINVAL, "invalid attribute length", o,
+	    0);
+	base(&m, QKDN_CMD_CTRL, QKDN_A_CTRL_ID);
+	o = put_u32(&m, QKDN_A_CTRL_ID, 0);
+	BAD(&m, "CTRL CTRL_ID 0", ERANGE, "out of range", o, 0);
+	base(&m, QKDN_CMD_CTRL, QKDN_A_CTRL_ID);
+	o = put(&m, QKDN_A_CTRL_ID, sizeof(eight), eight);
+	BAD(&m, "CTRL CTRL_ID of 8 bytes", EINVAL, "invalid attribute length",
+	    o, 0);
+
+	base(&m, QKDN_CMD_CTRL, 0);
+	o = put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX + 1);
+	BAD(&m, "CTRL ERRNO 512", ERANGE, "out of range", o, 0);
+	base(&m, QKDN_CMD_CTRL, 0);
+	o = put_u32(&m, QKDN_A_ERRNO, 4096);
+	BAD(&m, "CTRL ERRNO 4096", ERANGE, "out of range", o, 0);
+	base(&m, QKDN_CMD_CTRL, 0);
+	o = put_u32(&m, QKDN_A_ERRNO, UINT32_MAX);
+	BAD(&m, "CTRL ERRNO 2^32-1", ERANGE, "out of range", o, 0);
+	base(&m, QKDN_CMD_CTRL, 0);
+	o = put(&m, QKDN_A_ERRNO, sizeof(two), two);
+	BAD(&m, "CTRL ERRNO of 2 bytes", EINVAL, "invalid attribute length",
+	    o, 0);
+	memset(errmsg, 'e', QKDN_ERRMSG_MAX);
+	errmsg[QKDN_ERRMSG_MAX] = '\0';
+	base(&m, QKDN_CMD_CTRL, 0);
+	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
+	o = put_str(&m, QKDN_A_ERRMSG, errmsg);
+	BAD(&m, "CTRL ERRMSG of 128 characters", EINVAL, POLICY_MSG, o, 0);
+	base(&m, QKDN_CMD_CTRL, 0);
+	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
+	o = put_strn(&m, QKDN_A_ERRMSG, "no route");
+	BAD(&m, "CTRL ERRMSG without NUL", EINVAL, POLICY_MSG, o, 0);
+	base(&m, QKDN_CMD_CTRL, 0);
+	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
+	o = put(&m, QKDN_A_ERRMSG, 0, NULL);
+	BAD(&m, "CTRL ERRMSG empty", EINVAL, POLICY_MSG, o, 0);
+
+	/* The next hop is a node ID. */
+	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		base(&m, QKDN_CMD_CTRL, QKDN_A_NEXT_HOP);
+		o = put_str(&m, QKDN_A_NEXT_HOP, bad_ids[i]);
+		snprintf(what, sizeof(what), "CTRL NEXT_HOP \"%s\"",
+			 bad_ids[i]);
+		BAD(&m, what, EINVAL, "next hop node ID malformed", o, 0);
+	}
+	memset(long_id, 'x', QKDN_ID_MAX);
+	long_id[QKDN_ID_MAX] = '\0';
+	base(&m, QKDN_CMD_CTRL, QKDN_A_NEXT_HOP);
+	o = put_str(&m, QKDN_A_NEXT_HOP, long_id);
+	BAD(&m, "CTRL NEXT_HOP of 64 characters", EINVAL, POLICY_MSG, o, 0);
+	base(&m, QKDN_CMD_CTRL, QKDN_A_NEXT_HOP);
+	o = put_strn(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD(&m, "CTRL NEXT_HOP without NUL", EINVAL, POLICY_MSG, o, 0);
+	/* ERRNO 0 is no error: the next hop is still needed. */
+	base(&m, QKDN_CMD_CTRL, QKDN_A_NEXT_HOP);
+	put_u32(&m, QKDN_A_ERRNO, 0);
+	BAD(&m, "CTRL with ERRNO 0 and no NEXT_HOP", EINVAL, NO_MSG, NO_OFFS,
+	    QKDN_A_NEXT_HOP);
+	ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, CTRL_ID_NONE);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD(&m, "CTRL KEY_RELAY_REQUEST without ROUTE", EINVAL, NO_MSG,
+	    NO_OFFS, QKDN_A_ROUTE);
+
+	/* What only the kernel's ctrl messages carry. */
+	base(&m, QKDN_CMD_CTRL, 0);
+	o = put_u32(&m, QKDN_A_RELAY_BYTES, 96);
+	BAD(&m, "CTRL with RELAY_BYTES", EINVAL, "Unsupported attribute", o,
+	    0);
+	base(&m, QKDN_CMD_CTRL, 0);
+	o = put_u8(&m, QKDN_A_MSG_DIR, QKDN_MSG_DIR_SENT);
+	BAD(&m, "CTRL with MSG_DIR", EINVAL, "Unsupported attribute", o, 0);
+	base(&m, QKDN_CMD_CTRL, 0);
+	o = put_str(&m, QKDN_A_MSG_PEER, "controller");
+	BAD(&m, "CTRL with MSG_PEER", EINVAL, "Unsupported attribute", o, 0);
+
+	/* Messages that do not go from a controller to a KM. */
+	for (i = 1; i <= QKDN_MSG_MAX; i++) {
+		if (i == QKDN_MSG_NEXT_HOP_RESPONSE ||
+		    i == QKDN_MSG_KEY_RELAY_REQUEST ||
+		    i == QKDN_MSG_KEY_RESERVATION_REQUEST ||
+		    i == QKDN_MSG_KEY_ALLOCATION_REQUEST ||
+		    i == QKDN_MSG_SESSION_CREATION_NOTIFICATION ||
+		    i == QKDN_MSG_SESSION_CREATION_RESPONSE)
+			continue;
+		base(&m, QKDN_CMD_CTRL, QKDN_A_MSG);
+		o = put_u32(&m, QKDN_A_MSG, i);
+		snprintf(what, sizeof(what), "CTRL with message %u", i);
+		BAD(&m, what, EOPNOTSUPP,
+		    "not a message a controller sends a KM", o, 0);
+	}
+
+	/* Well-formed answers to requests that do not exist. */
+	base(&m, QKDN_CMD_CTRL, QKDN_A_CTRL_ID);
+	o = put_u32(&m, QKDN_A_CTRL_ID, CTRL_ID_NONE);
+	BAD(&m, "CTRL next hop for no request", ENOENT,
+	    "no controller request with this ID is waiting", o, 0);
+	base(&m, QKDN_CMD_CTRL, QKDN_A_CTRL_ID);
+	o = put_u32(&m, QKDN_A_CTRL_ID, UINT32_MAX);
+	BAD(&m, "CTRL next hop for request 2^32-1", ENOENT,
+	    "no controller request", o, 0);
+	o = ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, CTRL_ID_NONE);
+	put_route(&m, route, 2, NULL);
+	BAD(&m, "CTRL route for no request", ENOENT, "no controller request",
+	    o, 0);
+	errmsg[QKDN_ERRMSG_MAX - 1] = '\0';
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, CTRL_ID_NONE);
+	put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX);
+	put_str(&m, QKDN_A_ERRMSG, errmsg);
+	BAD(&m, "CTRL error 511 with 127 characters for no request", ENOENT,
+	    "no controller request", o, 0);
+
+	/* Only CAP_NET_ADMIN answers. */
+	base(&m, QKDN_CMD_CTRL, 0);
+	BAD_AS(&cred_a, &m, "CTRL as uid 1001", EPERM, NO_MSG, NO_OFFS, 0);
+	BAD_AS(&cred_nocap, &m, "CTRL without CAP_NET_ADMIN", EPERM, NO_MSG,
+	       NO_OFFS, 0);
+	BAD_AS(&cred_a_late, &m, "CTRL as uid 1001 on a socket root opened",
+	       EPERM, NO_MSG, NO_OFFS, 0);
+}
+
+/* A request of cmd with a ROUTE nest to come; the rest well-formed. */
+static void route_base(struct msg *m, uint8_t cmd)
+{
+	if (cmd == QKDN_CMD_CTRL)
+		ctrl_ans(m, QKDN_MSG_KEY_RELAY_REQUEST, CTRL_ID_NONE);
+	else
+		base(m, cmd, 0);
+}
+
+/* Malformed route nests, in a controller answer or a published route. */
+static void route_nest_errors(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(node) *self, uint8_t cmd)
+{
+	static const char *const twice[] = {
+		"kme-1", "kme-2", "kme-1", "kme-3",
+	};
+	static const char *const empty[] = { "kme-1", "", "kme-3" };
+	static const char *const space[] = { "kme-1", "kme 2", "kme-3" };
+	static const char *const one[] = { "kme-1" };
+	const char *name = cmd_names[cmd];
+	uint32_t offs[QKDN_ROUTE_HOPS_MAX + 1], o;
+	char long_id[QKDN_ID_MAX + 1], what[96];
+	struct long_route lr;
+	struct nlattr *nest;
+	struct msg m;
+
+	route_base(&m, cmd);
+	o = put(&m, QKDN_A_ROUTE | NLA_F_NESTED, 0, NULL);
+	snprintf(what, sizeof(what), "%s with an empty ROUTE", name);
+	BAD_R(&m, what, EINVAL, "a route names at least two nodes", o, 0);
+	route_base(&m, cmd);
+	o = put_route(&m, one, 1, NULL);
+	snprintf(what, sizeof(what), "%s with a route of one node", name);
+	BAD_R(&m, what, EINVAL, "a route names at least two nodes", o, 0);
+	long_route(&lr, QKDN_ROUTE_HOPS_MAX + 1, "kme-3");
+	route_base(&m, cmd);
+	put_route(&m, lr.node, QKDN_ROUTE_HOPS_MAX + 1, offs);
+	snprintf(what, sizeof(what), "%s with a route of 17 nodes", name);
+	BAD_R(&m, what, E2BIG, "route too long", offs[QKDN_ROUTE_HOPS_MAX],
+	      0);
+	route_base(&m, cmd);
+	put_route(&m, twice, 4, offs);
+	snprintf(what, sizeof(what), "%s with a route passing kme-1 twice",
+		 name);
+	BAD_R(&m, what, EINVAL, "route passes a node twice", offs[2], 0);
+	route_base(&m, cmd);
+	put_route(&m, empty, 3, offs);
+	snprintf(what, sizeof(what), "%s with an empty route node", name);
+	BAD_R(&m, what, EINVAL, "route node ID malformed", offs[1], 0);
+	route_base(&m, cmd);
+	put_route(&m, space, 3, offs);
+	snprintf(what, sizeof(what), "%s with route node \"kme 2\"", name);
+	BAD_R(&m, what, EINVAL, "route node ID malformed", offs[1], 0);
+
+	/* The nest's own policy. */
+	route_base(&m, cmd);
+	nest = mnl_attr_nest_start(m.nlh, QKDN_A_ROUTE);
+	mnl_attr_put_strz(m.nlh, QKDN_A_ROUTE_NODE, "kme-1");
+	o = put_strn(&m, QKDN_A_ROUTE_NODE, "kme-2");
+	mnl_attr_put_strz(m.nlh, QKDN_A_ROUTE_NODE, "kme-3");
+	mnl_attr_nest_end(m.nlh, nest);
+	snprintf(what, sizeof(what), "%s with a route node without NUL", name);
+	BAD_R(&m, what, EINVAL, POLICY_MSG, o, 0);
+	memset(long_id, 'x', QKDN_ID_MAX);
+	long_id[QKDN_ID_MAX] = '\0';
+	route_base(&m, cmd);
+	nest = mnl_attr_nest_start(m.nlh, QKDN_A_ROUTE);
+	mnl_attr_put_strz(m.nlh, QKDN_A_ROUTE_NODE, "kme-1");
+	o = put_str(&m, QKDN_A_ROUTE_NODE, long_id);
+	mnl_attr_nest_end(m.nlh, nest);
+	snprintf(what, sizeof(what), "%s with a route node of 64 characters",
+		 name);
+	BAD_R(&m, what, EINVAL, POLICY_MSG, o, 0);
+	route_base(&m, cmd);
+	nest = mnl_attr_nest_start(m.nlh, QKDN_A_ROUTE);
+	mnl_attr_put_strz(m.nlh, QKDN_A_ROUTE_NODE, "kme-1");
+	o = put_str(&m, QKDN_A_ROUTE_MAX + 1, "kme-2");
+	mnl_attr_put_strz(m.nlh, QKDN_A_ROUTE_NODE, "kme-3");
+	mnl_attr_nest_end(m.nlh, nest);
+	snprintf(what, sizeof(what), "%s with attribute %u in ROUTE", name,
+		 QKDN_A_ROUTE_MAX + 1);
+	BAD_R(&m, what, EINVAL, "Unknown attribute type", o, 0);
+	route_base(&m, cmd);
+	o = put_route(&m, twice + 2, 2, NULL);
+	((struct nlattr *)(m.buf + o))->nla_type &= ~NLA_F_NESTED;
+	snprintf(what, sizeof(what), "%s with ROUTE without NLA_F_NESTED",
+		 name);
+	BAD_R(&m, what, EINVAL, "NLA_F_NESTED", o, 0);
+	route_base(&m, cmd);
+	o = put_str(&m, QKDN_A_ROUTE, "kme-1");
+	snprintf(what, sizeof(what), "%s with ROUTE as a string", name);
+	BAD_R(&m, what, EINVAL, "NLA_F_NESTED", o, 0);
+}
+
+TEST_F(node, ctrl_route_errors)
+{
+	struct long_route lr;
+	struct msg m;
+	uint32_t o;
+
+	route_nest_errors(_metadata, self, QKDN_CMD_CTRL);
+	/* 16 nodes are a route: it names no waiting request. */
+	long_route(&lr, QKDN_ROUTE_HOPS_MAX, "kme-3");
+	o = ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, CTRL_ID_NONE);
+	put_route(&m, lr.node, QKDN_ROUTE_HOPS_MAX, NULL);
+	BAD(&m, "CTRL route of 16 nodes for no request", ENOENT,
+	    "no controller request", o, 0);
+}
+
+/*
+ * "Key relay next hop request" (distributed QKDN): what the kernel asks,
+ * answers it refuses while the request waits, the answer it takes once.
+ */
+TEST_F_TIMEOUT(node, ctrl_next_hop, 60)
+{
+	static const char *const route[] = { "kme-1", "kme-3" };
+	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	uint64_t started, failed;
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(a && b && r);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	ASSERT_TRUE(take_snap(&self->s, a, false));
+	started = node_stat(&self->s, QKDN_A_STATS_RELAYS_STARTED);
+	failed = node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED);
+
+	pid = far_key_get(self, 2, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	expect_ctrl_req(_metadata, &q, QKDN_MSG_NEXT_HOP_REQUEST,
+			RELAY_BYTES(2, 32));
+
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-3");
+	BAD(&m, "next hop kme-3, no link to it", EHOSTUNREACH,
+	    "no KM link to the next hop", NO_OFFS, 0);
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
+	BAD(&m, "next hop this node", EHOSTUNREACH,
+	    "no KM link to the next hop", NO_OFFS, 0);
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	o = put_str(&m, QKDN_A_NEXT_HOP, "kme:2/");
+	BAD(&m, "next hop \"kme:2/\"", EINVAL, "next hop node ID malformed",
+	    o, 0);
+	o = ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
+	put_route(&m, route, 2, NULL);
+	BAD(&m, "a route for a next hop request", ENOENT,
+	    "no controller request", o, 0);
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id + 1);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD(&m, "next hop for the request after", ENOENT,
+	    "no controller request", o, 0);
+
+	/* Still waiting: the right answer, once. */
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-2");
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD(&m, "the same answer again", ENOENT,
+	    "no controller request with this ID is waiting", o, 0);
+
+	/* Link 1 to kme-2 is down: the relay ends there. */
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET relayed over a link that is down", r,
+		  EHOSTUNREACH,
+		  "key relay failed at kme-1: the KM link to the next hop is down",
+		  NO_OFFS, 0);
+	ASSERT_TRUE(take_snap(&self->s, b, false));
+	EXPECT_EQ(SIZE_MAX, snap_diff(a, b))
+		TH_LOG("a failed relay changed the node");
+	EXPECT_EQ(started + 1,
+		  node_stat(&self->s, QKDN_A_STATS_RELAYS_STARTED));
+	EXPECT_EQ(failed + 1, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
+	EXPECT_FALSE(ctrl_read(&c, 100, &q)) TH_LOG("a second request (msg %u)",
+						    q.msg);
+	nlc_close(&c);
+	rep_free(r);
+	free(a);
+	free(b);
+}
+
+/* "Key relay request notification" (centralized QKDN): full routes. */
+TEST_F_TIMEOUT(node, ctrl_key_relay_request, 60)
+{
+	static const char *const not_here[] = { "kme-2", "kme-3" };
+	static const char *const not_there[] = { "kme-1", "kme-2" };
+	static const char *const no_link[] = { "kme-1", "kme-3" };
+	struct rep *r = rep_new();
+	struct long_route lr;
+	struct ctrl_req q;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(r != NULL);
+	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	pid = far_key_get(self, 1, 64, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	expect_ctrl_req(_metadata, &q,
+			QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION,
+			RELAY_BYTES(1, 8));
+
+	ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
+	put_route(&m, not_here, 2, NULL);
+	BAD(&m, "a route not starting at this node", EINVAL,
+	    "the route does not start at this node", NO_OFFS, 0);
+	ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
+	put_route(&m, not_there, 2, NULL);
+	BAD(&m, "a route not ending at the destination", EINVAL,
+	    "the route does not end at the relay's destination", NO_OFFS, 0);
+	ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
+	put_route(&m, no_link, 2, NULL);
+	BAD(&m, "a route whose first hop has no link", EHOSTUNREACH,
+	    "no KM link to the next hop", NO_OFFS, 0);
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD(&m, "a next hop for a route request", ENOENT,
+	    "no controller request", o, 0);
+
+	/* The longest route there is. */
+	long_route(&lr, QKDN_ROUTE_HOPS_MAX, "kme-3");
+	lr.node[1] = "kme-2";
+	ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
+	put_route(&m, lr.node, QKDN_ROUTE_HOPS_MAX, NULL);
+	ok_req(_metadata, &self->s, &m, "CTRL route of 16 nodes");
+	o = ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
+	put_route(&m, lr.node, QKDN_ROUTE_HOPS_MAX, NULL);
+	BAD(&m, "the same route again", ENOENT, "no controller request", o,
+	    0);
+
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET routed over a link that is down", r,
+		  EHOSTUNREACH,
+		  "key relay failed at kme-1: the KM link to the next hop is down",
+		  NO_OFFS, 0);
+	nlc_close(&c);
+	rep_free(r);
+}
+
+/* The controller knows no route: its errno and words reach the SAE. */
+TEST_F_TIMEOUT(node, ctrl_errno_answer, 60)
+{
+	char errmsg[QKDN_ERRMSG_MAX], want[256];
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(r != NULL);
+	ASSERT_EQ(0, ctrl_listen(&c));
+
+	/* Too much to relay in one frame: refused before asking. */
+	base(&m, QKDN_CMD_KEY_GET, QKDN_A_SLAVE_SAE_ID);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	put_u32(&m, QKDN_A_KEY_NUMBER, 7);
+	put_u32(&m, QKDN_A_KEY_SIZE, 8192);
+	BAD_AS(&cred_a, &m, "KEY_GET of 7 x 8192 bits to relay", E2BIG,
+	       "too many key bytes to relay", NO_OFFS, 0);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("the controller was asked (msg %u)", q.msg);
+
+	pid = far_key_get(self, 6, 8192, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	expect_ctrl_req(_metadata, &q, QKDN_MSG_NEXT_HOP_REQUEST,
+			RELAY_BYTES(6, 1024));
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	o = put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX + 1);
+	BAD(&m, "CTRL ERRNO 512", ERANGE, "out of range", o, 0);
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ENETUNREACH);
+	put_str(&m, QKDN_A_ERRMSG, "kme-3 is cut off");
+	ok_req(_metadata, &self->s, &m, "CTRL ENETUNREACH");
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ENETUNREACH);
+	BAD(&m, "the same error again", ENOENT, "no controller request", o, 0);
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET the controller has no route for", r,
+		  ENETUNREACH, "key relay failed at kme-1: kme-3 is cut off",
+		  NO_OFFS, 0);
+
+	/* Without words; then the longest words. */
+	pid = far_key_get(self, 1, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ECONNREFUSED);
+	ok_req(_metadata, &self->s, &m, "CTRL ECONNREFUSED");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET refused without a reason", r,
+		  ECONNREFUSED,
+		  "key relay failed at kme-1: no route to the destination KM",
+		  NO_OFFS, 0);
+
+	memset(errmsg, 'w', sizeof(errmsg) - 1);
+	errmsg[sizeof(errmsg) - 1] = '\0';
+	snprintf(want, sizeof(want), "key relay failed at kme-1: %s", errmsg);
+	pid = far_key_get(self, 1, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX);
+	put_str(&m, QKDN_A_ERRMSG, errmsg);
+	ok_req(_metadata, &self->s, &m, "CTRL error 511, 127 characters");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET refused with the longest reason", r,
+		  ERRNO_MAX, want, NO_OFFS, 0);
+	EXPECT_STREQ(want, r->msg);
+	nlc_close(&c);
+	rep_free(r);
+}
+
+/* A controller that listens but never answers. */
+TEST_F_TIMEOUT(node, ctrl_timeout, 60)
+{
+	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	uint64_t t0, t;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(a && b && r);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	ASSERT_TRUE(take_snap(&self->s, a, false));
+	t0 = now_ms();
+	pid = far_key_get(self, 1, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	wait_child(_metadata, pid);
+	t = now_ms() - t0;
+	check_err(_metadata, "KEY_GET with a silent controller", r, ETIMEDOUT,
+		  "key relay failed at kme-1: the QKDN controller did not answer",
+		  NO_OFFS, 0);
+	EXPECT_TRUE(t >= 1900 && t < 8000)
+		TH_LOG("answered after %" PRIu64 " ms, expected about 2000", t);
+
+	/* Too late. */
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD(&m, "an answer after the timeout", ENOENT,
+	    "no controller request", o, 0);
+	ASSERT_TRUE(take_snap(&self->s, b, false));
+	EXPECT_EQ(SIZE_MAX, snap_diff(a, b));
+	nlc_close(&c);
+	rep_free(r);
+	free(a);
+	free(b);
+}
+
+/*
+ * A node's controller hears and answers that node only; the controller of
+ * another node (network namespace) is none for this one.
+ */
+TEST_F_TIMEOUT(node, ctrl_netns, 60)
+{
+	struct rep *r = rep_new();
+	struct ctrl_req q, q2;
+	struct nlc ca, cb, sb;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(r != NULL);
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, ctrl_listen(&cb));
+	ASSERT_EQ(0, nlc_open(&sb));
+	ASSERT_EQ(0, setns(self->ns, CLONE_NEWNET));
+
+	/* Link 1 holds no key: no relay is tried, as with no controller. */
+	base(&m, QKDN_CMD_KEY_GET, 0);
+	BAD_AS(&cred_a, &m,
+	       "KEY_GET over an empty link, a controller in another namespace",
+	       ENOSPC, "not enough key in the pool", NO_OFFS, 0);
+	base(&m, QKDN_CMD_KEY_GET, QKDN_A_SLAVE_SAE_ID);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	bad(_metadata, &self->s, self->ns, &cred_a, &m,
+	    "KEY_GET to sae-far, a controller in another namespace",
+	    EHOSTUNREACH, "no QKDN controller", NO_OFFS, 0, F_NOSTATS);
+
+	ASSERT_EQ(0, ctrl_listen(&ca));
+	pid = far_key_get(self, 1, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&ca, 10000, &q));
+	EXPECT_FALSE(ctrl_read(&cb, 200, &q2))
+		TH_LOG("another namespace's controller heard the request");
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	bad(_metadata, &sb, -1, NULL, &m, "an answer from another namespace",
+	    ENOENT, "no controller request", o, 0, 0);
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
+	ok_req(_metadata, &self->s, &m, "CTRL from this namespace");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET answered by this node's controller", r,
+		  EHOSTUNREACH, "no route to the destination KM", NO_OFFS, 0);
+	nlc_close(&ca);
+	nlc_close(&cb);
+	nlc_close(&sb);
+	rep_free(r);
+}
+
+/* ---- the route table the controller publishes ---- */
+
+struct route {
+	char next[QKDN_ID_MAX];
+	uint64_t metric, avail;	/* UINT64_MAX: absent */
+	int nhops;		/* -1: no ROUTE nest */
+	char hops[QKDN_ROUTE_HOPS_MAX + 1][QKDN_ID_MAX];
+};
+
+static int route_dump(struct nlc *s, struct rep *r)
+{
+	struct msg m;
+
+	dump_req(&m, QKDN_CMD_ROUTE_GET);
+	return nlc_txrx(s, m.nlh, r);
+}
+
+/* The route to dst in a ROUTE_GET dump. */
+static bool route_find(const struct rep *r, const char *dst, struct route *rt)
+{
+	const struct nlmsghdr *nlh;
+
+	rep_for_each(nlh, r) {
+		const struct nlattr *a = attr_find(nlh, QKDN_A_DST_NODE_ID), *b;
+		char id[QKDN_ID_MAX];
+
+		if (!a)
+			continue;
+		copy_str(id, sizeof(id), a);
+		if (strcmp(id, dst))
+			continue;
+		memset(rt, 0, sizeof(*rt));
+		a = attr_find(nlh, QKDN_A_NEXT_HOP);
+		if (a)
+			copy_str(rt->next, sizeof(rt->next), a);
+		rt->metric = get_num(nlh, QKDN_A_ROUTE_METRIC);
+		rt->avail = get_num(nlh, QKDN_A_ROUTE_AVAIL);
+		rt->nhops = -1;
+		a = attr_find(nlh, QKDN_A_ROUTE);
+		if (!a)
+			return true;
+		rt->nhops = 0;
+		mnl_attr_for_each_nested(b, a) {
+			if (mnl_attr_get_type(b) != QKDN_A_ROUTE_NODE ||
+			    rt->nhops > QKDN_ROUTE_HOPS_MAX)
+				continue;
+			copy_str(rt->hops[rt->nhops], QKDN_ID_MAX, b);
+			rt->nhops++;
+		}
+		return true;
+	}
+	return false;
+}
+
+static void route_new(struct __test_metadata *_metadata, struct nlc *s,
+		      const char *dst, const char *next, int64_t metric,
+		      int64_t avail, const char *const *hops, unsigned int n)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_ROUTE_NEW);
+	put_str(&m, QKDN_A_DST_NODE_ID, dst);
+	put_str(&m, QKDN_A_NEXT_HOP, next);
+	if (metric >= 0)
+		put_u32(&m, QKDN_A_ROUTE_METRIC, metric);
+	if (avail >= 0)
+		put_u64(&m, QKDN_A_ROUTE_AVAIL, avail);
+	if (n)
+		put_route(&m, hops, n, NULL);
+	ok_req(_metadata, s, &m, "ROUTE_NEW");
+}
+
+static void route_del(struct __test_metadata *_metadata, struct nlc *s,
+		      const char *dst)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_ROUTE_DEL);
+	if (dst)
+		put_str(&m, QKDN_A_DST_NODE_ID, dst);
+	ok_req(_metadata, s, &m, "ROUTE_DEL");
+}
+
+/*
+ * Routes to n-<first> .. n-<first+count-1> via kme-2, many requests to a
+ * send. Returns how many were refused, or -1.
+ */
+static int route_fill(struct nlc *s, unsigned int first, unsigned int count)
+{
+	int fd = mnl_socket_get_fd(s->nl), bad = 0;
+	char *buf = malloc(MSG_MAX);
+	unsigned int done = 0;
+
+	if (!buf)
+		return -1;
+	while (done < count) {
+		unsigned int batch = count - done < 64 ? count - done : 64;
+		uint32_t seq0 = s->seq + 1, acks = 0, k;
+		size_t len = 0;
+
+		for (k = 0; k < batch; k++) {
+			struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf + len);
+			struct genlmsghdr *g;
+			char dst[16];
+
+			nlh->nlmsg_type = qkdn_family;
+			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+			nlh->nlmsg_seq = ++s->seq;
+			g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+			g->cmd = QKDN_CMD_ROUTE_NEW;
+			g->version = QKDN_GENL_VERSION;
+			snprintf(dst, sizeof(dst), "n-%u", first + done + k);
+			mnl_attr_put_strz(nlh, QKDN_A_DST_NODE_ID, dst);
+			mnl_attr_put_strz(nlh, QKDN_A_NEXT_HOP, "kme-2");
+			mnl_attr_put_u32(nlh, QKDN_A_ROUTE_METRIC, k);
+			len += NLMSG_ALIGN(nlh->nlmsg_len);
+		}
+		if (send(fd, buf, len, 0) != (ssize_t)len)
+			goto fail;
+		while (acks < batch) {
+			ssize_t n = recv(fd, s->rx, RX_MAX, 0);
+			const struct nlmsghdr *h;
+			int rem;
+
+			if (n <= 0)
+				goto fail;
+			rem = n;
+			for (h = (const struct nlmsghdr *)s->rx;
+			     mnl_nlmsg_ok(h, rem);
+			     h = mnl_nlmsg_next(h, &rem)) {
+				const struct nlmsgerr *e;
+
+				if (h->nlmsg_type != NLMSG_ERROR ||
+				    h->nlmsg_seq - seq0 >= batch)
+					continue;
+				e = mnl_nlmsg_get_payload(h);
+				acks++;
+				if (e->error)
+					bad++;
+			}
+		}
+		done += batch;
+	}
+	free(buf);
+	return bad;
+fail:
+	free(buf);
+	return -1;
+}
+
+TEST_F(node, route_errors)
+{
+	static const char *const bad_ids[] = { "", "kme 3", "kme,3", "k\x01" };
+	const uint8_t two[2] = { 5, 0 }, four[4] = { 5 }, eight[8] = { 5 };
+	char long_id[QKDN_ID_MAX + 1], what[96];
+	unsigned int i;
+	struct msg m;
+	uint32_t o;
+
+	memset(long_id, 'x', QKDN_ID_MAX);
+	long_id[QKDN_ID_MAX] = '\0';
+	/* A table that must not change. */
+	route_new(_metadata, &self->s, "kme-3", "kme-2", 5, 4096, NULL, 0);
+
+	base(&m, QKDN_CMD_ROUTE_NEW, 0);
+	BAD_AS_R(&cred_a, &m, "ROUTE_NEW as uid 1001", EPERM, NO_MSG, NO_OFFS,
+		 0);
+	req(&m, QKDN_CMD_ROUTE_DEL);
+	BAD_AS_R(&cred_a, &m, "ROUTE_DEL of all as uid 1001", EPERM, NO_MSG,
+		 NO_OFFS, 0);
+	BAD_AS_R(&cred_nocap, &m, "ROUTE_DEL of all without CAP_NET_ADMIN",
+		 EPERM, NO_MSG, NO_OFFS, 0);
+
+	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		base(&m, QKDN_CMD_ROUTE_NEW, QKDN_A_DST_NODE_ID);
+		o = put_str(&m, QKDN_A_DST_NODE_ID, bad_ids[i]);
+		snprintf(what, sizeof(what), "ROUTE_NEW DST \"%s\"",
+			 bad_ids[i]);
+		BAD_R(&m, what, EINVAL, "destination node ID malformed", o, 0);
+		base(&m, QKDN_CMD_ROUTE_NEW, QKDN_A_NEXT_HOP);
+		o = put_str(&m, QKDN_A_NEXT_HOP, bad_ids[i]);
+		snprintf(what, sizeof(what), "ROUTE_NEW NEXT_HOP \"%s\"",
+			 bad_ids[i]);
+		BAD_R(&m, what, EINVAL, "next hop node ID malformed", o, 0);
+		base(&m, QKDN_CMD_ROUTE_DEL, QKDN_A_DST_NODE_ID);
+		o = put_str(&m, QKDN_A_DST_NODE_ID, bad_ids[i]);
+		snprintf(what, sizeof(what), "ROUTE_DEL DST \"%s\"",
+			 bad_ids[i]);
+		BAD_R(&m, what, EINVAL, "destination node ID malformed", o, 0);
+	}
+	base(&m, QKDN_CMD_ROUTE_NEW, QKDN_A_DST_NODE_ID);
+	o = put_strn(&m, QKDN_A_DST_NODE_ID, "kme-3");
+	BAD_R(&m, "ROUTE_NEW DST without NUL", EINVAL, POLICY_MSG, o, 0);
+	base(&m, QKDN_CMD_ROUTE_NEW, QKDN_A_DST_NODE_ID);
+	o = put_str(&m, QKDN_A_DST_NODE_ID, long_id);
+	BAD_R(&m, "ROUTE_NEW DST of 64 characters", EINVAL, POLICY_MSG, o, 0);
+	base(&m, QKDN_CMD_ROUTE_NEW, QKDN_A_NEXT_HOP);
+	o = put_str(&m, QKDN_A_NEXT_HOP, long_id);
+	BAD_R(&m, "ROUTE_NEW NEXT_HOP of 64 characters", EINVAL, POLICY_MSG,
+	      o, 0);
+	base(&m, QKDN_CMD_ROUTE_DEL, QKDN_A_DST_NODE_ID);
+	o = put_strn(&m, QKDN_A_DST_NODE_ID, "kme-3");
+	BAD_R(&m, "ROUTE_DEL DST without NUL", EINVAL, POLICY_MSG, o, 0);
+
+	base(&m, QKDN_CMD_ROUTE_NEW, 0);
+	o = put(&m, QKDN_A_ROUTE_METRIC, sizeof(two), two);
+	BAD_R(&m, "ROUTE_NEW METRIC of 2 bytes", EINVAL,
+	      "invalid attribute length", o, 0);
+	base(&m, QKDN_CMD_ROUTE_NEW, 0);
+	o = put(&m, QKDN_A_ROUTE_METRIC, sizeof(eight), eight);
+	BAD_R(&m, "ROUTE_NEW METRIC of 8 bytes", EINVAL,
+	      "invalid attribute length", o, 0);
+	base(&m, QKDN_CMD_ROUTE_NEW, 0);
+	o = put(&m, QKDN_A_ROUTE_AVAIL, sizeof(four), four);
+	BAD_R(&m, "ROUTE_NEW AVAIL of 4 bytes", EINVAL,
+	      "invalid attribute length", o, 0);
+	route_nest_errors(_metadata, self, QKDN_CMD_ROUTE_NEW);
+
+	base(&m, QKDN_CMD_ROUTE_DEL, QKDN_A_DST_NODE_ID);
+	o = put_str(&m, QKDN_A_DST_NODE_ID, "kme-9");
+	BAD_R(&m, "ROUTE_DEL of a node without a route", ENOENT,
+	      "no route to this node", o, 0);
+}
+
+TEST_F(node, route_table)
+{
+	static const char *const path[] = { "kme-1", "kme-2", "kme-3" };
+	struct rep *r = rep_new();
+	struct long_route lr;
+	struct route rt;
+	struct msg m;
+	uint32_t o;
+	int i;
+
+	ASSERT_TRUE(r != NULL);
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_EQ(0U, r->nmsg);
+
+	route_new(_metadata, &self->s, "kme-3", "kme-2", 5, 4096, path, 3);
+	route_new(_metadata, &self->s, "kme-4", "kme-2", -1, -1, NULL, 0);
+	/* Anyone reads it. */
+	dump_req(&m, QKDN_CMD_ROUTE_GET);
+	run_as(_metadata, self->ns, &cred_a, m.nlh, r);
+	ASSERT_EQ(0, r->err) TH_LOG("ROUTE_GET as uid 1001: %s",
+				    errname(r->err));
+	EXPECT_EQ(2U, r->nmsg);
+	ASSERT_TRUE(route_find(r, "kme-3", &rt));
+	EXPECT_STREQ("kme-2", rt.next);
+	EXPECT_EQ(5U, rt.metric);
+	EXPECT_EQ(4096U, rt.avail);
+	ASSERT_EQ(3, rt.nhops);
+	for (i = 0; i < 3; i++)
+		EXPECT_STREQ(path[i], rt.hops[i]);
+	ASSERT_TRUE(route_find(r, "kme-4", &rt));
+	EXPECT_STREQ("kme-2", rt.next);
+	EXPECT_EQ(0U, rt.metric);
+	EXPECT_EQ(0U, rt.avail);
+	EXPECT_EQ(-1, rt.nhops);
+
+	/* A route replaces the one to the same node, whole. */
+	long_route(&lr, QKDN_ROUTE_HOPS_MAX, "kme-3");
+	route_new(_metadata, &self->s, "kme-3", "h-2", 7, UINT32_MAX + 1LL,
+		  lr.node, QKDN_ROUTE_HOPS_MAX);
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_EQ(2U, r->nmsg);
+	ASSERT_TRUE(route_find(r, "kme-3", &rt));
+	EXPECT_STREQ("h-2", rt.next);
+	EXPECT_EQ(7U, rt.metric);
+	EXPECT_EQ(UINT32_MAX + 1ULL, rt.avail);
+	ASSERT_EQ(QKDN_ROUTE_HOPS_MAX, rt.nhops);
+	for (i = 0; i < QKDN_ROUTE_HOPS_MAX; i++)
+		EXPECT_STREQ(lr.node[i], rt.hops[i]);
+	route_new(_metadata, &self->s, "kme-3", "kme-2", -1, -1, NULL, 0);
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_EQ(2U, r->nmsg);
+	ASSERT_TRUE(route_find(r, "kme-3", &rt));
+	EXPECT_STREQ("kme-2", rt.next);
+	EXPECT_EQ(0U, rt.metric);
+	EXPECT_EQ(0U, rt.avail);
+	EXPECT_EQ(-1, rt.nhops);
+
+	/* One route, then all. */
+	route_del(_metadata, &self->s, "kme-4");
+	req(&m, QKDN_CMD_ROUTE_DEL);
+	o = put_str(&m, QKDN_A_DST_NODE_ID, "kme-4");
+	BAD_R(&m, "ROUTE_DEL of a route deleted", ENOENT,
+	      "no route to this node", o, 0);
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_EQ(1U, r->nmsg);
+	EXPECT_FALSE(route_find(r, "kme-4", &rt));
+	EXPECT_TRUE(route_find(r, "kme-3", &rt));
+	route_new(_metadata, &self->s, "kme-5", "kme-2", 1, 1, NULL, 0);
+	route_del(_metadata, &self->s, NULL);
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_EQ(0U, r->nmsg);
+	route_del(_metadata, &self->s, NULL);
+	rep_free(r);
+}
+
+TEST_F_TIMEOUT(node, route_table_full, 120)
+{
+	struct rep *r = rep_new();
+	struct route rt;
+	struct msg m;
+
+	ASSERT_TRUE(r != NULL);
+	ASSERT_EQ(0, route_fill(&self->s, 0, QKDN_ROUTES_MAX));
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_FALSE(r->truncated);
+	EXPECT_EQ((unsigned int)QKDN_ROUTES_MAX, r->nmsg);
+	ASSERT_TRUE(route_find(r, "n-1023", &rt));
+	EXPECT_STREQ("kme-2", rt.next);
+
+	req(&m, QKDN_CMD_ROUTE_NEW);
+	put_str(&m, QKDN_A_DST_NODE_ID, "n-1024");
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD_R(&m, "ROUTE_NEW with 1024 routes in the table", ENOSPC,
+	      "route table full", NO_OFFS, 0);
+	/* Replacing is not adding. */
+	route_new(_metadata, &self->s, "n-5", "kme-7", 1, -1, NULL, 0);
+	route_del(_metadata, &self->s, "n-6");
+	route_new(_metadata, &self->s, "n-1024", "kme-2", -1, -1, NULL, 0);
+	req(&m, QKDN_CMD_ROUTE_NEW);
+	put_str(&m, QKDN_A_DST_NODE_ID, "n-1025");
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD_R(&m, "ROUTE_NEW with 1024 routes again", ENOSPC,
+	      "route table full", NO_OFFS, 0);
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_EQ((unsigned int)QKDN_ROUTES_MAX, r->nmsg);
+	ASSERT_TRUE(route_find(r, "n-5", &rt));
+	EXPECT_STREQ("kme-7", rt.next);
+	EXPECT_FALSE(route_find(r, "n-6", &rt));
+	EXPECT_TRUE(route_find(r, "n-1024", &rt));
+
+	route_del(_metadata, &self->s, NULL);
+	ASSERT_EQ(0, route_dump(&self->s, r));
+	EXPECT_EQ(0U, r->nmsg);
+	EXPECT_EQ(0, route_fill(&self->s, 2000, 3));
+	rep_free(r);
+}
+
+/* ---- key relay frames from the link daemon ---- */
+
+static void relay_base(struct relay_desc *d)
+{
+	memset(d, 0, sizeof(*d));
+	memset(d->id, 0xa1, sizeof(d->id));
+	d->src = "kme-0";
+	d->dst = "kme-3";
+	d->master = "sae-x";
+	d->slave = "sae-y";
+	d->pad_seq = 2;
+	d->key_bytes = 32;
+	d->count = 1;
+	d->hop = 2;
+	d->flags = RELAY_F_NEWKEY;
+}
+
+#define RELAY_LEN_MSG	"Kx relay frame length does not match its content"
+
+TEST_F(node, kx_relay_frame)
+{
+	static const char *const route[] = { "kme-0", "kme-2", "kme-3" };
+	struct kxf *f = malloc(sizeof(*f));
+	char unterminated[QKDN_ID_MAX + 1];
+	struct relay_layout l;
+	struct relay_desc d;
+	struct kx_relay *b;
+
+	ASSERT_TRUE(f != NULL);
+	memset(unterminated, 'u', QKDN_ID_MAX);
+	unterminated[QKDN_ID_MAX] = '\0';
+
+	/* Lengths. */
+	kx_init(f, KX_RELAY, 1, 0);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY without a body", EINVAL,
+	       RELAY_LEN_MSG);
+	kx_init(f, KX_RELAY, 1, 0);
+	kx_put(f, sizeof(struct kx_relay) - 1);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY shorter than its fixed part",
+	       EINVAL, RELAY_LEN_MSG);
+	relay_base(&d);
+	kx_relay(f, 1, 0, &d, &l);
+	f->len -= MAC_LEN;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY without its tag", EINVAL,
+	       RELAY_LEN_MSG);
+	kx_relay(f, 1, 0, &d, &l);
+	kx_put(f, 1);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY a byte too long", EINVAL,
+	       RELAY_LEN_MSG);
+	d.count = 2;
+	kx_relay(f, 1, 0, &d, &l);
+	f->len -= QKDN_KEY_ID_LEN + d.key_bytes;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of one key counting two",
+	       EINVAL, RELAY_LEN_MSG);
+	relay_base(&d);
+	d.key_bytes = 40;
+	kx_relay(f, 1, 0, &d, &l);
+	f->len -= 8;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of 32 bytes saying 40",
+	       EINVAL, RELAY_LEN_MSG);
+	relay_base(&d);
+	d.hop = 1;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_put(f, d.key_bytes);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of hop 1 with ciphertext",
+	       EINVAL, RELAY_LEN_MSG);
+	b = (struct kx_relay *)kx_relay(f, 1, 0, &d, &l);
+	b->hop = 2;
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of hop 2 without ciphertext",
+	       EINVAL, RELAY_LEN_MSG);
+	relay_base(&d);
+	d.nroute = 3;
+	memcpy(d.route, route, sizeof(route));
+	kx_relay(f, 1, 0, &d, &l);
+	f->len -= QKDN_ID_MAX;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with 2 route nodes of 3",
+	       EINVAL, RELAY_LEN_MSG);
+
+	/* Counts and sizes. */
+	relay_base(&d);
+	d.count = 0;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of no key", EINVAL,
+	       "key size or count out of range");
+	d.count = QKDN_KEYS_PER_REQUEST + 1;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of 129 keys", EINVAL,
+	       "key size or count out of range");
+	relay_base(&d);
+	d.key_bytes = QKDN_KEY_SIZE_MIN / 8 - 1;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of 56-bit keys", EINVAL,
+	       "key size or count out of range");
+	d.key_bytes = QKDN_KEY_SIZE_MAX / 8 + 1;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of 8200-bit keys", EINVAL,
+	       "key size or count out of range");
+	d.key_bytes = 0;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of 0-bit keys", EINVAL,
+	       "key size or count out of range");
+
+	/* Hop, route length, flags. */
+	relay_base(&d);
+	d.hop = 0;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of hop 0", EINVAL,
+	       "hop, route or flags malformed");
+	d.hop = QKDN_ROUTE_HOPS_MAX;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of hop 16", EINVAL,
+	       "hop, route or flags malformed");
+	d.hop = 255;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of hop 255", EINVAL,
+	       "hop, route or flags malformed");
+	relay_base(&d);
+	d.nroute = 1;
+	d.hop = 1;
+	d.route[0] = "kme-0";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with a route of one node",
+	       EINVAL, "hop, route or flags malformed");
+	relay_base(&d);
+	d.nroute = QKDN_ROUTE_HOPS_MAX + 1;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with a route of 17 nodes",
+	       EINVAL, "hop, route or flags malformed");
+	relay_base(&d);
+	d.nroute = 3;
+	memcpy(d.route, route, sizeof(route));
+	d.hop = 3;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY of hop 3 on a route of 3",
+	       EINVAL, "hop, route or flags malformed");
+	relay_base(&d);
+	d.flags = 0x04;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with flag 0x04", EINVAL,
+	       "hop, route or flags malformed");
+	d.flags = 0x81;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with flags 0x81", EINVAL,
+	       "hop, route or flags malformed");
+	d.flags = RELAY_F_RESERVE;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY to hold past the first hop",
+	       EINVAL, "hop, route or flags malformed");
+	d.hop = 1;
+	d.nroute = 3;
+	memcpy(d.route, route, sizeof(route));
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY to hold with a route", EINVAL,
+	       "hop, route or flags malformed");
+
+	/* Node and SAE IDs. */
+	relay_base(&d);
+	d.src = "";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with an empty source",
+	       EINVAL, "node or SAE ID malformed");
+	relay_base(&d);
+	d.dst = unterminated;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY destination without NUL",
+	       EINVAL, "node or SAE ID malformed");
+	relay_base(&d);
+	d.master = "sae x";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY master \"sae x\"", EINVAL,
+	       "node or SAE ID malformed");
+	relay_base(&d);
+	d.slave = "";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with an empty slave", EINVAL,
+	       "node or SAE ID malformed");
+	relay_base(&d);
+	d.slave = unterminated;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY slave without NUL", EINVAL,
+	       "node or SAE ID malformed");
+
+	/* The route. */
+	relay_base(&d);
+	d.nroute = 3;
+	memcpy(d.route, route, sizeof(route));
+	d.route[1] = "";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with an empty route node",
+	       EINVAL, "Kx relay route malformed");
+	d.route[1] = "kme/2";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY route node \"kme/2\"", EINVAL,
+	       "Kx relay route malformed");
+	d.route[1] = unterminated;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY route node without NUL",
+	       EINVAL, "Kx relay route malformed");
+	memcpy(d.route, route, sizeof(route));
+	d.route[0] = "kme-9";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY route not from its source",
+	       EINVAL, "route does not join its ends");
+	memcpy(d.route, route, sizeof(route));
+	d.route[2] = "kme-9";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f,
+	       "Kx RELAY route not to its destination", EINVAL,
+	       "route does not join its ends");
+	free(f);
+}
+
+TEST_F(node, kx_relay_done_and_abort)
+{
+	static const uint8_t id[QKDN_RELAY_ID_LEN] = { 0xa1, 0xa2 };
+	struct kxf *f = malloc(sizeof(*f));
+	char unterminated[QKDN_ID_MAX + 1], why[QKDN_ERRMSG_MAX];
+	struct kx_relay_done *d;
+	struct msg m;
+
+	ASSERT_TRUE(f != NULL);
+	memset(unterminated, 'u', QKDN_ID_MAX);
+	unterminated[QKDN_ID_MAX] = '\0';
+
+	kx_init(f, KX_RELAY_DONE, 1, 0);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE without a body", EINVAL,
+	       RELAY_LEN_MSG);
+	kx_relay_done(f, 1, id, 0, "kme-2", "");
+	f->len--;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE a byte short", EINVAL,
+	       RELAY_LEN_MSG);
+	kx_relay_done(f, 1, id, 0, "kme-2", "");
+	kx_put(f, 1);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE a byte too long", EINVAL,
+	       RELAY_LEN_MSG);
+
+	kx_relay_done(f, 1, id, 0, "", "");
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE from nowhere", EINVAL,
+	       "Kx relay completion malformed");
+	kx_relay_done(f, 1, id, 0, "kme 2", "");
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE from \"kme 2\"", EINVAL,
+	       "Kx relay completion malformed");
+	kx_relay_done(f, 1, id, 0, unterminated, "");
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE where without NUL",
+	       EINVAL, "Kx relay completion malformed");
+	d = kx_relay_done(f, 1, id, EHOSTUNREACH, "kme-2", "");
+	memset(d->why, 'w', sizeof(d->why));
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE why without NUL", EINVAL,
+	       "Kx relay completion malformed");
+	kx_relay_done(f, 1, id, ERRNO_MAX + 1, "kme-2", "why");
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE error 512", EINVAL,
+	       "Kx relay completion malformed");
+	kx_relay_done(f, 1, id, 4096, "kme-2", "why");
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE error 4096", EINVAL,
+	       "Kx relay completion malformed");
+	kx_relay_done(f, 1, id, UINT32_MAX, "kme-2", "why");
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE error 2^32-1", EINVAL,
+	       "Kx relay completion malformed");
+
+	kx_init(f, KX_RELAY_ABORT, 1, 0);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_ABORT without a body", EINVAL,
+	       RELAY_LEN_MSG);
+	kx_init(f, KX_RELAY_ABORT, 1, 0);
+	kx_put(f, QKDN_RELAY_ID_LEN - 1);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_ABORT of 15 bytes", EINVAL,
+	       RELAY_LEN_MSG);
+	kx_init(f, KX_RELAY_ABORT, 1, 0);
+	kx_put(f, QKDN_RELAY_ID_LEN + 1);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_ABORT of 17 bytes", EINVAL,
+	       RELAY_LEN_MSG);
+	kx_init(f, KX_RELAY_ABORT, 0, 0);
+	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), id, QKDN_RELAY_ID_LEN);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY_ABORT without sequence number",
+	       EINVAL, "without sequence number");
+
+	/* Well-formed, for relays this node never saw: taken, ignored. */
+	memset(why, 'w', sizeof(why) - 1);
+	why[sizeof(why) - 1] = '\0';
+	kx_relay_done(f, 1, id, ERRNO_MAX, "kme-2", why);
+	frame_req(&m, 1, f);
+	bad(_metadata, &self->s, -1, NULL, &m, "Kx RELAY_DONE of no relay", 0,
+	    NO_MSG, NO_OFFS, 0, F_NOSTATS);
+	kx_init(f, KX_RELAY_ABORT, 2, 0);
+	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), id, QKDN_RELAY_ID_LEN);
+	frame_req(&m, 1, f);
+	bad(_metadata, &self->s, -1, NULL, &m, "Kx RELAY_ABORT of no relay", 0,
+	    NO_MSG, NO_OFFS, 0, F_NOSTATS);
+	EXPECT_EQ(0U, link_stat(&self->s, 1, QKDN_A_STATS_RELAY_RX));
+	free(f);
+}
+
+/* A well-formed relay frame the pool does not match. */
+TEST_F(node, kx_relay_mismatch)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	struct relay_layout l;
+	struct relay_desc d;
+
+	ASSERT_TRUE(f != NULL);
+	relay_base(&d);
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY from an empty pool", EPROTO,
+	       "Kx relay does not match the pool");
+	/* The position of an empty pool, but no key in it. */
+	d.pad_seq = 0;
+	kx_relay(f, 2, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY at the empty pool's position",
+	       EPROTO, "Kx relay does not match the pool");
+	EXPECT_EQ(0U, link_stat(&self->s, 1, QKDN_A_STATS_RELAY_RX));
+	EXPECT_EQ(0U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED) +
+		      node_stat(&self->s, QKDN_A_STATS_RELAYS_FORWARDED));
+	free(f);
 }
 
 /* ====================================================================
@@ -3795,6 +5779,1216 @@ TEST_F_TIMEOUT(pair, replayed_frames, 120)
 	rep_free(r);
 	free(k);
 	free(k2);
+}
+
+/* ====================================================================
+ * The hash of the relay MAC against published GCM test vectors.
+ * ==================================================================== */
+
+static void unhex(const char *s, uint8_t *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sscanf(s + 2 * i, "%2hhx", &out[i]);
+}
+
+/*
+ * McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", the
+ * AES-128 test cases 2, 3 and 4 (also in NIST's GCM validation): H, the
+ * additional data A, the ciphertext C and GHASH(H, A, C). The relay MAC is
+ * GHASH with no A; case 4 has an A and blocks cut short.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+TEST(ghash_gcm_vectors)
+{
+	static const struct {
+		const char *h, *a, *c, *ghash;
+	} v[] = {
+		{ "66e94bd4ef8a2c3b884cfa59ca342b2e", "",
+		  "0388dace60b6a392f328c2b971b2fe78",
+		  "f38cbb1ad69223dcc3457ae5b6b0f885" },
+		{ "b83b533708bf535d0aa6e52980d53b78", "",
+		  "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e23"
+		  "29aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac97"
+		  "3d58e091473f5985",
+		  "7f1b32b81b820d02614f8895ac1d4eac" },
+		{ "b83b533708bf535d0aa6e52980d53b78",
+		  "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+		  "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e23"
+		  "29aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac97"
+		  "3d58e091",
+		  "698e57f70e6ecc7fd9463b7260a9ae5f" },
+	};
+	uint8_t h[16], a[64], c[64], want[16], got[16], one[16] = { 0x80 };
+	struct gf128 x;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t alen = strlen(v[i].a) / 2, clen = strlen(v[i].c) / 2;
+
+		unhex(v[i].h, h, sizeof(h));
+		unhex(v[i].a, a, alen);
+		unhex(v[i].c, c, clen);
+		unhex(v[i].ghash, want, sizeof(want));
+		ghash_ac(h, a, alen, c, clen, got);
+		EXPECT_EQ(0, memcmp(want, got, sizeof(got)))
+			TH_LOG("GHASH of GCM test case %u is wrong", i + 2);
+		if (!alen) {
+			ghash(h, c, clen, got);
+			EXPECT_EQ(0, memcmp(want, got, sizeof(got)));
+		}
+	}
+	/* Test case 2: X1 = C1 . H; and 1 (the leftmost bit) is neutral. */
+	unhex(v[0].h, h, sizeof(h));
+	unhex(v[0].c, c, sizeof(h));
+	unhex("5e2ec746917062882c85b0685353deb7", want, sizeof(want));
+	x = gf128_mul(gf128_load(c), gf128_load(h));
+	gf128_store(x, got);
+	EXPECT_EQ(0, memcmp(want, got, sizeof(got)));
+	gf128_store(gf128_mul(gf128_load(h), gf128_load(one)), got);
+	EXPECT_EQ(0, memcmp(h, got, sizeof(got)));
+}
+#pragma GCC diagnostic pop
+
+/* ====================================================================
+ * relay.*: node kme-2, link 7 to kme-1 with one end of a qkdsim pair;
+ * the other end is in a namespace without a node. This program is the
+ * link daemon of kme-2 and plays kme-1: it announces the blocks kme-1
+ * holds and builds the frames kme-1 would send, the pads and MAC keys
+ * taken from kme-1's stream (its even blocks: "kme-1" < "kme-2"), which
+ * kme-2 holds as the peer's.
+ *	kme-2: sae-b (uid 1002); sae-a at kme-1, sae-z at kme-0, sae-y at
+ *	kme-9
+ * ==================================================================== */
+
+#define RELAY_LINK	7
+#define RELAY_BLOCKS	4
+
+FIXTURE(relay) {
+	int ns[2];		/* the lone QKD module, kme-2 */
+	struct nlc s;		/* requests to kme-2 */
+	struct nlc kx;		/* kme-2's link daemon */
+	uint32_t pair;
+	uint64_t seed;
+	uint64_t tx_seq;	/* kme-1's last sequenced frame */
+	uint64_t rx_seq;	/* kme-2's last sequenced frame seen */
+	uint64_t used;		/* bytes of kme-1's stream taken */
+	uint8_t h[MAC_LEN];	/* kme-2's hash key for kme-1's frames */
+	uint64_t own_used;	/* bytes of kme-2's own stream taken */
+	uint8_t h_tx[MAC_LEN];	/* the hash key of kme-2's frames */
+};
+
+/* Hands kme-2 a frame of kme-1; r gets the answer. */
+static int peer_frame(FIXTURE_DATA(relay) *self, const struct kxf *f,
+		      struct rep *r)
+{
+	struct msg m;
+
+	frame_req(&m, RELAY_LINK, f);
+	nlc_txrx(&self->s, m.nlh, r);
+	return r->err;
+}
+
+/*
+ * Reads kme-2's frames for up to ms and acknowledges them; true once one
+ * of type about relay id came (relay frames start with the relay ID),
+ * copied to out.
+ */
+static bool peer_wait(FIXTURE_DATA(relay) *self, uint8_t type,
+		      const uint8_t *id, struct kxf *out, int ms)
+{
+	int fd = mnl_socket_get_fd(self->kx.nl);
+	uint64_t deadline = now_ms() + ms, seen = self->rx_seq;
+	struct rep *r = rep_new();
+	bool found = false;
+	struct kxf *f;
+
+	while (!found && now_ms() < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const struct nlmsghdr *nlh;
+		ssize_t n;
+		int len;
+
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		n = recv(fd, self->kx.rx, RX_MAX, MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		len = n;
+		for (nlh = (const struct nlmsghdr *)self->kx.rx;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+			const struct nlattr *a;
+			const uint8_t *fr;
+			struct kx_hdr h;
+			uint16_t flen;
+
+			if (nlh->nlmsg_type != qkdn_family ||
+			    g->cmd != QKDN_CMD_KX_FRAME)
+				continue;
+			a = attr_find(nlh, QKDN_A_KX_FRAME);
+			if (!a || mnl_attr_get_payload_len(a) < sizeof(h))
+				continue;
+			fr = mnl_attr_get_payload(a);
+			flen = mnl_attr_get_payload_len(a);
+			memcpy(&h, fr, sizeof(h));
+			if (le64toh(h.seq) > seen)
+				seen = le64toh(h.seq);
+			if (!found && h.type == type &&
+			    flen >= sizeof(h) + QKDN_RELAY_ID_LEN &&
+			    flen <= sizeof(out->b) &&
+			    !memcmp(fr + sizeof(h), id, QKDN_RELAY_ID_LEN)) {
+				out->len = flen;
+				memcpy(out->b, fr, flen);
+				found = true;
+			}
+		}
+	}
+	f = malloc(sizeof(*f));
+	if (f && r && seen > self->rx_seq) {
+		self->rx_seq = seen;
+		kx_init(f, KX_ACK, 0, seen);
+		peer_frame(self, f, r);
+	}
+	free(f);
+	rep_free(r);
+	return found;
+}
+
+/* A RELAY_DONE of kme-2 about relay id, within ms. */
+static bool relay_done_wait(FIXTURE_DATA(relay) *self, const uint8_t *id,
+			    struct kx_relay_done *d, int ms)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = peer_wait(self, KX_RELAY_DONE, id, f, ms) &&
+	     f->len == sizeof(struct kx_hdr) + sizeof(*d);
+	if (ok)
+		memcpy(d, f->b + sizeof(struct kx_hdr), sizeof(*d));
+	free(f);
+	return ok;
+}
+
+/* Where the pool of kme-2 stands in kme-1's stream (blocks 2, 4, ...). */
+static void relay_pos(uint64_t used, uint64_t *seq, uint32_t *off)
+{
+	*seq = 2 * (used / BLOCK_SIZE) + 2;
+	*off = used % BLOCK_SIZE;
+}
+
+/*
+ * A "key relay" frame of kme-1 (Kx sequence number seq), from where its
+ * stream stands: [hash key if NEWKEY] tag pad, key pad. keys: what is
+ * relayed past the first hop; on the first, the pad is the key and keys
+ * gets it. Returns the stream bytes the frame takes; h gets the hash key
+ * it is tagged with, l the layout.
+ */
+static uint32_t relay_seal(FIXTURE_DATA(relay) *self, struct kxf *f,
+			   uint64_t seq, struct relay_desc *d, uint8_t *keys,
+			   uint8_t *h, struct relay_layout *l)
+{
+	uint32_t n = d->count * d->key_bytes, take = 0, i;
+	uint8_t s[MAC_LEN], tag[MAC_LEN], *pad = malloc(n + 1), *body;
+
+	relay_pos(self->used, &d->pad_seq, &d->pad_off);
+	if (d->flags & RELAY_F_NEWKEY) {
+		model(self->seed, true, self->used, MAC_LEN, h);
+		take += MAC_LEN;
+	} else {
+		memcpy(h, self->h, MAC_LEN);
+	}
+	model(self->seed, true, self->used + take, MAC_LEN, s);
+	take += MAC_LEN;
+	if (pad)
+		model(self->seed, true, self->used + take, n, pad);
+	take += n;
+	body = kx_relay(f, seq, self->rx_seq, d, l);
+	for (i = 0; pad && i < n; i++) {
+		if (d->hop > 1)
+			body[l->ct + i] = keys[i] ^ pad[i];
+		else
+			keys[i] = pad[i];
+	}
+	ghash(h, body, l->tag, tag);
+	for (i = 0; i < MAC_LEN; i++)
+		body[l->tag + i] = tag[i] ^ s[i];
+	free(pad);
+	return take;
+}
+
+/* A relay of count keys of kb bytes from src (hop 2 unless from kme-1). */
+static void relay_init(struct relay_desc *d, const char *name,
+		       const char *src, const char *master, uint16_t count,
+		       uint16_t kb, const uint8_t *ids)
+{
+	memset(d, 0, sizeof(*d));
+	memcpy(d->id, name, strnlen(name, sizeof(d->id)));
+	d->src = src;
+	d->dst = "kme-2";
+	d->master = master;
+	d->slave = "sae-b";
+	d->count = count;
+	d->key_bytes = kb;
+	d->hop = strcmp(src, "kme-1") ? 2 : 1;
+	d->ids = ids;
+}
+
+static void make_ids(uint8_t *ids, unsigned int n, uint8_t tag)
+{
+	unsigned int i;
+
+	memset(ids, 0, n * QKDN_KEY_ID_LEN);
+	for (i = 0; i < n; i++) {
+		ids[i * QKDN_KEY_ID_LEN] = tag;
+		ids[i * QKDN_KEY_ID_LEN + 1] = i + 1;
+		ids[i * QKDN_KEY_ID_LEN + QKDN_KEY_ID_LEN - 1] = 0x7e;
+	}
+}
+
+/* "Key request with ID" of sae-b at kme-2 for the keys ids of master. */
+static void relay_by_id(struct __test_metadata *_metadata,
+			FIXTURE_DATA(relay) *self, const char *master,
+			const uint8_t *ids, uint32_t n, struct rep *r)
+{
+	struct keyset *k = malloc(sizeof(*k));
+	struct msg m;
+
+	ASSERT_TRUE(k != NULL);
+	k->n = n;
+	memcpy(k->id, ids, n * QKDN_KEY_ID_LEN);
+	by_id_msg(&m, master, "sae-b", k);
+	free(k);
+	run_as(_metadata, self->ns[1], &cred_b, m.nlh, r);
+}
+
+/* The slave SAE gets exactly keys (n of kb bytes) by their IDs, once. */
+static void expect_relayed(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(relay) *self, const char *master,
+			   const uint8_t *ids, uint32_t n, uint32_t kb,
+			   const uint8_t *keys)
+{
+	struct keyset *k = malloc(sizeof(*k));
+	struct rep *r = rep_new();
+	uint32_t i;
+
+	ASSERT_TRUE(k && r);
+	relay_by_id(_metadata, self, master, ids, n, r);
+	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET_BY_ID of relayed keys: %s (%s)",
+				    errname(r->err), r->msg);
+	ASSERT_TRUE(keys_parse(r, k));
+	ASSERT_EQ(n, k->n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0, memcmp(k->id[i], ids + i * QKDN_KEY_ID_LEN,
+				    QKDN_KEY_ID_LEN));
+		EXPECT_EQ(kb, k->len[i]);
+		EXPECT_EQ(0, memcmp(k->data[i], keys + i * kb, kb))
+			TH_LOG("relayed key %u is not the key sent", i);
+	}
+	relay_by_id(_metadata, self, master, ids, n, r);
+	check_err(_metadata, "KEY_GET_BY_ID of relayed keys supplied", r,
+		  ENOENT, "unknown or already supplied", NO_OFFS, 0);
+	rep_free(r);
+	free(k);
+}
+
+/* No key of ids reached the slave SAE. */
+static void expect_not_relayed(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(relay) *self, const uint8_t *ids,
+			       uint32_t n, const char *what)
+{
+	struct rep *r = rep_new();
+
+	ASSERT_TRUE(r != NULL);
+	relay_by_id(_metadata, self, "sae-z", ids, n, r);
+	check_err(_metadata, what, r, ENOENT, "unknown or already supplied",
+		  NO_OFFS, 0);
+	rep_free(r);
+}
+
+FIXTURE_SETUP(relay)
+{
+	uint64_t deadline;
+	struct pool p = { 0 };
+	char dev[32], v[32];
+	struct rep *r;
+	struct kxf *f;
+	int err;
+
+	self->ns[0] = self->ns[1] = -1;
+	if (access(QKDSIM "/new_device", W_OK))
+		SKIP(_exit(255), "qkdsim is not loaded");
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	self->ns[0] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, self->ns[0]);
+	self->pair = qkdsim_pick();
+	ASSERT_NE(0U, self->pair);
+	ASSERT_EQ(0, qkdsim_new(self->pair));
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	self->ns[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, self->ns[1]);
+	ASSERT_EQ(0, nlc_open(&self->s));
+	err = resolve_family(&self->s);
+	if (err == -ENOENT)
+		SKIP(_exit(255), "the qkdn family is not registered");
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(0, qkdsim_new(self->pair));
+	self->seed = 0x5eed100000000000ULL + self->pair;
+	snprintf(v, sizeof(v), "%" PRIu64, self->seed);
+	ASSERT_EQ(0, qkdsim_knob(self->pair, "seed", v));
+	snprintf(dev, sizeof(dev), "qkdsim%u", self->pair);
+
+	set_node(_metadata, &self->s, "kme-2");
+	new_link(_metadata, &self->s, RELAY_LINK, "kme-1", dev);
+	new_sae(_metadata, &self->s, "sae-b", UID_B, NULL);
+	new_sae(_metadata, &self->s, "sae-a", 0, "kme-1");
+	new_sae(_metadata, &self->s, "sae-z", 0, "kme-0");
+	new_sae(_metadata, &self->s, "sae-y", 0, "kme-9");
+	ASSERT_EQ(0, nlc_open(&self->kx));
+	kx_bind(_metadata, &self->kx);
+	kx_channel(_metadata, &self->s, RELAY_LINK, 1);
+
+	snprintf(v, sizeof(v), "%u", RELAY_BLOCKS);
+	ASSERT_EQ(0, qkdsim_knob(self->pair, "burst", v));
+	/* kme-1 holds the same blocks. */
+	f = malloc(sizeof(*f));
+	r = rep_new();
+	ASSERT_TRUE(f && r);
+	kx_init(f, KX_BLOCKS, ++self->tx_seq, 0);
+	kx_count(f, 1);
+	kx_range(f, 1, RELAY_BLOCKS);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("BLOCKS of kme-1: %s (%s)", errname(r->err), r->msg);
+	free(f);
+	rep_free(r);
+	deadline = now_ms() + 20000;
+	do {
+		if (pool_get(&self->s, RELAY_LINK, NULL, &p) &&
+		    p.own == RELAY_BLOCKS / 2 * BLOCK_SIZE &&
+		    p.peer == RELAY_BLOCKS / 2 * BLOCK_SIZE)
+			break;
+		usleep(20000);
+	} while (now_ms() < deadline);
+	ASSERT_EQ((uint64_t)RELAY_BLOCKS / 2 * BLOCK_SIZE, p.peer)
+		TH_LOG("kme-2's pool: own %" PRIu64 " peer %" PRIu64
+		       " pending %" PRIu64, p.own, p.peer, p.pending);
+	ASSERT_EQ((uint64_t)RELAY_BLOCKS / 2 * BLOCK_SIZE, p.own);
+}
+
+FIXTURE_TEARDOWN(relay)
+{
+	nlc_close(&self->kx);
+	nlc_close(&self->s);
+	if (self->pair)
+		qkdsim_del(self->pair);
+	if (self->ns[0] >= 0)
+		close(self->ns[0]);
+	if (self->ns[1] >= 0)
+		close(self->ns[1]);
+}
+
+static uint64_t peer_bytes(FIXTURE_DATA(relay) *self)
+{
+	struct pool p;
+
+	return pool_get(&self->s, RELAY_LINK, NULL, &p) ? p.peer : UINT64_MAX;
+}
+
+/*
+ * Keys relayed to this node's SAE by the KM before the last hop: the SAE
+ * gets exactly them, the previous KM the completion, each hop's pad and
+ * MAC come out of the pool.
+ */
+TEST_F_TIMEOUT(relay, delivered, 60)
+{
+	uint8_t keys[2 * 32], first[3 * 8], ids[3 * QKDN_KEY_ID_LEN];
+	uint8_t h[MAC_LEN];
+	struct kxf *f = malloc(sizeof(*f)), *again = malloc(sizeof(*again));
+	struct kx_relay_done done;
+	struct rep *r = rep_new();
+	struct relay_layout l;
+	struct relay_desc d;
+	uint64_t peer, own;
+	struct pool p;
+	uint32_t take, i;
+
+	ASSERT_TRUE(f && again && r);
+	ASSERT_TRUE(pool_get(&self->s, RELAY_LINK, NULL, &p));
+	own = p.own;
+	for (i = 0; i < sizeof(keys); i++)
+		keys[i] = 0x5a ^ (i * 29);
+	make_ids(ids, 2, 0xa1);
+	relay_init(&d, "relay-1", "kme-0", "sae-z", 2, 32, ids);
+	d.flags = RELAY_F_NEWKEY;
+	peer = peer_bytes(self);
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("KX_FRAME with the relay: %s (%s)", errname(r->err),
+		       r->msg);
+	self->used += take;
+	memcpy(self->h, h, MAC_LEN);
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000))
+		TH_LOG("no completion notification came back");
+	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+	EXPECT_STREQ("kme-2", done.where);
+	EXPECT_STREQ("", done.why);
+	EXPECT_EQ(peer - take, peer_bytes(self));
+	EXPECT_EQ(2U * 32 + 2 * MAC_LEN, take);
+	expect_relayed(_metadata, self, "sae-z", ids, 2, 32, keys);
+	EXPECT_EQ(1U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_RX));
+	EXPECT_EQ(64U, link_stat(&self->s, RELAY_LINK,
+				 QKDN_A_STATS_RELAY_PAD_BYTES));
+	EXPECT_EQ(2U * MAC_LEN, link_stat(&self->s, RELAY_LINK,
+					  QKDN_A_STATS_RELAY_MAC_BYTES));
+	EXPECT_EQ(0U, link_stat(&self->s, RELAY_LINK,
+				QKDN_A_STATS_RELAY_MAC_FAIL));
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
+
+	/* The same Kx frame again: seen already, nothing happens. */
+	memcpy(again, f, sizeof(*f));
+	peer = peer_bytes(self);
+	EXPECT_EQ(0, peer_frame(self, again, r));
+	EXPECT_EQ(peer, peer_bytes(self));
+	EXPECT_EQ(1U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_RX));
+
+	/* From kme-1 itself, hop 1: the pad is the key; same hash key. */
+	make_ids(ids, 3, 0xa2);
+	relay_init(&d, "relay-2", "kme-1", "sae-a", 3, 8, ids);
+	take = relay_seal(self, f, ++self->tx_seq, &d, first, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("KX_FRAME with the relay: %s (%s)", errname(r->err),
+		       r->msg);
+	self->used += take;
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+	expect_relayed(_metadata, self, "sae-a", ids, 3, 8, first);
+	EXPECT_EQ(peer - take, peer_bytes(self));
+	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
+	/* kme-2's own stream is not touched by what it receives. */
+	ASSERT_TRUE(pool_get(&self->s, RELAY_LINK, NULL, &p));
+	EXPECT_EQ(own, p.own);
+	rep_free(r);
+	free(f);
+	free(again);
+}
+
+static void relay_bad(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(relay) *self, const struct kxf *f,
+		      const char *what, int err, const char *msg)
+{
+	uint64_t before = link_stat(&self->s, RELAY_LINK,
+				    QKDN_A_STATS_FRAMES_BAD);
+	struct msg m;
+	uint32_t o = frame_req(&m, RELAY_LINK, f);
+
+	bad(_metadata, &self->s, -1, NULL, &m, what, err, msg, o, 0,
+	    F_NOSTATS);
+	EXPECT_EQ(before + 1, link_stat(&self->s, RELAY_LINK,
+					QKDN_A_STATS_FRAMES_BAD))
+		TH_LOG("%s: not counted as a bad frame", what);
+}
+
+/*
+ * Frames changed on their way fail the MAC: refused with EBADMSG and
+ * counted, but not taken -- the pool, the MAC hash key and the Kx sequence
+ * stay as they were, so that the sender's copy, sent again, still fits.
+ * Nothing reaches the SAE, no completion goes back.
+ */
+TEST_F_TIMEOUT(relay, mac_failure, 60)
+{
+	static const struct {
+		const char *name;
+		uint8_t flags;
+		int change;	/* 1: ciphertext, 2: tag, 3: a key ID */
+	} cases[] = {
+		{ "Kx RELAY tagged without a hash key", 0, 0 },
+		{ "Kx RELAY with a ciphertext bit flipped", RELAY_F_NEWKEY, 1 },
+		{ "Kx RELAY with a tag bit flipped", RELAY_F_NEWKEY, 2 },
+		{ "Kx RELAY with a key ID changed", RELAY_F_NEWKEY, 3 },
+		{ "Kx RELAY, hash key in place, tag bit flipped", 0, 2 },
+	};
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN], h[MAC_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct kx_relay_done done;
+	struct rep *r = rep_new();
+	struct relay_layout l;
+	struct relay_desc d;
+	uint32_t take, i;
+	uint8_t *body;
+
+	ASSERT_TRUE(f && r);
+	for (i = 0; i < sizeof(keys); i++)
+		keys[i] = i;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[16];
+
+		if (i == 4) {
+			/* An honest frame first: now kme-2 holds a hash key. */
+			make_ids(ids, 2, 0xbe);
+			relay_init(&d, "honest-1", "kme-0", "sae-z", 2, 32,
+				   ids);
+			d.flags = RELAY_F_NEWKEY;
+			take = relay_seal(self, f, ++self->tx_seq, &d, keys, h,
+					  &l);
+			ASSERT_EQ(0, peer_frame(self, f, r))
+				TH_LOG("%s (%s)", errname(r->err), r->msg);
+			self->used += take;
+			memcpy(self->h, h, MAC_LEN);
+			ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+			EXPECT_EQ(0U, le32toh(done.err));
+			expect_relayed(_metadata, self, "sae-z", ids, 2, 32,
+				       keys);
+		}
+		snprintf(name, sizeof(name), "forged-%u", i);
+		make_ids(ids, 2, 0xb0 + i);
+		relay_init(&d, name, "kme-0", "sae-z", 2, 32, ids);
+		d.flags = cases[i].flags;
+		relay_seal(self, f, self->tx_seq + 1, &d, keys, h, &l);
+		body = f->b + sizeof(struct kx_hdr);
+		if (cases[i].change == 1)
+			body[l.ct + 17] ^= 0x08;
+		else if (cases[i].change == 2)
+			body[l.tag + 15] ^= 0x01;
+		else if (cases[i].change == 3)
+			body[l.ids + QKDN_KEY_ID_LEN + 3] ^= 0x40;
+		relay_bad(_metadata, self, f, cases[i].name, EBADMSG,
+			  "Kx relay frame failed its MAC check");
+		EXPECT_EQ(i + 1, link_stat(&self->s, RELAY_LINK,
+					   QKDN_A_STATS_RELAY_MAC_FAIL));
+		EXPECT_FALSE(relay_done_wait(self, d.id, &done, 100))
+			TH_LOG("%s: a completion went back", cases[i].name);
+		expect_not_relayed(_metadata, self, ids, 2, cases[i].name);
+	}
+	EXPECT_EQ(1U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_RX));
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
+
+	/* The sender's copy of the last one, unchanged: taken. */
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("%s (%s)", errname(r->err), r->msg);
+	self->used += take;
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+	expect_relayed(_metadata, self, "sae-z", ids, 2, 32, keys);
+	EXPECT_EQ(5U, link_stat(&self->s, RELAY_LINK,
+				QKDN_A_STATS_RELAY_MAC_FAIL));
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * Authentic frames this node refuses after the MAC: a relay ID it has
+ * seen, one that started here, a route that does not pass here, an SAE
+ * it does not serve, a key ID in use. Then the source's abort erases what
+ * arrived.
+ */
+TEST_F_TIMEOUT(relay, refused, 60)
+{
+	static const char *const detour[] = { "kme-0", "kme-5", "kme-2" };
+	uint8_t keys[32], ids[QKDN_KEY_ID_LEN], ids2[QKDN_KEY_ID_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct kx_relay_done done;
+	struct rep *r = rep_new();
+	struct relay_layout l;
+	struct relay_desc d;
+	uint8_t h[MAC_LEN], first_id[QKDN_RELAY_ID_LEN];
+	uint32_t take, i;
+	static const struct {
+		const char *name;
+		int err;
+		const char *why;
+	} cases[] = {
+		{ "a relay ID seen before", ELOOP,
+		  "the key relay passed this KM twice" },
+		{ "a relay that started here", ELOOP,
+		  "the key relay came back to its source" },
+		{ "a route not passing kme-1", EINVAL,
+		  "the key relay route does not pass here" },
+		{ "a slave SAE not served here", EHOSTUNREACH,
+		  "the slave SAE is not served here" },
+		{ "a key ID already in use", EEXIST, "key ID already in use" },
+	};
+
+	ASSERT_TRUE(f && r);
+	memset(keys, 0x33, sizeof(keys));
+	make_ids(ids, 1, 0xc0);
+	relay_init(&d, "relay-c", "kme-0", "sae-z", 1, 32, ids);
+	d.flags = RELAY_F_NEWKEY;
+	memcpy(first_id, d.id, sizeof(first_id));
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	memcpy(self->h, h, MAC_LEN);
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	ASSERT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "refused-%u", i);
+		make_ids(ids2, 1, 0xc1 + i);
+		relay_init(&d, name, "kme-0", "sae-z", 1, 32, ids2);
+		switch (i) {
+		case 0:
+			memcpy(d.id, first_id, sizeof(d.id));
+			break;
+		case 1:
+			d.src = "kme-2";
+			d.dst = "kme-4";
+			break;
+		case 2:
+			d.nroute = 3;
+			memcpy(d.route, detour, sizeof(detour));
+			break;
+		case 3:
+			d.slave = "sae-a";
+			break;
+		case 4:
+			d.ids = ids;
+			break;
+		}
+		take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+		ASSERT_EQ(0, peer_frame(self, f, r))
+			TH_LOG("%s: %s (%s)", cases[i].name, errname(r->err),
+			       r->msg);
+		self->used += take;
+		ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000))
+			TH_LOG("%s: no completion notification", cases[i].name);
+		EXPECT_EQ((uint32_t)cases[i].err, le32toh(done.err))
+			TH_LOG("%s: completion error %u (%s)", cases[i].name,
+			       le32toh(done.err), done.why);
+		EXPECT_STREQ(cases[i].why, done.why);
+		EXPECT_STREQ("kme-2", done.where);
+		if (i != 4)
+			expect_not_relayed(_metadata, self, ids2, 1,
+					   cases[i].name);
+	}
+	EXPECT_EQ(0U, link_stat(&self->s, RELAY_LINK,
+				QKDN_A_STATS_RELAY_MAC_FAIL));
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
+
+	/* The source gave up: the keys that arrived are erased. */
+	kx_init(f, KX_RELAY_ABORT, ++self->tx_seq, self->rx_seq);
+	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), first_id, QKDN_RELAY_ID_LEN);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ABORTED));
+	expect_not_relayed(_metadata, self, ids, 1,
+			   "KEY_GET_BY_ID of keys whose relay was aborted");
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * A key ID is supplied once (Documentation/key-pools.md, guarantee 4),
+ * also when a relay frame names it twice.
+ */
+TEST_F_TIMEOUT(relay, repeated_key_id, 60)
+{
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN], h[MAC_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct kx_relay_done done;
+	struct rep *r = rep_new();
+	struct relay_layout l;
+	struct relay_desc d;
+	unsigned int i, supplied = 0;
+	uint32_t take;
+
+	ASSERT_TRUE(f && r);
+	for (i = 0; i < sizeof(keys); i++)
+		keys[i] = 0x70 + i;
+	make_ids(ids, 1, 0xf0);
+	memcpy(ids + QKDN_KEY_ID_LEN, ids, QKDN_KEY_ID_LEN);
+	relay_init(&d, "twice", "kme-0", "sae-z", 2, 32, ids);
+	d.flags = RELAY_F_NEWKEY;
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	/* Refused whole, before anything is taken: never acknowledged. */
+	ASSERT_NE(0, peer_frame(self, f, r));
+	check_err(_metadata, "relay frame naming a key ID twice", r, EINVAL,
+		  "names a key ID twice", NO_OFFS, 0);
+	(void)take;
+	(void)done;
+	self->tx_seq--;
+	for (i = 0; i < 2; i++) {
+		relay_by_id(_metadata, self, "sae-z", ids, 1, r);
+		if (!r->err)
+			supplied++;
+		else
+			check_err(_metadata,
+				  "KEY_GET_BY_ID of a repeated key ID", r,
+				  ENOENT, "unknown or already supplied",
+				  NO_OFFS, 0);
+	}
+	EXPECT_GE(1U, supplied)
+		TH_LOG("key ID supplied %u times", supplied);
+	rep_free(r);
+	free(f);
+}
+
+/* A frame whose pads are not where the pool stands takes nothing. */
+TEST_F_TIMEOUT(relay, pool_mismatch, 60)
+{
+	uint8_t keys[128 * 128], ids[128 * QKDN_KEY_ID_LEN], h[MAC_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct kx_relay_done done;
+	struct rep *r = rep_new();
+	struct relay_layout l;
+	struct relay_desc d;
+	struct kx_relay *b;
+	uint32_t take;
+
+	ASSERT_TRUE(f && r);
+	memset(keys, 0x44, sizeof(keys));
+	make_ids(ids, 2, 0xd0);
+	relay_init(&d, "mismatch", "kme-0", "sae-z", 2, 32, ids);
+	d.flags = RELAY_F_NEWKEY;
+
+	relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	b = (struct kx_relay *)(f->b + sizeof(struct kx_hdr));
+	b->pad_off = htole32(1);
+	relay_bad(_metadata, self, f, "Kx RELAY a byte past the pool", EPROTO,
+		  "Kx relay does not match the pool");
+	relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	b->pad_seq = htole64(1);	/* kme-2's own */
+	relay_bad(_metadata, self, f, "Kx RELAY in kme-2's own stream", EPROTO,
+		  "Kx relay does not match the pool");
+	relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	b->pad_seq = htole64(4);
+	relay_bad(_metadata, self, f, "Kx RELAY a block ahead", EPROTO,
+		  "Kx relay does not match the pool");
+	/* At the right place, but more than the pool holds. */
+	make_ids(ids, 128, 0xd1);
+	relay_init(&d, "too-much", "kme-1", "sae-a", 128, 128, ids);
+	relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	relay_bad(_metadata, self, f, "Kx RELAY of 16 KiB from 8 KiB", EPROTO,
+		  "Kx relay does not match the pool");
+	EXPECT_FALSE(relay_done_wait(self, d.id, &done, 300));
+	EXPECT_EQ(0U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_RX));
+
+	/* Nothing was taken: the right frame still fits. */
+	make_ids(ids, 2, 0xd2);
+	relay_init(&d, "matching", "kme-0", "sae-z", 2, 32, ids);
+	d.flags = RELAY_F_NEWKEY;
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("%s (%s)", errname(r->err), r->msg);
+	self->used += take;
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+	expect_relayed(_metadata, self, "sae-z", ids, 2, 32, keys);
+	rep_free(r);
+	free(f);
+}
+
+/* ---- kme-2 as the source and as a hop of relays ---- */
+
+/* sae-b asks kme-2 for keys for sae-y, behind kme-9: from a child. */
+static pid_t src_key_get(FIXTURE_DATA(relay) *self, uint32_t number,
+			 uint32_t bits, struct rep *r)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_KEY_GET);
+	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-b");
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-y");
+	put_u32(&m, QKDN_A_KEY_NUMBER, number);
+	put_u32(&m, QKDN_A_KEY_SIZE, bits);
+	return spawn_as(self->ns[1], &cred_b, m.nlh, r, 1);
+}
+
+static uint64_t own_bytes(FIXTURE_DATA(relay) *self)
+{
+	struct pool p;
+
+	return pool_get(&self->s, RELAY_LINK, NULL, &p) ? p.own : UINT64_MAX;
+}
+
+/*
+ * The "key relay" frame kme-2 sent for relay id: its fields as in want,
+ * its pads the next bytes of kme-2's own stream (odd blocks), its tag
+ * right. On the first hop keys gets the keys (the pad); past it the
+ * ciphertext must hide keys. ids gets the key IDs.
+ */
+static void expect_tx_frame(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(relay) *self, const uint8_t *id,
+			    const struct relay_desc *want, uint8_t *keys,
+			    uint8_t *ids)
+{
+	uint32_t n = want->count * want->key_bytes, take = 0, i;
+	struct kxf *f = malloc(sizeof(*f));
+	uint8_t s[MAC_LEN], tag[MAC_LEN], *pad = malloc(n);
+	const struct kx_relay *b;
+	struct relay_layout l;
+	const uint8_t *body;
+
+	ASSERT_TRUE(f && pad);
+	ASSERT_TRUE(peer_wait(self, KX_RELAY, id, f, 5000))
+		TH_LOG("kme-2 sent no key relay frame");
+	body = f->b + sizeof(struct kx_hdr);
+	b = (const struct kx_relay *)body;
+	relay_layout(want->nroute, want->count, want->key_bytes,
+		     want->hop > 1, &l);
+	ASSERT_EQ(l.len, f->len - sizeof(struct kx_hdr));
+	EXPECT_STREQ(want->src, b->src);
+	EXPECT_STREQ(want->dst, b->dst);
+	EXPECT_STREQ(want->master, b->master);
+	EXPECT_STREQ(want->slave, b->slave);
+	EXPECT_EQ(want->key_bytes, le16toh(b->key_bytes));
+	EXPECT_EQ(want->count, le16toh(b->count));
+	EXPECT_EQ(want->hop, b->hop);
+	EXPECT_EQ(want->flags, b->flags);
+	EXPECT_EQ(want->nroute, b->nroute);
+	for (i = 0; i < want->nroute; i++)
+		EXPECT_STREQ(want->route[i],
+			     (const char *)body + l.route + i * QKDN_ID_MAX);
+	EXPECT_EQ(2 * (self->own_used / BLOCK_SIZE) + 1, le64toh(b->pad_seq));
+	EXPECT_EQ(self->own_used % BLOCK_SIZE, le32toh(b->pad_off));
+
+	if (want->flags & RELAY_F_NEWKEY) {
+		model(self->seed, false, self->own_used, MAC_LEN, self->h_tx);
+		take += MAC_LEN;
+	}
+	model(self->seed, false, self->own_used + take, MAC_LEN, s);
+	take += MAC_LEN;
+	model(self->seed, false, self->own_used + take, n, pad);
+	take += n;
+	self->own_used += take;
+	ghash(self->h_tx, body, l.tag, tag);
+	for (i = 0; i < MAC_LEN; i++)
+		tag[i] ^= s[i];
+	EXPECT_EQ(0, memcmp(tag, body + l.tag, MAC_LEN))
+		TH_LOG("the tag of kme-2's frame is not GHASH XOR the pad");
+	if (want->hop == 1) {
+		memcpy(keys, pad, n);
+	} else {
+		for (i = 0; i < n; i++)
+			pad[i] ^= body[l.ct + i];
+		EXPECT_EQ(0, memcmp(pad, keys, n))
+			TH_LOG("the ciphertext is not the keys XOR the pad");
+	}
+	memcpy(ids, body + l.ids, want->count * QKDN_KEY_ID_LEN);
+	free(pad);
+	free(f);
+}
+
+/* kme-1 tells kme-2 how relay id ended. */
+static void peer_done(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(relay) *self, const uint8_t *id, int err,
+		      const char *where, const char *why)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new();
+
+	ASSERT_TRUE(f && r);
+	kx_relay_done(f, ++self->tx_seq, id, err, where, why);
+	EXPECT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("RELAY_DONE of kme-1: %s (%s)", errname(r->err), r->msg);
+	rep_free(r);
+	free(f);
+}
+
+/* A KEY_GET reply holding exactly the keys with these IDs. */
+static void expect_keys(struct __test_metadata *_metadata,
+			const struct rep *r, const uint8_t *ids,
+			const uint8_t *keys, uint32_t n, uint32_t kb)
+{
+	struct keyset *k = malloc(sizeof(*k));
+	uint32_t i;
+
+	ASSERT_TRUE(k != NULL);
+	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET relayed: %s (%s)",
+				    errname(r->err), r->msg);
+	ASSERT_TRUE(keys_parse(r, k));
+	ASSERT_EQ(n, k->n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0, memcmp(k->id[i], ids + i * QKDN_KEY_ID_LEN,
+				    QKDN_KEY_ID_LEN));
+		EXPECT_EQ(kb, k->len[i]);
+		EXPECT_EQ(0, memcmp(k->data[i], keys + i * kb, kb))
+			TH_LOG("key %u is not what went over the first hop", i);
+	}
+	free(k);
+}
+
+/*
+ * kme-2 starts relays to sae-y: the frame it sends kme-1 (fields, pads
+ * from its stream, tag), the keys its application gets once kme-1 reports
+ * completion, an error reported from further away, a full route.
+ */
+TEST_F_TIMEOUT(relay, source, 60)
+{
+	static const char *const route[] = { "kme-2", "kme-1", "kme-9" };
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN];
+	struct rep *r = rep_new();
+	struct relay_desc want;
+	struct ctrl_req q;
+	uint64_t own;
+	struct nlc c;
+	struct msg m;
+	pid_t pid;
+
+	ASSERT_TRUE(r != NULL);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	own = own_bytes(self);
+	memset(&want, 0, sizeof(want));
+	want.src = "kme-2";
+	want.dst = "kme-9";
+	want.master = "sae-b";
+	want.slave = "sae-y";
+	want.hop = 1;
+
+	/* Distributed: the controller names kme-1. */
+	pid = src_key_get(self, 2, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	EXPECT_EQ((uint32_t)QKDN_MSG_NEXT_HOP_REQUEST, q.msg);
+	EXPECT_STREQ("kme-2", q.src);
+	EXPECT_STREQ("kme-9", q.dst);
+	EXPECT_EQ(RELAY_BYTES(2, 32), q.bytes);
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
+	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
+	want.count = 2;
+	want.key_bytes = 32;
+	want.flags = RELAY_F_NEWKEY;
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
+	EXPECT_EQ(own - RELAY_BYTES(2, 32), own_bytes(self));
+	peer_done(_metadata, self, q.relay_id, 0, "kme-9", "");
+	wait_child(_metadata, pid);
+	expect_keys(_metadata, r, ids, keys, 2, 32);
+	EXPECT_EQ(1U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_TX));
+	EXPECT_EQ(64U, link_stat(&self->s, RELAY_LINK,
+				 QKDN_A_STATS_RELAY_PAD_BYTES));
+	EXPECT_EQ(2U * MAC_LEN, link_stat(&self->s, RELAY_LINK,
+					  QKDN_A_STATS_RELAY_MAC_BYTES));
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_DONE));
+
+	/* Failed further on: the application hears where and why. */
+	pid = src_key_get(self, 1, 64, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
+	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
+	want.count = 1;
+	want.key_bytes = 8;
+	want.flags = 0;
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
+	peer_done(_metadata, self, q.relay_id, ENOSPC, "kme-5",
+		  "not enough key on the link to the next hop");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET relayed, failed at kme-5", r, ENOSPC,
+		  "key relay failed at kme-5: not enough key on the link to the next hop",
+		  NO_OFFS, 0);
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
+
+	/* Centralized: the route goes with the frame; the controller hears
+	 * how it ended.
+	 */
+	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
+	pid = src_key_get(self, 2, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	EXPECT_EQ((uint32_t)QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION, q.msg);
+	ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
+	put_route(&m, route, 3, NULL);
+	ok_req(_metadata, &self->s, &m, "CTRL route kme-2 kme-1 kme-9");
+	want.count = 2;
+	want.key_bytes = 32;
+	want.nroute = 3;
+	memcpy(want.route, route, sizeof(route));
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
+	peer_done(_metadata, self, q.relay_id, 0, "kme-9", "");
+	wait_child(_metadata, pid);
+	expect_keys(_metadata, r, ids, keys, 2, 32);
+	ASSERT_TRUE(ctrl_read(&c, 5000, &q))
+		TH_LOG("no response to the controller");
+	EXPECT_EQ((uint32_t)QKDN_MSG_KEY_RELAY_RESPONSE, q.msg);
+	EXPECT_FALSE(q.has_ctrl_id);
+	EXPECT_TRUE(q.has_err && q.err == 0);
+	EXPECT_EQ(own - self->own_used, own_bytes(self));
+	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_DONE));
+	nlc_close(&c);
+	rep_free(r);
+}
+
+/* A relay that fails before its first hop takes nothing from the pool. */
+TEST_F_TIMEOUT(relay, source_nothing_spent, 60)
+{
+	uint64_t own = own_bytes(self), t0, t;
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(r != NULL);
+	req(&m, QKDN_CMD_KEY_GET);
+	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-b");
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-y");
+	bad(_metadata, &self->s, self->ns[1], &cred_b, &m,
+	    "KEY_GET to sae-y with no controller", EHOSTUNREACH,
+	    "no QKDN controller", o, 0, F_NOSTATS);
+
+	ASSERT_EQ(0, ctrl_listen(&c));
+	pid = src_key_get(self, 4, 512, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
+	put_str(&m, QKDN_A_ERRMSG, "kme-9 is not in this QKDN");
+	ok_req(_metadata, &self->s, &m, "CTRL EHOSTUNREACH");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET the controller has no route for", r,
+		  EHOSTUNREACH,
+		  "key relay failed at kme-2: kme-9 is not in this QKDN",
+		  NO_OFFS, 0);
+	EXPECT_EQ(own, own_bytes(self));
+
+	t0 = now_ms();
+	pid = src_key_get(self, 4, 512, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	wait_child(_metadata, pid);
+	t = now_ms() - t0;
+	check_err(_metadata, "KEY_GET with a silent controller", r, ETIMEDOUT,
+		  "controller did not answer", NO_OFFS, 0);
+	EXPECT_TRUE(t >= 1900 && t < 8000)
+		TH_LOG("answered after %" PRIu64 " ms, expected about 2000", t);
+	EXPECT_EQ(own, own_bytes(self));
+	EXPECT_EQ(0U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_TX));
+	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
+	nlc_close(&c);
+	rep_free(r);
+}
+
+/*
+ * A relay passing through kme-2 on its way to kme-9: kme-2 asks its
+ * controller, naming kme-1 as where it came from, and reports to kme-1
+ * what went wrong. Sent on (back over the only link with key), the keys
+ * leave under kme-2's own pad.
+ */
+TEST_F_TIMEOUT(relay, hop, 60)
+{
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN], got_ids[2 * 16];
+	uint8_t h[MAC_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct kx_relay_done done;
+	struct rep *r = rep_new();
+	struct relay_layout l;
+	struct relay_desc d, want;
+	struct ctrl_req q;
+	uint64_t t0, t, own;
+	uint32_t take, i;
+	struct nlc c;
+	struct msg m;
+
+	ASSERT_TRUE(f && r);
+	for (i = 0; i < sizeof(keys); i++)
+		keys[i] = 0xe0 ^ i;
+	make_ids(ids, 2, 0xe0);
+
+	/* No controller: back to kme-1 at once. */
+	relay_init(&d, "hop-1", "kme-0", "sae-z", 2, 32, ids);
+	d.dst = "kme-9";
+	d.flags = RELAY_F_NEWKEY;
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	memcpy(self->h, h, MAC_LEN);
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	EXPECT_EQ((uint32_t)EHOSTUNREACH, le32toh(done.err));
+	EXPECT_STREQ("no QKDN controller to route the key relay", done.why);
+	EXPECT_STREQ("kme-2", done.where);
+
+	/* The controller has no route: its words go back. */
+	ASSERT_EQ(0, ctrl_listen(&c));
+	relay_init(&d, "hop-2", "kme-0", "sae-z", 2, 32, ids);
+	d.dst = "kme-9";
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	EXPECT_EQ((uint32_t)QKDN_MSG_NEXT_HOP_REQUEST, q.msg);
+	EXPECT_EQ(0, memcmp(q.relay_id, d.id, QKDN_RELAY_ID_LEN));
+	EXPECT_STREQ("kme-0", q.src);
+	EXPECT_STREQ("kme-9", q.dst);
+	EXPECT_TRUE(q.has_peer);
+	EXPECT_STREQ("kme-1", q.peer);
+	EXPECT_EQ(RELAY_BYTES(2, 32), q.bytes);
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ENETUNREACH);
+	put_str(&m, QKDN_A_ERRMSG, "kme-9 is cut off");
+	ok_req(_metadata, &self->s, &m, "CTRL ENETUNREACH");
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	EXPECT_EQ((uint32_t)ENETUNREACH, le32toh(done.err));
+	EXPECT_STREQ("kme-9 is cut off", done.why);
+	EXPECT_STREQ("kme-2", done.where);
+
+	/* Sent on: the same keys under kme-2's pad; the end comes back. */
+	relay_init(&d, "hop-3", "kme-0", "sae-z", 2, 32, ids);
+	d.dst = "kme-9";
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
+	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
+	memset(&want, 0, sizeof(want));
+	want.src = "kme-0";
+	want.dst = "kme-9";
+	want.master = "sae-z";
+	want.slave = "sae-b";
+	want.count = 2;
+	want.key_bytes = 32;
+	want.hop = 3;
+	want.flags = RELAY_F_NEWKEY;
+	expect_tx_frame(_metadata, self, d.id, &want, keys, got_ids);
+	EXPECT_EQ(0, memcmp(ids, got_ids, sizeof(got_ids)));
+	peer_done(_metadata, self, d.id, 0, "kme-9", "");
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	EXPECT_EQ(0U, le32toh(done.err));
+	EXPECT_STREQ("kme-9", done.where);
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FORWARDED));
+
+	/* Past hop 15 there is no 16th link. */
+	relay_init(&d, "hop-15", "kme-0", "sae-z", 2, 32, ids);
+	d.dst = "kme-9";
+	d.hop = QKDN_ROUTE_HOPS_MAX - 1;
+	own = own_bytes(self);
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
+	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
+	EXPECT_EQ((uint32_t)ELOOP, le32toh(done.err));
+	EXPECT_STREQ("too many hops on the relay path", done.why);
+	EXPECT_EQ(own, own_bytes(self));
+
+	/* The controller says nothing. */
+	relay_init(&d, "hop-4", "kme-0", "sae-z", 2, 32, ids);
+	d.dst = "kme-9";
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	t0 = now_ms();
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 8000));
+	t = now_ms() - t0;
+	EXPECT_EQ((uint32_t)ETIMEDOUT, le32toh(done.err));
+	EXPECT_STREQ("the QKDN controller did not answer", done.why);
+	EXPECT_TRUE(t >= 1900) TH_LOG("timed out after %" PRIu64 " ms", t);
+	nlc_close(&c);
+	rep_free(r);
+	free(f);
 }
 
 TEST_HARNESS_MAIN
