@@ -4,8 +4,10 @@
  *
  * The kernel builds every frame; the link daemon carries them over TLS and
  * hands the peer's frames back, never looking inside. Frames carry no key
- * bytes, only metadata: which blocks an end holds (Kx-2 block sync) and
- * which keys it reserved (key ID, position in the stream, SAE pair).
+ * bytes in clear: Kx-2 metadata (which blocks an end holds, which keys it
+ * reserved or supplied: key ID, position in the stream, SAE pair; how a
+ * relay ended) and Kx-1 key relay frames, whose keys are one-time-pad
+ * ciphertext (relay.c).
  *
  * Delivery is reliable and ordered whatever happens to the daemon or the
  * channel: each sequenced frame stays queued until the peer's kernel

@@ -103,7 +103,9 @@ enum qkdn_attr {
 	QKDN_A_POOL_PENDING_BYTES,	/* u64: held, not yet confirmed by peer */
 	QKDN_A_POOL_RESERVED_KEYS,	/* u32: reserved here, awaiting the SAE */
 	QKDN_A_STATS,		/* nest (qkdn_stats_attr) */
-	QKDN_A_KX_FRAME,	/* binary: a frame between KMs (never key bytes) */
+	QKDN_A_KX_FRAME,	/* binary: a frame between KMs (no key bytes
+				 * in clear)
+				 */
 	QKDN_A_EVENT,		/* u32: enum qkdn_event */
 	QKDN_A_KEY_COUNT,	/* u32: keys concerned by an event */
 	QKDN_A_MSG,		/* u32: enum qkdn_msg, a Q.4160 message */
