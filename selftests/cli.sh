@@ -6,9 +6,12 @@
 # object (and empty arrays on a node with nothing); kernel errors exit 1
 # with "Error: <extended ACK text>" on stderr; usage errors exit 2 with the
 # usage on stderr and send nothing; unique prefixes work, ambiguous ones do
-# not; "help" prints the usage on stdout.
+# not; "help" prints the usage on stdout. Proactive key supply (Q.4160
+# I.2) end to end: "session listen" as the slave SAE in node 2, "session
+# new" and "key get ... session" as the master SAE in node 1, with
+# helpers/ctrl_static.py --peer as the controller of both nodes.
 #
-# timeout: 300
+# timeout: 600
 
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/helpers/nodes.sh"
@@ -392,7 +395,7 @@ fi
 same_output cli_abbrev_link_show -n qkdn1 l sh i 1 -- -n qkdn1 link show id 1
 same_output cli_abbrev_default_show -n qkdn1 link -- -n qkdn1 link show
 same_output cli_abbrev_node -n qkdn1 n -- -n qkdn1 node show
-same_output cli_abbrev_sae -n qkdn1 s sh id sae-a -- -n qkdn1 sae show id sae-a
+same_output cli_abbrev_sae -n qkdn1 sa sh id sae-a -- -n qkdn1 sae show id sae-a
 same_output cli_abbrev_pool_json -j -n qkdn1 p s sl sae-b -- -j -n qkdn1 pool show slave sae-b
 same_output cli_abbrev_long_options --json --netns qkdn1 sae -- -j -n qkdn1 sae show
 same_output cli_abbrev_help h -- help
@@ -431,7 +434,7 @@ for h in help:word -h:short_option --help:long_option; do
 	fi
 done
 bad=
-for o in node link sae pool key monitor; do
+for o in node link sae pool key session monitor; do
 	ctl "help_$o" "$o" help
 	[ "$(cat "$TEST_DIR/help_$o.rc")" = 0 ] && [ ! -s "$TEST_DIR/help_$o.err" ] &&
 		grep -q "^Usage: qkdnctl" "$TEST_DIR/help_$o.out" &&
@@ -443,4 +446,237 @@ if [ -z "$bad" ]; then
 	ok cli_help_per_object
 else
 	fail cli_help_per_object "wrong usage for:$bad"
+fi
+
+# ---- sessions (Q.4160 I.2) ---------------------------------------------
+
+expect_error cli_usage_session_ambiguous_object 2 'ambiguous object "s"' -n qkdn1 s
+expect_error cli_usage_session_needs_command 2 "a command is required" -n qkdn1 session
+expect_error cli_usage_session_new_slave 2 '"master" and "slave" are required' \
+	-n qkdn1 session new master sae-a
+expect_error cli_usage_session_new_keyword 2 'unknown keyword "number"' \
+	-n qkdn1 session new master sae-a slave sae-b number 2
+expect_error cli_usage_session_listen_sae 2 '"sae" is required' -n qkdn2 session listen accept
+expect_error cli_usage_session_listen_both 2 'give either "accept" or "refuse"' \
+	-n qkdn2 session listen sae sae-b accept refuse
+expect_error cli_usage_session_listen_twice 2 '"refuse" given twice' \
+	-n qkdn2 session listen sae sae-b refuse refuse
+expect_error cli_usage_session_listen_refuse_take 2 \
+	'"refuse" takes no "take", "count" or "format"' \
+	-n qkdn2 session listen sae sae-b refuse take 2
+expect_error cli_usage_session_listen_take_range 2 'take "0" out of range (1..128)' \
+	-n qkdn2 session listen sae sae-b take 0
+expect_error cli_usage_session_listen_take_word 2 \
+	'take is a number (1..128), all or none, not "some"' \
+	-n qkdn2 session listen sae sae-b take some
+expect_error cli_usage_session_listen_count 2 'count "0" out of range (1..4294967295)' \
+	-n qkdn2 session listen sae sae-b count 0
+expect_error cli_usage_session_listen_format 2 'format is hex or base64, not "raw"' \
+	-n qkdn2 session listen sae sae-b format raw
+expect_error cli_usage_session_listen_value 2 '"count" needs a value' \
+	-n qkdn2 session listen sae sae-b count
+expect_error cli_usage_key_session_range 2 'session ID "0" out of range (1..4294967295)' \
+	-n qkdn1 key get master sae-a slave sae-b session 0
+expect_error cli_usage_key_session_number 2 'invalid session ID "one"' \
+	-n qkdn1 key get master sae-a slave sae-b session one
+expect_error cli_usage_key_by_id_session 2 'unknown keyword "session"' \
+	-n qkdn1 key get-by-id master sae-a slave sae-b session 1
+printf 'session listen sae sae-b\n' | "$QKDNCTL" -n qkdn2 -b - \
+	>"$TEST_DIR/batch_listen.out" 2>"$TEST_DIR/batch_listen.err"
+rc=$?
+if [ $rc = 2 ] && [ ! -s "$TEST_DIR/batch_listen.out" ] &&
+   [ "$(cat "$TEST_DIR/batch_listen.err")" = \
+     "Error: stdin:1: session listen is not allowed in a batch" ]; then
+	ok cli_usage_session_listen_batch
+else
+	fail cli_usage_session_listen_batch "exit $rc: $(cat "$TEST_DIR/batch_listen.err")"
+fi
+
+# Kernel errors, before any controller runs.
+ctl_uid cli_kernel_error_session_no_controller 1 1001 \
+	session new master sae-a slave sae-b
+expect_error_in cli_kernel_error_session_no_controller 1 \
+	"no QKDN controller to create the session"
+ctl_uid cli_kernel_error_session_not_the_master 1 1002 \
+	session new master sae-a slave sae-b
+expect_error_in cli_kernel_error_session_not_the_master 1 \
+	"caller may not act as the master SAE"
+ctl_uid cli_kernel_error_listen_wrong_uid 2 1001 session listen sae sae-b
+expect_error_in cli_kernel_error_listen_wrong_uid 1 "caller may not act as this SAE"
+ctl_uid cli_kernel_error_listen_no_such_sae 2 1002 session listen sae sae-z
+expect_error_in cli_kernel_error_listen_no_such_sae 1 "no such SAE"
+ctl_uid cli_kernel_error_no_such_session 1 1001 key get master sae-a slave sae-b session 1
+expect_error_in cli_kernel_error_no_such_session 1 "no such session"
+
+# listen_bg NAME ARGS...: qkdnctl ARGS as sae-b's uid in node 2, in the
+# background ($LISTEN_PID: qkdnctl's own pid, nsenter and setpriv exec it);
+# waits for its first line.
+listen_bg() {
+	local name=$1
+
+	shift
+	nsenter --net=/run/netns/qkdn2 setpriv --reuid=1002 --regid=1002 \
+		--clear-groups "$QKDNCTL" "$@" >"$TEST_DIR/$name.out" \
+		2>"$TEST_DIR/$name.err" &
+	LISTEN_PID=$!
+	defer _lib_stop "$LISTEN_PID"
+	wait_for 10 grep -q listen "$TEST_DIR/$name.out"
+}
+
+# gone PID: the process has exited (a zombie counts)
+gone() {
+	! _lib_alive "$1"
+}
+
+# wait_exit PID: rc=its exit status, or "timeout" after 10 s (not in a
+# subshell: only this shell can wait for its child)
+wait_exit() {
+	rc=timeout
+	wait_for 10 gone "$1" || return 0
+	wait "$1"
+	rc=$?
+}
+
+wait_for 20 pool_own 1 1024 || fail cli_session_setup "pool not filled"
+nsenter --net=/run/netns/qkdn1 python3 "$TOP/selftests/helpers/ctrl_static.py" \
+	--peer qkdn2 --log "$TEST_DIR/ctrl.log" >"$TEST_DIR/ctrl.out" 2>&1 &
+defer _lib_stop $!
+wait_for 10 grep -q ready "$TEST_DIR/ctrl.out" ||
+	fail cli_session_setup "controller: $(cat "$TEST_DIR/ctrl.out")"
+
+# The slave SAE refuses; SIGTERM ends the listener, exit 0.
+if listen_bg listen_refuse session listen sae sae-b refuse &&
+   [ "$(cat "$TEST_DIR/listen_refuse.out")" = "listen sae sae-b" ]; then
+	ok cli_session_listen_ready
+else
+	fail cli_session_listen_ready "$(cat "$TEST_DIR/listen_refuse.out" "$TEST_DIR/listen_refuse.err")"
+fi
+ctl_uid cli_kernel_error_listen_busy 2 1002 session listen sae sae-b
+expect_error_in cli_kernel_error_listen_busy 1 "another socket listens for this SAE"
+ctl_uid session_refused 1 1001 session new master sae-a slave sae-b
+if [ "$(cat "$TEST_DIR/session_refused.rc")" = 1 ] &&
+   [ ! -s "$TEST_DIR/session_refused.out" ] &&
+   grep -q "^Error: session refused: .*refused" "$TEST_DIR/session_refused.err" &&
+   grep -Eq "^session [1-9][0-9]* master sae-a slave sae-b src kme-1 answer refuse$" \
+	"$TEST_DIR/listen_refuse.out"; then
+	ok cli_session_refused
+else
+	fail cli_session_refused "$(cat "$TEST_DIR/session_refused.err" "$TEST_DIR/listen_refuse.out")"
+fi
+kill -TERM "$LISTEN_PID"
+wait_exit "$LISTEN_PID"
+if [ "$rc" = 0 ] && [ ! -s "$TEST_DIR/listen_refuse.err" ]; then
+	ok cli_session_listen_sigterm
+else
+	fail cli_session_listen_sigterm "exit $rc: $(cat "$TEST_DIR/listen_refuse.err")"
+fi
+
+# Accepted: sae-b takes 3 of every 4 keys, for 2 supplies, then exits;
+# sae-a gets those keys, the same bytes under the same IDs.
+listen_bg listen -j session listen sae sae-b take 3 count 2 format hex ||
+	fail cli_session_listen_json "$(cat "$TEST_DIR/listen.err")"
+ctl_uid session_new_text 1 1001 session new master sae-a slave sae-b
+ctl_uid session_new 1 1001 -j session new master sae-a slave sae-b
+sid=$(jq -r .session_ID "$TEST_DIR/session_new.out" 2>/dev/null)
+if [ "$(cat "$TEST_DIR/session_new_text.rc")" = 0 ] &&
+   grep -Eq "^session [1-9][0-9]* master sae-a slave sae-b$" "$TEST_DIR/session_new_text.out" &&
+   [ "$(cat "$TEST_DIR/session_new.rc")" = 0 ] &&
+   jq -e 'keys == ["master_SAE_ID", "session_ID", "slave_SAE_ID"] and
+	.master_SAE_ID == "sae-a" and .slave_SAE_ID == "sae-b" and
+	(.session_ID | type == "number" and . > 0)' "$TEST_DIR/session_new.out" >/dev/null; then
+	ok cli_session_new
+else
+	fail cli_session_new "$(cat "$TEST_DIR/session_new_text".{rc,out,err} \
+		"$TEST_DIR/session_new".{rc,out,err})"
+	sid=1
+fi
+for i in 1 2; do
+	ctl_uid "session_keys$i" 1 1001 -j key get master sae-a slave sae-b \
+		session "$sid" number 4 format hex
+done
+wait_exit "$LISTEN_PID"
+if [ "$rc" = 0 ] && [ ! -s "$TEST_DIR/listen.err" ]; then
+	ok cli_session_listen_count
+else
+	fail cli_session_listen_count "exit $rc: $(cat "$TEST_DIR/listen.err")"
+fi
+python3 - "$TEST_DIR" "$sid" <<'EOF' >"$TEST_DIR/session.check"
+import json, re, sys
+
+d, sid = sys.argv[1], int(sys.argv[2])
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+ev = []
+
+
+def check(name, f):
+    try:
+        f()
+        print("PASS", name)
+    except Exception as e:
+        print("FAIL", name, "%s: %s" % (type(e).__name__, e))
+
+
+def events():
+    ev.extend(json.loads(l) for l in open(d + "/listen.out").read().splitlines())
+    assert ev[0] == {"event": "listen", "sae_id": "sae-b"}, "first %s" % ev[0]
+    s = [e for e in ev if e["event"] == "session"]
+    assert len(s) == 2, "want 2 notifications, got %s" % s
+    assert s[-1] == {"event": "session", "session_ID": sid, "master_SAE_ID": "sae-a",
+                     "slave_SAE_ID": "sae-b", "src_node_id": "kme-1",
+                     "answer": "accept"}, "notification %s" % s[-1]
+    sup = [e for e in ev if e["event"] == "supply"]
+    assert len(sup) == 2, "want 2 supplies, got %d" % len(sup)
+    for e in sup:
+        assert set(e) == {"event", "session_ID", "key_count", "keys"}, "members %s" % e
+        assert e["session_ID"] == sid and e["key_count"] == 4, "supply %s" % e
+        assert len(e["keys"]) == 3, "took %d" % len(e["keys"])
+        for k in e["keys"]:
+            assert UUID.match(k["key_ID"]), "key_ID %r" % k["key_ID"]
+            assert re.fullmatch("[0-9a-f]{64}", k["key"]), "key %r" % k["key"]
+
+
+def same():
+    slave = {k["key_ID"]: k["key"] for e in ev if e["event"] == "supply" for k in e["keys"]}
+    master = {}
+    for i in (1, 2):
+        rc = open("%s/session_keys%d.rc" % (d, i)).read().strip()
+        assert rc == "0", "key get %d: exit %s: %s" % (
+            i, rc, open("%s/session_keys%d.err" % (d, i)).read().strip())
+        keys = json.load(open("%s/session_keys%d.out" % (d, i)))["keys"]
+        assert len(keys) == 3, "key get %d: %d keys" % (i, len(keys))
+        master.update((k["key_ID"], k["key"]) for k in keys)
+    assert len(master) == 6, "%d distinct keys" % len(master)
+    assert master == slave, "the two ends differ"
+
+
+check("listen_json", events)
+check("same_keys_both_ends", same)
+EOF
+while read -r verdict name msg; do
+	if [ "$verdict" = PASS ]; then
+		ok "cli_session_$name"
+	else
+		fail "cli_session_$name" "$msg"
+		_lib_diag "$(head -c 600 "$TEST_DIR/listen.out")"
+	fi
+done <"$TEST_DIR/session.check"
+
+# Declined: "take none" answers with no key ID; sae-a gets nothing.
+listen_bg listen_none -j session listen sae sae-b take none count 1 ||
+	fail cli_session_take_none "$(cat "$TEST_DIR/listen_none.err")"
+ctl_uid session_none_new 1 1001 -j session new master sae-a slave sae-b
+sid=$(jq -r .session_ID "$TEST_DIR/session_none_new.out" 2>/dev/null)
+ctl_uid session_none_keys 1 1001 key get master sae-a slave sae-b session "$sid" number 2
+wait_exit "$LISTEN_PID"
+if [ "$(cat "$TEST_DIR/session_none_keys.rc")" = 1 ] &&
+   [ ! -s "$TEST_DIR/session_none_keys.out" ] &&
+   [ "$(cat "$TEST_DIR/session_none_keys.err")" = \
+     "Error: the slave SAE took none of the keys" ] &&
+   [ "$rc" = 0 ] &&
+   tail -n 1 "$TEST_DIR/listen_none.out" | jq -e --argjson s "${sid:-0}" \
+	'. == {"event": "supply", "session_ID": $s, "key_count": 2, "keys": []}' >/dev/null; then
+	ok cli_session_take_none
+else
+	fail cli_session_take_none "listener exit $rc: $(cat "$TEST_DIR/session_none_keys.err" \
+		"$TEST_DIR/listen_none.out" "$TEST_DIR/listen_none.err")"
 fi

@@ -4,6 +4,8 @@
  * exit status (0 success, 1 refused or failed, 2 usage).
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,7 @@ static bool qkdnctl_cmd_shows(uint8_t cmd)
 	case QKDN_CMD_KEY_GET:
 	case QKDN_CMD_KEY_GET_BY_ID:
 	case QKDN_CMD_ROUTE_GET:
+	case QKDN_CMD_SESSION_NEW:
 		return true;
 	}
 	return false;
@@ -57,6 +60,127 @@ static int run_monitor(struct qkdn_sock *qs, struct qkdnctl_out *out)
 		fprintf(stderr, "Error: %s\n", strerror(-ret));
 		return QKDNCTL_EXIT_ERROR;
 	}
+}
+
+static volatile sig_atomic_t qkdnctl_stop;
+
+static void qkdnctl_on_signal(int sig)
+{
+	(void)sig;
+	qkdnctl_stop = 1;
+}
+
+/* Write out what the listener printed, then erase stdout's buffer: it
+ * held key text. Nonzero if the output failed (main() reports it). */
+static int listen_flush(void)
+{
+	int ret = fflush(stdout) || ferror(stdout);
+
+	if (!ret)
+		qkdn_memzero(qkdnctl_stdout_buf, sizeof(qkdnctl_stdout_buf));
+	return ret;
+}
+
+/*
+ * session listen: the slave SAE's application. SAE_LISTEN, then every
+ * "session creation notification" and "proactive key supply" is printed
+ * and answered, until count supplies or SIGINT/SIGTERM. The signals are
+ * blocked except while waiting in ppoll(), so that one cannot slip in
+ * between the check and the wait, nor cut an answer short.
+ */
+static int run_listen(struct qkdn_sock *qs, struct qkdnctl_out *out,
+		      struct qkdnctl_req *req, const char *where)
+{
+	const struct qkdnctl_listen *l = &req->listen;
+	struct timespec zero = { 0, 0 };
+	struct qkdnctl_note note;
+	struct sigaction sa;
+	sigset_t stop, wait_mask;
+	struct nlmsghdr *nlh;
+	uint32_t supplies = 0;
+	void *abuf;
+	int ret, rc = QKDNCTL_EXIT_OK;
+
+	abuf = malloc(QKDN_BUF_SIZE);
+	if (!abuf) {
+		fprintf(stderr, "Error: %s\n", strerror(ENOMEM));
+		return QKDNCTL_EXIT_ERROR;
+	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, &wait_mask);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = qkdnctl_on_signal;	/* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	req->nlh->nlmsg_type = qkdn_family_id(qs);
+	ret = qkdn_request(qs, req->nlh, NULL, NULL);
+	if (ret) {
+		rc = kernel_error(qs, ret, where);
+		goto out;
+	}
+	qkdnctl_print_listening(out, l->sae);
+	if (listen_flush()) {
+		rc = QKDNCTL_EXIT_ERROR;
+		goto out;
+	}
+	out->listen = l;
+	out->note = &note;
+	for (;;) {
+		struct pollfd pfd = { .fd = qkdn_fd(qs), .events = POLLIN };
+
+		/* Messages may be queued already (qkdn_pending()): then
+		 * only let a pending signal in. */
+		ret = ppoll(&pfd, 1, qkdn_pending(qs) ? &zero : NULL, &wait_mask);
+		if (qkdnctl_stop)
+			break;
+		if (ret < 0 && errno != EINTR) {
+			fprintf(stderr, "Error: %s\n", strerror(errno));
+			rc = QKDNCTL_EXIT_ERROR;
+			break;
+		}
+		if (ret <= 0 && !qkdn_pending(qs))
+			continue;
+		note.cmd = 0;
+		ret = qkdn_recv(qs, qkdnctl_print_listen, out);
+		if (listen_flush()) {
+			rc = QKDNCTL_EXIT_ERROR;	/* keys not delivered: no answer */
+			break;
+		}
+		if (ret == -ENOBUFS) {
+			fprintf(stderr, "Warning: messages lost (receive buffer overflow)\n");
+			continue;
+		}
+		if (ret == -EBADMSG) {
+			fprintf(stderr, "Warning: malformed message ignored\n");
+			continue;
+		}
+		if (ret < 0) {
+			fprintf(stderr, "Error: %s\n", strerror(-ret));
+			rc = QKDNCTL_EXIT_ERROR;
+			break;
+		}
+		nlh = qkdnctl_answer(abuf, &note, l);
+		if (!nlh)
+			continue;
+		nlh->nlmsg_type = qkdn_family_id(qs);
+		ret = qkdn_request(qs, nlh, NULL, NULL);
+		if (ret) {
+			rc = kernel_error(qs, ret, where);
+			break;
+		}
+		if (note.cmd == QKDN_CMD_KEY_SUPPLY && l->count &&
+		    ++supplies >= l->count)
+			break;
+	}
+out:
+	free(abuf);
+	return rc;
 }
 
 /* Enter the netns and open the socket; NULL after printing why. */
@@ -95,13 +219,17 @@ static int run_req(struct qkdn_sock *qs, const struct qkdnctl_opts *o,
 	int ret;
 
 	if (o->json) {
-		/* monitor: one compact object per line, whatever -p says */
+		/* monitor, session listen: one compact object per line,
+		 * whatever -p says */
 		qkdnctl_json_init(&jw, stdout,
-				  o->pretty && req->obj != QKDNCTL_OBJ_MONITOR);
+				  o->pretty && req->obj != QKDNCTL_OBJ_MONITOR &&
+				  req->cmd != QKDN_CMD_SAE_LISTEN);
 		out.jw = &jw;
 	}
 	if (req->obj == QKDNCTL_OBJ_MONITOR)
 		return run_monitor(qs, &out);
+	if (req->cmd == QKDN_CMD_SAE_LISTEN)
+		return run_listen(qs, &out, req, where);
 
 	req->nlh->nlmsg_type = qkdn_family_id(qs);
 	ret = qkdn_request(qs, req->nlh, qkdnctl_print_msg, &out);
@@ -176,9 +304,11 @@ static int run_batch(const struct qkdnctl_opts *o, void *buf)
 			ret = QKDNCTL_EXIT_USAGE;
 		} else if (req.help) {
 			qkdnctl_usage(stdout, req.obj);
-		} else if (req.obj == QKDNCTL_OBJ_MONITOR) {
-			fprintf(stderr, "Error: %smonitor is not allowed in a batch\n",
-				where);
+		} else if (req.obj == QKDNCTL_OBJ_MONITOR ||
+			   req.cmd == QKDN_CMD_SAE_LISTEN) {
+			fprintf(stderr, "Error: %s%s is not allowed in a batch\n",
+				where, req.obj == QKDNCTL_OBJ_MONITOR ?
+				"monitor" : "session listen");
 			ret = QKDNCTL_EXIT_USAGE;
 		} else {
 			ret = run_req(qs, o, &req, where);

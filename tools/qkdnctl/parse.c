@@ -14,13 +14,14 @@
 #include "qkdnctl.h"
 
 static const char *const qkdnctl_objects[] = {
-	"node", "link", "sae", "pool", "key", "route", "monitor", "help", NULL
+	"node", "link", "sae", "pool", "key", "route", "session", "monitor",
+	"help", NULL
 };
 
 static const enum qkdnctl_obj qkdnctl_object_ids[] = {
 	QKDNCTL_OBJ_NODE, QKDNCTL_OBJ_LINK, QKDNCTL_OBJ_SAE, QKDNCTL_OBJ_POOL,
-	QKDNCTL_OBJ_KEY, QKDNCTL_OBJ_ROUTE, QKDNCTL_OBJ_MONITOR,
-	QKDNCTL_OBJ_NONE,
+	QKDNCTL_OBJ_KEY, QKDNCTL_OBJ_ROUTE, QKDNCTL_OBJ_SESSION,
+	QKDNCTL_OBJ_MONITOR, QKDNCTL_OBJ_NONE,
 };
 
 static const char *const qkdnctl_usage_text[] = {
@@ -42,11 +43,15 @@ static const char *const qkdnctl_usage_text[] = {
 	"       qkdnctl pool show [id LINKID | slave SAEID [master SAEID]]\n",
 	[QKDNCTL_OBJ_KEY] =
 	"       qkdnctl key get master SAEID slave SAEID [number N] [size BITS]\n"
-	"                       [format hex|base64]\n"
+	"                       [session SESSIONID] [format hex|base64]\n"
 	"       qkdnctl key get-by-id master SAEID slave SAEID id UUID [id UUID]...\n"
 	"                             [format hex|base64]\n",
 	[QKDNCTL_OBJ_ROUTE] =
 	"       qkdnctl route [show]\n",
+	[QKDNCTL_OBJ_SESSION] =
+	"       qkdnctl session new master SAEID slave SAEID\n"
+	"       qkdnctl session listen sae SAEID [accept|refuse] [take N|all|none]\n"
+	"                              [count COUNT] [format hex|base64]\n",
 	[QKDNCTL_OBJ_MONITOR] =
 	"       qkdnctl monitor\n",
 };
@@ -61,7 +66,8 @@ void qkdnctl_usage(FILE *f, enum qkdnctl_obj obj)
 		return;
 	}
 	fputs("       qkdnctl [-j] [-p] [-n NETNS] -b FILE\n"
-	      "where  OBJECT := { node | link | sae | pool | key | route | monitor }\n"
+	      "where  OBJECT := { node | link | sae | pool | key | route | session |\n"
+	      "                  monitor }\n"
 	      "       -j: JSON output, -p: pretty JSON, -n: run in netns NETNS\n"
 	      "       -b: one \"OBJECT COMMAND ...\" a line from FILE (- for stdin)\n"
 	      "       BYTES, BITS_PER_S: decimal, with k/M/G suffix\n", f);
@@ -137,6 +143,8 @@ struct kv {
 	int repeat;			/* index of the repeatable word, or -1 */
 	const char **rep;		/* its values */
 	unsigned int nrep, maxrep;
+	unsigned int flags;		/* bit k: words[k] takes no value; its
+					 * val is the word itself */
 };
 
 static int parse_kv(int argc, char **argv, struct kv *kv,
@@ -151,6 +159,14 @@ static int parse_kv(int argc, char **argv, struct kv *kv,
 			return perr(req, "ambiguous keyword \"%s\"", argv[i]);
 		if (k < 0)
 			return perr(req, "unknown keyword \"%s\"", argv[i]);
+		if (k < 32 && (kv->flags & 1u << k)) {
+			if (kv->val[k])
+				return perr(req, "\"%s\" given twice",
+					    kv->words[k]);
+			kv->val[k] = kv->words[k];
+			i--;
+			continue;
+		}
 		if (i + 1 >= argc)
 			return perr(req, "\"%s\" needs a value", kv->words[k]);
 		if (k == kv->repeat) {
@@ -185,8 +201,12 @@ static int get_num(struct qkdnctl_req *req, const char *what, const char *s,
 		   enum qkdnctl_num kind, uint64_t min, uint64_t max,
 		   uint64_t *v)
 {
-	if (qkdnctl_parse_num(s, kind, max, v) < 0 || *v < min) {
-		if (errno == EINVAL)
+	int bad = qkdnctl_parse_num(s, kind, max, v) < 0 ? errno : 0;
+
+	if (!bad && *v < min)
+		bad = ERANGE;
+	if (bad) {
+		if (bad == EINVAL)
 			return perr(req, "invalid %s \"%s\"", what, s);
 		return perr(req, "%s \"%s\" out of range (%llu..%llu)", what, s,
 			    (unsigned long long)min, (unsigned long long)max);
@@ -235,7 +255,7 @@ static const char *const no_words[] = { NULL };
 static int parse_none(int argc, char **argv, struct qkdnctl_req *req)
 {
 	const char *val[1] = { NULL };
-	struct kv kv = { no_words, val, -1, NULL, 0, 0 };
+	struct kv kv = { no_words, val, -1, NULL, 0, 0, 0 };
 
 	return parse_kv(argc, argv, &kv, req);
 }
@@ -245,7 +265,7 @@ static int node_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	static const char *const words[] = { "id", "ctrl-mode", NULL };
 	static const char *const modes[] = { "distributed", "centralized", NULL };
 	const char *val[2] = { NULL };
-	struct kv kv = { words, val, -1, NULL, 0, 0 };
+	struct kv kv = { words, val, -1, NULL, 0, 0, 0 };
 	int mode;
 
 	if (cmd == 0) {			/* show */
@@ -291,7 +311,7 @@ static int link_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 		"id", "", "device", "capacity", "low", "running", "rate", NULL
 	};
 	const char *val[7] = { NULL };
-	struct kv kv = { show_words, val, -1, NULL, 0, 0 };
+	struct kv kv = { show_words, val, -1, NULL, 0, 0, 0 };
 	uint64_t cap = 0, low = 0, v;
 	struct nlmsghdr *nlh = req->nlh;
 
@@ -380,7 +400,7 @@ static int sae_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	static const char *const show_words[] = { "id", NULL };
 	static const char *const add_words[] = { "id", "uid", "node", NULL };
 	const char *val[3] = { NULL };
-	struct kv kv = { show_words, val, -1, NULL, 0, 0 };
+	struct kv kv = { show_words, val, -1, NULL, 0, 0, 0 };
 	uint32_t uid = 0;
 
 	static const uint8_t cmds[] = {
@@ -417,7 +437,7 @@ static int pool_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 {
 	static const char *const words[] = { "id", "slave", "master", NULL };
 	const char *val[3] = { NULL };
-	struct kv kv = { words, val, -1, NULL, 0, 0 };
+	struct kv kv = { words, val, -1, NULL, 0, 0, 0 };
 
 	(void)cmd;
 	req->cmd = QKDN_CMD_POOL_GET;
@@ -455,20 +475,35 @@ static int get_format(struct qkdnctl_req *req, const char *s)
 	return perr(req, "format is hex or base64, not \"%s\"", s);
 }
 
-enum { KY_MASTER, KY_SLAVE, KY_FORMAT, KY_NUMBER, KY_SIZE, KY_ID = 3 };
+enum {
+	KY_MASTER, KY_SLAVE, KY_FORMAT, KY_NUMBER, KY_SIZE, KY_SESSION,
+	KY_ID = 3
+};
+
+/* A session ID: 1..2^32-1 (0 is no session). */
+static int get_session(struct qkdnctl_req *req, const char *s, uint32_t *id)
+{
+	uint64_t v;
+
+	if (get_num(req, "session ID", s, QKDNCTL_NUM_PLAIN, 1, UINT32_MAX, &v))
+		return -1;
+	*id = (uint32_t)v;
+	return 0;
+}
 
 static int key_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 {
 	static const char *const get_words[] = {
-		"master", "slave", "format", "number", "size", NULL
+		"master", "slave", "format", "number", "size", "session", NULL
 	};
 	static const char *const byid_words[] = {
 		"master", "slave", "format", "id", NULL
 	};
-	const char *val[5] = { NULL };
+	const char *val[6] = { NULL };
 	const char *ids[QKDN_KEYS_PER_REQUEST];
-	struct kv kv = { get_words, val, -1, ids, 0, QKDN_KEYS_PER_REQUEST };
+	struct kv kv = { get_words, val, -1, ids, 0, QKDN_KEYS_PER_REQUEST, 0 };
 	uint64_t number = 1, size = QKDN_KEY_SIZE_DEFAULT;
+	uint32_t session = 0;
 	unsigned int i;
 
 	if (cmd == 1) {
@@ -499,8 +534,13 @@ static int key_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 		if (size % 8)
 			return perr(req, "size %llu is not a multiple of 8 bits",
 				    (unsigned long long)size);
+		if (val[KY_SESSION] && get_session(req, val[KY_SESSION], &session))
+			return -1;
 		mnl_attr_put_u32(req->nlh, QKDN_A_KEY_NUMBER, (uint32_t)number);
 		mnl_attr_put_u32(req->nlh, QKDN_A_KEY_SIZE, (uint32_t)size);
+		/* I.2 "key request with session ID" */
+		if (session)
+			mnl_attr_put_u32(req->nlh, QKDN_A_SESSION_ID, session);
 		return 0;
 	}
 	for (i = 0; i < kv.nrep; i++) {
@@ -517,6 +557,117 @@ static int key_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	return 0;
 }
 
+enum { LS_SAE, LS_ACCEPT, LS_REFUSE, LS_TAKE, LS_COUNT, LS_FORMAT };
+
+/* take N|all|none: keys taken of each proactive key supply. */
+static int get_take(struct qkdnctl_req *req, const char *s, int *take)
+{
+	static const char *const words[] = { "all", "none", NULL };
+	uint64_t v;
+
+	switch (qkdnctl_match(s, words)) {
+	case 0:
+		*take = QKDNCTL_TAKE_ALL;
+		return 0;
+	case 1:
+		*take = 0;
+		return 0;
+	}
+	if (qkdnctl_parse_num(s, QKDNCTL_NUM_PLAIN, QKDN_KEYS_PER_REQUEST, &v) < 0 &&
+	    errno == EINVAL)
+		return perr(req, "take is a number (1..%d), all or none, not \"%s\"",
+			    QKDN_KEYS_PER_REQUEST, s);
+	if (get_num(req, "take", s, QKDNCTL_NUM_PLAIN, 1, QKDN_KEYS_PER_REQUEST, &v))
+		return -1;
+	*take = (int)v;
+	return 0;
+}
+
+/*
+ * session new: the master SAE's "session creation request".
+ * session listen: the slave SAE's application; SAE_LISTEN is its first
+ * request, the rest (answers) is built by qkdnctl_answer().
+ */
+static int session_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
+{
+	static const char *const new_words[] = { "master", "slave", NULL };
+	static const char *const listen_words[] = {
+		"sae", "accept", "refuse", "take", "count", "format", NULL
+	};
+	const char *val[6] = { NULL };
+	struct kv kv = {
+		.words = new_words, .val = val, .repeat = -1,
+	};
+	struct qkdnctl_listen *l = &req->listen;
+	uint64_t v;
+
+	if (cmd == 0) {
+		req->cmd = QKDN_CMD_SESSION_NEW;
+		if (parse_kv(argc, argv, &kv, req))
+			return -1;
+		if (!val[0] || !val[1])
+			return perr(req, "\"master\" and \"slave\" are required");
+		if (put_name(req, QKDN_A_MASTER_SAE_ID, "master SAE id", val[0]) ||
+		    put_name(req, QKDN_A_SLAVE_SAE_ID, "slave SAE id", val[1]))
+			return -1;
+		return 0;
+	}
+	req->cmd = QKDN_CMD_SAE_LISTEN;
+	l->take = QKDNCTL_TAKE_ALL;
+	kv.words = listen_words;
+	kv.flags = 1u << LS_ACCEPT | 1u << LS_REFUSE;
+	if (parse_kv(argc, argv, &kv, req))
+		return -1;
+	if (!val[LS_SAE])
+		return perr(req, "\"sae\" is required");
+	if (val[LS_ACCEPT] && val[LS_REFUSE])
+		return perr(req, "give either \"accept\" or \"refuse\"");
+	/* A refusing SAE gets no key supply: nothing to take or count. */
+	if (val[LS_REFUSE] && (val[LS_TAKE] || val[LS_COUNT] || val[LS_FORMAT]))
+		return perr(req, "\"refuse\" takes no \"take\", \"count\" or \"format\"");
+	l->refuse = val[LS_REFUSE] != NULL;
+	if (val[LS_TAKE] && get_take(req, val[LS_TAKE], &l->take))
+		return -1;
+	if (val[LS_COUNT]) {
+		if (get_num(req, "count", val[LS_COUNT], QKDNCTL_NUM_PLAIN, 1,
+			    UINT32_MAX, &v))
+			return -1;
+		l->count = (uint32_t)v;
+	}
+	if (val[LS_FORMAT] && get_format(req, val[LS_FORMAT]))
+		return -1;
+	l->sae = val[LS_SAE];
+	return put_name(req, QKDN_A_SAE_ID, "SAE id", val[LS_SAE]);
+}
+
+struct nlmsghdr *qkdnctl_answer(void *buf, const struct qkdnctl_note *note,
+				const struct qkdnctl_listen *l)
+{
+	struct nlmsghdr *nlh;
+	unsigned int i;
+
+	switch (note->cmd) {
+	case QKDN_CMD_SESSION:
+		nlh = qkdn_msg(NULL, buf, QKDN_CMD_SESSION, 0);
+		mnl_attr_put_u32(nlh, QKDN_A_SESSION_ID, note->session);
+		if (l->refuse)
+			mnl_attr_put_u32(nlh, QKDN_A_ERRNO, QKDNCTL_REFUSE_ERRNO);
+		return nlh;
+	case QKDN_CMD_KEY_SUPPLY:
+		nlh = qkdn_msg(NULL, buf, QKDN_CMD_KEY_SUPPLY, 0);
+		mnl_attr_put_u32(nlh, QKDN_A_SESSION_ID, note->session);
+		for (i = 0; i < note->nids && i < QKDN_KEYS_PER_REQUEST; i++) {
+			struct nlattr *nest = mnl_attr_nest_start(nlh, QKDN_A_KEY);
+
+			mnl_attr_put(nlh, QKDN_A_KEY_ID, QKDN_KEY_ID_LEN,
+				     note->ids[i]);
+			mnl_attr_nest_end(nlh, nest);
+		}
+		return nlh;
+	}
+	return NULL;
+}
+
 struct qkdnctl_object {
 	const char *const *cmds;
 	int (*parse)(int argc, char **argv, int cmd, struct qkdnctl_req *req);
@@ -529,6 +680,7 @@ static const char *const sae_cmds[] = { "show", "add", "del", NULL };
 static const char *const pool_cmds[] = { "show", NULL };
 static const char *const key_cmds[] = { "get", "get-by-id", NULL };
 static const char *const route_cmds[] = { "show", NULL };
+static const char *const session_cmds[] = { "new", "listen", NULL };
 
 static const struct qkdnctl_object qkdnctl_objs[] = {
 	[QKDNCTL_OBJ_NODE] = { node_cmds, node_cmd, true },
@@ -537,6 +689,7 @@ static const struct qkdnctl_object qkdnctl_objs[] = {
 	[QKDNCTL_OBJ_POOL] = { pool_cmds, pool_cmd, true },
 	[QKDNCTL_OBJ_KEY] = { key_cmds, key_cmd, false },
 	[QKDNCTL_OBJ_ROUTE] = { route_cmds, route_cmd, true },
+	[QKDNCTL_OBJ_SESSION] = { session_cmds, session_cmd, false },
 };
 
 int qkdnctl_parse(int argc, char **argv, void *buf, struct qkdnctl_req *req)

@@ -418,7 +418,9 @@ static int print_route(struct qkdnctl_out *out, const struct nlattr **tb)
 /* Key bytes as text: hex of 8192 bits is the longest. */
 #define KEY_TEXT_MAX	(2 * QKDN_KEY_SIZE_MAX / 8 + 1)
 
-static int print_key(struct qkdnctl_out *out, const struct nlattr *nest)
+/* One key: a JSON object, or a text line after indent. */
+static int print_key(struct qkdnctl_out *out, const struct nlattr *nest,
+		     const char *indent)
 {
 	const struct nlattr *kb[QKDN_A_KEY_MAX + 1];
 	char uuid[QKDN_UUID_STR_LEN];
@@ -453,9 +455,9 @@ static int print_key(struct qkdnctl_out *out, const struct nlattr *nest)
 				qkdnctl_json_str(out->jw, "key", text);
 			qkdnctl_json_end(out->jw);
 		} else if (out->fmt != QKDNCTL_FMT_NONE) {
-			fprintf(out->f, "key_ID %s %s\n", uuid, text);
+			fprintf(out->f, "%skey_ID %s %s\n", indent, uuid, text);
 		} else {
-			fprintf(out->f, "key_ID %s\n", uuid);
+			fprintf(out->f, "%skey_ID %s\n", indent, uuid);
 		}
 	} else {
 		errno = EBADMSG;
@@ -471,10 +473,35 @@ static int print_keys(struct qkdnctl_out *out, const struct nlmsghdr *nlh)
 	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
 		if (mnl_attr_get_type(a) != QKDN_A_KEY)
 			continue;
-		if (print_key(out, a))
+		if (print_key(out, a, ""))
 			return -1;
 		out->count++;
 	}
+	return 0;
+}
+
+/* A session: the reply to "session creation request", and the
+ * "session creation notification" (which names the source KM too). */
+static const struct field session_fields[] = {
+	{ QKDN_A_SESSION_ID, F_U32, "session", "session_ID" },
+	{ QKDN_A_MASTER_SAE_ID, F_STR, "master", "master_SAE_ID" },
+	{ QKDN_A_SLAVE_SAE_ID, F_STR, "slave", "slave_SAE_ID" },
+	{ QKDN_A_SRC_NODE_ID, F_STR, "src", "src_node_id" },
+};
+
+static int print_session(struct qkdnctl_out *out, const struct nlattr **tb)
+{
+	if (!tb[QKDN_A_SESSION_ID])
+		return -1;
+	if (out->jw) {
+		qkdnctl_json_obj(out->jw, NULL);
+		json_fields(out->jw, tb, session_fields, ARRAY_SIZE(session_fields));
+		qkdnctl_json_end(out->jw);
+		return 0;
+	}
+	text_fields_sep(out->f, tb, session_fields, ARRAY_SIZE(session_fields),
+			false);
+	fputc('\n', out->f);
 	return 0;
 }
 
@@ -504,6 +531,9 @@ int qkdnctl_print_msg(const struct nlmsghdr *nlh, void *data)
 		break;
 	case QKDNCTL_OBJ_ROUTE:
 		ret = print_route(out, tb);
+		break;
+	case QKDNCTL_OBJ_SESSION:
+		ret = print_session(out, tb);
 		break;
 	case QKDNCTL_OBJ_KEY:
 		return print_keys(out, nlh) ? MNL_CB_ERROR : MNL_CB_OK;
@@ -725,4 +755,127 @@ int qkdnctl_print_event(const struct nlmsghdr *nlh, void *data)
 	fflush(out->f);
 	out->count++;
 	return MNL_CB_OK;
+}
+
+/* ---- session listen: the slave SAE's application ---- */
+
+void qkdnctl_print_listening(struct qkdnctl_out *out, const char *sae)
+{
+	if (out->jw) {
+		qkdnctl_json_obj(out->jw, NULL);
+		qkdnctl_json_str(out->jw, "event", "listen");
+		qkdnctl_json_str(out->jw, "sae_id", sae);
+		qkdnctl_json_end(out->jw);
+	} else {
+		fprintf(out->f, "listen sae %s\n", sae);
+	}
+}
+
+/* "session creation notification": the session and the answer to it. */
+static int listen_session(struct qkdnctl_out *out, const struct nlattr **tb)
+{
+	const char *answer = out->listen->refuse ? "refuse" : "accept";
+
+	if (out->jw) {
+		qkdnctl_json_obj(out->jw, NULL);
+		qkdnctl_json_str(out->jw, "event", "session");
+		json_fields(out->jw, tb, session_fields, ARRAY_SIZE(session_fields));
+		qkdnctl_json_str(out->jw, "answer", answer);
+		qkdnctl_json_end(out->jw);
+	} else {
+		text_fields_sep(out->f, tb, session_fields,
+				ARRAY_SIZE(session_fields), false);
+		fprintf(out->f, " answer %s\n", answer);
+	}
+	out->note->cmd = QKDN_CMD_SESSION;
+	return 0;
+}
+
+/*
+ * "proactive key supply": the keys offered are checked first, so that a
+ * malformed message prints nothing; then the ones taken (the first
+ * out->listen->take) are printed and their IDs kept for the answer.
+ */
+static int listen_supply(struct qkdnctl_out *out, const struct nlmsghdr *nlh)
+{
+	struct qkdnctl_note *note = out->note;
+	const struct nlattr *a, *kb[QKDN_A_KEY_MAX + 1];
+	unsigned int n = 0, taken, i = 0;
+
+	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) != QKDN_A_KEY)
+			continue;
+		if (n == QKDN_KEYS_PER_REQUEST || qkdn_parse_key(a, kb) ||
+		    !kb[QKDN_A_KEY_ID] || !kb[QKDN_A_KEY_DATA])
+			return -1;
+		n++;
+	}
+	if (!n)
+		return -1;
+	taken = out->listen->take == QKDNCTL_TAKE_ALL ||
+		(unsigned int)out->listen->take > n ? n :
+		(unsigned int)out->listen->take;
+
+	if (out->jw) {
+		qkdnctl_json_obj(out->jw, NULL);
+		qkdnctl_json_str(out->jw, "event", "supply");
+		qkdnctl_json_u64(out->jw, "session_ID", note->session);
+		qkdnctl_json_u64(out->jw, "key_count", n);
+		qkdnctl_json_arr(out->jw, "keys");
+	} else {
+		fprintf(out->f, "supply session %u keys %u taken %u\n",
+			note->session, n, taken);
+	}
+	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+		if (i == taken)
+			break;
+		if (mnl_attr_get_type(a) != QKDN_A_KEY)
+			continue;
+		if (print_key(out, a, "\t"))
+			return -1;
+		qkdn_parse_key(a, kb);
+		memcpy(note->ids[i++], mnl_attr_get_payload(kb[QKDN_A_KEY_ID]),
+		       QKDN_KEY_ID_LEN);
+	}
+	if (out->jw) {
+		qkdnctl_json_end(out->jw);
+		qkdnctl_json_end(out->jw);
+	}
+	note->nids = taken;
+	note->cmd = QKDN_CMD_KEY_SUPPLY;
+	return 0;
+}
+
+int qkdnctl_print_listen(const struct nlmsghdr *nlh, void *data)
+{
+	struct qkdnctl_out *out = data;
+	struct qkdnctl_note *note = out->note;
+	const struct nlattr *tb[QKDN_A_MAX + 1];
+	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(nlh);
+	int ret;
+
+	note->cmd = 0;
+	note->session = 0;
+	note->nids = 0;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + GENL_HDRLEN)
+		goto bad;
+	if (genl->cmd != QKDN_CMD_SESSION && genl->cmd != QKDN_CMD_KEY_SUPPLY)
+		return MNL_CB_OK;	/* not for the listener */
+	if (qkdn_parse(nlh, tb) || !tb[QKDN_A_SESSION_ID] ||
+	    !mnl_attr_get_u32(tb[QKDN_A_SESSION_ID]))
+		goto bad;
+	note->session = mnl_attr_get_u32(tb[QKDN_A_SESSION_ID]);
+	if (genl->cmd == QKDN_CMD_SESSION)
+		ret = listen_session(out, tb);
+	else
+		ret = listen_supply(out, nlh);
+	if (ret)
+		goto bad;
+	fflush(out->f);
+	out->count++;
+	return MNL_CB_STOP;
+bad:
+	note->cmd = 0;
+	errno = EBADMSG;
+	return MNL_CB_ERROR;
 }

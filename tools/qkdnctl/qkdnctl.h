@@ -7,6 +7,7 @@
 #ifndef QKDNCTL_H
 #define QKDNCTL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@ enum qkdnctl_obj {
 	QKDNCTL_OBJ_POOL,
 	QKDNCTL_OBJ_KEY,
 	QKDNCTL_OBJ_ROUTE,
+	QKDNCTL_OBJ_SESSION,
 	QKDNCTL_OBJ_MONITOR,
 };
 
@@ -91,12 +93,26 @@ int qkdnctl_split(char *line, char **argv, int max);
 int qkdnctl_parse_opts(int argc, char **argv, struct qkdnctl_opts *o,
 		       char *err, size_t errlen);
 
+/* session listen: how the slave SAE's application answers the KM. */
+#define QKDNCTL_TAKE_ALL	(-1)
+struct qkdnctl_listen {
+	const char *sae;	/* the SAE ID (in argv) */
+	bool refuse;		/* refuse every session (ECONNREFUSED) */
+	int take;		/* keys taken of each supply: 0..N, or
+				 * QKDNCTL_TAKE_ALL */
+	uint32_t count;		/* exit after this many supplies; 0: never */
+};
+
+/* Why the listener refuses a session. */
+#define QKDNCTL_REFUSE_ERRNO	ECONNREFUSED
+
 struct qkdnctl_req {
 	enum qkdnctl_obj obj;
 	uint8_t cmd;		/* QKDN_CMD_*, 0 for monitor */
 	bool help;		/* "help" asked: print usage of obj, exit 0 */
 	bool dump;
 	enum qkdnctl_fmt fmt;
+	struct qkdnctl_listen listen;	/* QKDN_CMD_SAE_LISTEN */
 	struct nlmsghdr *nlh;	/* in the caller's buffer; NULL for monitor */
 	char err[256];
 };
@@ -109,6 +125,23 @@ int qkdnctl_parse(int argc, char **argv, void *buf, struct qkdnctl_req *req);
 /* Usage text: of one object, or of everything for QKDNCTL_OBJ_NONE. */
 void qkdnctl_usage(FILE *f, enum qkdnctl_obj obj);
 
+/* What the listening SAE received and has to answer (no key bytes). */
+struct qkdnctl_note {
+	uint8_t cmd;		/* QKDN_CMD_SESSION or QKDN_CMD_KEY_SUPPLY;
+				 * 0: nothing to answer */
+	uint32_t session;
+	unsigned int nids;	/* the key IDs taken */
+	uint8_t ids[QKDN_KEYS_PER_REQUEST][QKDN_KEY_ID_LEN];
+};
+
+/* The answer of the listening SAE to note, built in buf (QKDN_BUF_SIZE
+ * bytes, message type 0): "response to session creation notification"
+ * (QKDN_CMD_SESSION, with ERRNO to refuse) or "response to proactive key
+ * supply" (QKDN_CMD_KEY_SUPPLY with the key IDs taken; none declines).
+ * NULL when there is nothing to answer. */
+struct nlmsghdr *qkdnctl_answer(void *buf, const struct qkdnctl_note *note,
+				const struct qkdnctl_listen *l);
+
 /* Printing of replies and events. */
 struct qkdnctl_out {
 	FILE *f;
@@ -117,6 +150,8 @@ struct qkdnctl_out {
 	enum qkdnctl_obj obj;
 	bool started;		/* the JSON wrapper is open */
 	unsigned int count;	/* objects printed */
+	const struct qkdnctl_listen *listen;	/* session listen only */
+	struct qkdnctl_note *note;		/* session listen only */
 };
 
 int qkdnctl_print_msg(const struct nlmsghdr *nlh, void *data);
@@ -124,6 +159,17 @@ void qkdnctl_print_begin(struct qkdnctl_out *out);
 void qkdnctl_print_end(struct qkdnctl_out *out);
 /* One event (monitor): one line of text or one JSON object per line. */
 int qkdnctl_print_event(const struct nlmsghdr *nlh, void *data);
+
+/* session listen: the first line, once the KM takes the SAE's messages. */
+void qkdnctl_print_listening(struct qkdnctl_out *out, const char *sae);
+/* session listen: a message to the listening socket (out->listen and
+ * out->note set). A "session creation notification" is printed with the
+ * answer out->listen gives; a "proactive key supply" with the keys taken
+ * (bytes as out->fmt asks). out->note says what to answer. Returns
+ * MNL_CB_STOP after a message to answer, MNL_CB_OK for one that is not
+ * for the listener (note->cmd 0), MNL_CB_ERROR with errno EBADMSG for a
+ * malformed one (nothing printed). */
+int qkdnctl_print_listen(const struct nlmsghdr *nlh, void *data);
 
 int qkdnctl_main(int argc, char **argv);
 

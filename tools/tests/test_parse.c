@@ -4,6 +4,7 @@
  * uapi describes (command, dump flag, attributes); bad input is a usage
  * error with a message, and builds nothing.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,6 +363,164 @@ static void test_route_ctrl(void)
 	       "node set with nothing to set");
 }
 
+/* The KEY nests of a message: how many, and whether each holds exactly a
+ * KEY_ID, the n-th (0-based) ending in byte n + 1. */
+static int key_id_nests(const struct nlmsghdr *nlh, int *n)
+{
+	const struct nlattr *a, *kb[QKDN_A_KEY_MAX + 1];
+	int ok = 1;
+
+	*n = 0;
+	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+		const uint8_t *id;
+
+		if (mnl_attr_get_type(a) != QKDN_A_KEY)
+			continue;
+		if (qkdn_parse_key(a, kb) || !kb[QKDN_A_KEY_ID] ||
+		    kb[QKDN_A_KEY_DATA]) {
+			ok = 0;
+		} else {
+			id = mnl_attr_get_payload(kb[QKDN_A_KEY_ID]);
+			if (id[15] != *n + 1)
+				ok = 0;
+		}
+		(*n)++;
+	}
+	return ok;
+}
+
+static void test_session(void)
+{
+	struct qkdnctl_listen l = { .take = QKDNCTL_TAKE_ALL };
+	struct qkdnctl_note note;
+	struct nlmsghdr *nlh;
+	int n;
+
+	/* session new: "session creation request" */
+	tap_ok(parse("session", "new", "master", "A", "slave", "B", NULL) == 0 &&
+	       req.obj == QKDNCTL_OBJ_SESSION && cmd() == QKDN_CMD_SESSION_NEW &&
+	       !dump() && has_str(QKDN_A_MASTER_SAE_ID, "A") &&
+	       has_str(QKDN_A_SLAVE_SAE_ID, "B") && nattrs() == 2,
+	       "session new: SESSION_NEW with MASTER_SAE_ID, SLAVE_SAE_ID");
+	tap_ok(parse("se", "n", "m", "A", "s", "B", NULL) == 0 &&
+	       cmd() == QKDN_CMD_SESSION_NEW && has_str(QKDN_A_SLAVE_SAE_ID, "B"),
+	       "session new: abbreviated");
+	tap_ok(BAD("\"master\" and \"slave\" are required", "session", "new",
+		   "master", "A"), "session new without slave");
+	tap_ok(BAD("control character", "session", "new", "master", "A",
+		   "slave", "B\x7f"), "session new: SAE id checked");
+	tap_ok(BAD("unknown keyword", "session", "new", "master", "A", "slave",
+		   "B", "number", "2"), "session new takes no number");
+	tap_ok(BAD("a command is required", "session"), "session needs a command");
+	tap_ok(BAD("unknown command \"show\"", "session", "show"),
+	       "session has no show");
+	tap_ok(BAD("ambiguous object \"s\"", "s"), "s: sae or session");
+	tap_ok(parse("sa", NULL) == 0 && cmd() == QKDN_CMD_SAE_GET,
+	       "sa: sae");
+
+	/* session listen: SAE_LISTEN and how to answer */
+	tap_ok(parse("session", "listen", "sae", "B", NULL) == 0 &&
+	       cmd() == QKDN_CMD_SAE_LISTEN && has_str(QKDN_A_SAE_ID, "B") &&
+	       nattrs() == 1 && req.listen.sae && !strcmp(req.listen.sae, "B") &&
+	       !req.listen.refuse &&
+	       req.listen.take == QKDNCTL_TAKE_ALL && req.listen.count == 0 &&
+	       req.fmt == QKDNCTL_FMT_NONE,
+	       "session listen: SAE_LISTEN with SAE_ID; accept, take all, no count");
+	tap_ok(parse("session", "listen", "sae", "B", "accept", "take", "3",
+		     "count", "2", "format", "hex", NULL) == 0 &&
+	       !req.listen.refuse && req.listen.take == 3 &&
+	       req.listen.count == 2 && req.fmt == QKDNCTL_FMT_HEX && nattrs() == 1,
+	       "session listen: accept, take, count, format");
+	tap_ok(parse("se", "l", "t", "n", "s", "B", "c", "4294967295", "f", "b",
+		     NULL) == 0 && req.listen.take == 0 &&
+	       req.listen.count == UINT32_MAX && req.fmt == QKDNCTL_FMT_BASE64 &&
+	       has_str(QKDN_A_SAE_ID, "B"),
+	       "session listen: abbreviated, take none, largest count");
+	tap_ok(parse("session", "listen", "refuse", "sae", "B", NULL) == 0 &&
+	       req.listen.refuse, "session listen: refuse");
+	tap_ok(parse("session", "listen", "sae", "B", "take", "128", "take",
+		     "all", NULL) == -1 && usage_err("given twice") &&
+	       parse("session", "listen", "sae", "B", "take", "all", NULL) == 0 &&
+	       req.listen.take == QKDNCTL_TAKE_ALL &&
+	       parse("session", "listen", "sae", "B", "take", "128", NULL) == 0 &&
+	       req.listen.take == 128, "session listen: take all, take 128");
+	tap_ok(BAD("\"sae\" is required", "session", "listen", "accept"),
+	       "session listen without sae");
+	tap_ok(BAD("give either \"accept\" or \"refuse\"", "session", "listen",
+		   "sae", "B", "accept", "refuse"), "accept and refuse");
+	tap_ok(BAD("\"accept\" given twice", "session", "listen", "sae", "B",
+		   "accept", "a"), "accept twice");
+	tap_ok(BAD("unknown keyword \"yes\"", "session", "listen", "sae", "B",
+		   "accept", "yes"), "accept takes no value");
+	tap_ok(BAD("\"refuse\" takes no", "session", "listen", "sae", "B",
+		   "refuse", "count", "1"), "refuse with count");
+	tap_ok(BAD("take \"0\" out of range (1..128)", "session", "listen",
+		   "sae", "B", "take", "0"), "take 0");
+	tap_ok(BAD("take \"129\" out of range (1..128)", "session", "listen",
+		   "sae", "B", "take", "129"), "take 129");
+	tap_ok(BAD("take is a number (1..128), all or none, not \"some\"",
+		   "session", "listen", "sae", "B", "take", "some"), "take some");
+	tap_ok(BAD("count \"0\" out of range", "session", "listen", "sae", "B",
+		   "count", "0"), "count 0");
+	tap_ok(BAD("out of range", "session", "listen", "sae", "B", "count",
+		   "4294967296"), "count above 2^32-1");
+	tap_ok(BAD("format is hex or base64", "session", "listen", "sae", "B",
+		   "format", "raw"), "listen: unknown format");
+	tap_ok(BAD("\"take\" needs a value", "session", "listen", "sae", "B",
+		   "take"), "take without value");
+
+	/* key get with session ID: "key request with session ID" */
+	tap_ok(parse("key", "get", "master", "A", "slave", "B", "session",
+		     "3735928559", "number", "4", NULL) == 0 &&
+	       cmd() == QKDN_CMD_KEY_GET && has_u32(QKDN_A_SESSION_ID, 3735928559u) &&
+	       has_u32(QKDN_A_KEY_NUMBER, 4) && nattrs() == 5,
+	       "key get session: KEY_GET with SESSION_ID");
+	tap_ok(parse("k", "get", "ma", "A", "sl", "B", "se", "1", "si", "64", NULL) == 0 &&
+	       has_u32(QKDN_A_SESSION_ID, 1) && has_u32(QKDN_A_KEY_SIZE, 64),
+	       "key get session: abbreviated next to size and slave");
+	tap_ok(BAD("session ID \"0\" out of range (1..4294967295)", "key", "get",
+		   "master", "A", "slave", "B", "session", "0"), "session 0");
+	tap_ok(BAD("invalid session ID \"s1\"", "key", "get", "master", "A",
+		   "slave", "B", "session", "s1"), "session not a number");
+	tap_ok(BAD("unknown keyword \"session\"", "key", "get-by-id", "master",
+		   "A", "slave", "B", "session", "1", "id",
+		   "550e8400-e29b-41d4-a716-446655440000"), "get-by-id takes no session");
+
+	/* The answers of the listening SAE */
+	memset(&note, 0, sizeof(note));
+	tap_ok(!qkdnctl_answer(buf, &note, &l), "answer: nothing to answer");
+	note.cmd = QKDN_CMD_SESSION;
+	note.session = 77;
+	nlh = qkdnctl_answer(buf, &note, &l);
+	req.nlh = nlh;
+	tap_ok(nlh && !qkdn_parse(nlh, tb) && cmd() == QKDN_CMD_SESSION &&
+	       has_u32(QKDN_A_SESSION_ID, 77) && !tb[QKDN_A_ERRNO] && nattrs() == 1 &&
+	       nlh->nlmsg_flags == (NLM_F_REQUEST | NLM_F_ACK),
+	       "answer: accept is SESSION with SESSION_ID and no ERRNO");
+	l.refuse = true;
+	nlh = qkdnctl_answer(buf, &note, &l);
+	req.nlh = nlh;
+	tap_ok(nlh && !qkdn_parse(nlh, tb) && has_u32(QKDN_A_SESSION_ID, 77) &&
+	       has_u32(QKDN_A_ERRNO, ECONNREFUSED) && nattrs() == 2,
+	       "answer: refuse is SESSION with ERRNO ECONNREFUSED");
+	note.cmd = QKDN_CMD_KEY_SUPPLY;
+	note.nids = 3;
+	note.ids[0][15] = 1;
+	note.ids[1][15] = 2;
+	note.ids[2][15] = 3;
+	nlh = qkdnctl_answer(buf, &note, &l);
+	req.nlh = nlh;
+	tap_ok(nlh && !qkdn_parse(nlh, tb) && cmd() == QKDN_CMD_KEY_SUPPLY &&
+	       has_u32(QKDN_A_SESSION_ID, 77) && key_id_nests(nlh, &n) && n == 3 &&
+	       nattrs() == 4, "answer: key supply names the IDs taken, in order");
+	note.nids = 0;
+	nlh = qkdnctl_answer(buf, &note, &l);
+	req.nlh = nlh;
+	tap_ok(nlh && !qkdn_parse(nlh, tb) && has_u32(QKDN_A_SESSION_ID, 77) &&
+	       nattrs() == 1, "answer: declining names no key ID");
+	req.nlh = NULL;
+}
+
 static int split(const char *text, char **argv, int max)
 {
 	static char line[256];
@@ -404,7 +563,7 @@ static void test_batch(void)
 int main(void)
 {
 	buf = malloc(QKDN_BUF_SIZE);
-	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 3 + 9 + 9);
+	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 3 + 9 + 9 + 36);
 	test_opts();
 	test_node();
 	test_link();
@@ -414,6 +573,7 @@ int main(void)
 	test_monitor();
 	test_batch();
 	test_route_ctrl();
+	test_session();
 	free(buf);
 	return tap_done();
 }

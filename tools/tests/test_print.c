@@ -469,9 +469,173 @@ static void test_messages(void)
 	       "message: unknown message and direction, key IDs but never bytes");
 }
 
+static struct qkdnctl_listen lopt;
+static struct qkdnctl_note note;
+
+/* As start(), for session listen with the answers of lopt. */
+static void start_listen(bool json, enum qkdnctl_fmt fmt)
+{
+	start(QKDNCTL_OBJ_SESSION, json, fmt);
+	out.listen = &lopt;
+	out.note = &note;
+	memset(&note, 0xa5, sizeof(note));
+}
+
+static struct nlmsghdr *notification(void)
+{
+	struct nlmsghdr *nlh = msg(QKDN_CMD_SESSION);
+
+	mnl_attr_put_u32(nlh, QKDN_A_SESSION_ID, 3735928559u);
+	mnl_attr_put_strz(nlh, QKDN_A_MASTER_SAE_ID, "sae-a");
+	mnl_attr_put_strz(nlh, QKDN_A_SLAVE_SAE_ID, "sae-b");
+	mnl_attr_put_strz(nlh, QKDN_A_SRC_NODE_ID, "kme-1");
+	return nlh;
+}
+
+static struct nlmsghdr *supply(unsigned int n)
+{
+	static const char *const data[] = { "foobar", "fo", "key3" };
+	struct nlmsghdr *nlh = msg(QKDN_CMD_KEY_SUPPLY);
+	unsigned int i;
+
+	mnl_attr_put_u32(nlh, QKDN_A_SESSION_ID, 7);
+	for (i = 0; i < n; i++)
+		put_key(nlh, (uint8_t)(i + 1), data[i % 3]);
+	return nlh;
+}
+
+static int note_ids(unsigned int n)
+{
+	unsigned int i;
+
+	if (note.nids != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (note.ids[i][0] != 0x55 || note.ids[i][15] != i + 1)
+			return 0;
+	return 1;
+}
+
+static void test_session(void)
+{
+	struct nlmsghdr *nlh = msg(QKDN_CMD_SESSION_NEW);
+
+	/* session new: the reply to "session creation request" */
+	mnl_attr_put_u32(nlh, QKDN_A_SESSION_ID, 123456);
+	mnl_attr_put_strz(nlh, QKDN_A_MASTER_SAE_ID, "sae-a");
+	mnl_attr_put_strz(nlh, QKDN_A_SLAVE_SAE_ID, "sae-b");
+	start(QKDNCTL_OBJ_SESSION, false, 0);
+	tap_ok(qkdnctl_print_msg(nlh, &out) == MNL_CB_OK &&
+	       got("session 123456 master sae-a slave sae-b\n"),
+	       "session new: text");
+	start(QKDNCTL_OBJ_SESSION, true, 0);
+	qkdnctl_print_begin(&out);
+	qkdnctl_print_msg(nlh, &out);
+	qkdnctl_print_end(&out);
+	tap_ok(got("{\"session_ID\":123456,\"master_SAE_ID\":\"sae-a\","
+		   "\"slave_SAE_ID\":\"sae-b\"}\n"), "session new: JSON object");
+	nlh = msg(QKDN_CMD_SESSION_NEW);
+	mnl_attr_put_strz(nlh, QKDN_A_MASTER_SAE_ID, "sae-a");
+	start(QKDNCTL_OBJ_SESSION, false, 0);
+	tap_ok(qkdnctl_print_msg(nlh, &out) == MNL_CB_ERROR && got(""),
+	       "session new: a reply without SESSION_ID is an error");
+
+	/* session listen */
+	start(QKDNCTL_OBJ_SESSION, false, 0);
+	qkdnctl_print_listening(&out, "sae-b");
+	tap_ok(got("listen sae sae-b\n"), "listen: first line, text");
+	start(QKDNCTL_OBJ_SESSION, true, 0);
+	qkdnctl_print_listening(&out, "sae-b");
+	tap_ok(got("{\"event\":\"listen\",\"sae_id\":\"sae-b\"}\n"),
+	       "listen: first line, JSON");
+
+	lopt.refuse = false;
+	lopt.take = QKDNCTL_TAKE_ALL;
+	start_listen(false, 0);
+	tap_ok(qkdnctl_print_listen(notification(), &out) == MNL_CB_STOP &&
+	       note.cmd == QKDN_CMD_SESSION && note.session == 3735928559u &&
+	       note.nids == 0 &&
+	       got("session 3735928559 master sae-a slave sae-b src kme-1 answer accept\n"),
+	       "listen: session creation notification, accepted, text");
+	lopt.refuse = true;
+	start_listen(true, 0);
+	tap_ok(qkdnctl_print_listen(notification(), &out) == MNL_CB_STOP &&
+	       note.cmd == QKDN_CMD_SESSION &&
+	       got("{\"event\":\"session\",\"session_ID\":3735928559,"
+		   "\"master_SAE_ID\":\"sae-a\",\"slave_SAE_ID\":\"sae-b\","
+		   "\"src_node_id\":\"kme-1\",\"answer\":\"refuse\"}\n"),
+	       "listen: session creation notification, refused, JSON");
+
+	lopt.refuse = false;
+	lopt.take = 2;
+	start_listen(false, QKDNCTL_FMT_HEX);
+	tap_ok(qkdnctl_print_listen(supply(3), &out) == MNL_CB_STOP &&
+	       note.cmd == QKDN_CMD_KEY_SUPPLY && note.session == 7 &&
+	       note_ids(2) &&
+	       got("supply session 7 keys 3 taken 2\n"
+		   "\tkey_ID 550e8400-0000-0000-0000-000000000001 666f6f626172\n"
+		   "\tkey_ID 550e8400-0000-0000-0000-000000000002 666f\n"),
+	       "listen: proactive key supply, take 2 of 3, hex, text");
+	lopt.take = QKDNCTL_TAKE_ALL;
+	start_listen(true, QKDNCTL_FMT_BASE64);
+	tap_ok(qkdnctl_print_listen(supply(2), &out) == MNL_CB_STOP &&
+	       note_ids(2) &&
+	       got("{\"event\":\"supply\",\"session_ID\":7,\"key_count\":2,"
+		   "\"keys\":[{\"key_ID\":\"550e8400-0000-0000-0000-000000000001\","
+		   "\"key\":\"Zm9vYmFy\"},{\"key_ID\":"
+		   "\"550e8400-0000-0000-0000-000000000002\",\"key\":\"Zm8=\"}]}\n"),
+	       "listen: proactive key supply, take all, base64, JSON");
+	lopt.take = 5;
+	start_listen(false, QKDNCTL_FMT_NONE);
+	tap_ok(qkdnctl_print_listen(supply(1), &out) == MNL_CB_STOP &&
+	       note_ids(1) &&
+	       got("supply session 7 keys 1 taken 1\n"
+		   "\tkey_ID 550e8400-0000-0000-0000-000000000001\n"),
+	       "listen: take more than offered, IDs only by default");
+	lopt.take = 0;
+	start_listen(true, QKDNCTL_FMT_HEX);
+	tap_ok(qkdnctl_print_listen(supply(3), &out) == MNL_CB_STOP &&
+	       note.cmd == QKDN_CMD_KEY_SUPPLY && note.nids == 0 &&
+	       got("{\"event\":\"supply\",\"session_ID\":7,\"key_count\":3,"
+		   "\"keys\":[]}\n"), "listen: take none, JSON");
+
+	/* Malformed or foreign messages print nothing, answer nothing. */
+	lopt.take = QKDNCTL_TAKE_ALL;
+	start_listen(false, QKDNCTL_FMT_HEX);
+	nlh = msg(QKDN_CMD_KEY_SUPPLY);
+	put_key(nlh, 1, "foobar");
+	tap_ok(qkdnctl_print_listen(nlh, &out) == MNL_CB_ERROR &&
+	       note.cmd == 0 && got(""), "listen: supply without SESSION_ID");
+	start_listen(false, QKDNCTL_FMT_NONE);
+	nlh = supply(2);
+	put_key(nlh, 3, NULL);
+	tap_ok(qkdnctl_print_listen(nlh, &out) == MNL_CB_ERROR &&
+	       note.cmd == 0 && got(""),
+	       "listen: supply with a key without bytes, nothing printed");
+	start_listen(false, QKDNCTL_FMT_NONE);
+	tap_ok(qkdnctl_print_listen(supply(0), &out) == MNL_CB_ERROR &&
+	       note.cmd == 0 && got(""), "listen: supply without keys");
+	start_listen(false, QKDNCTL_FMT_NONE);
+	nlh = supply(0);
+	{
+		unsigned int i;
+
+		for (i = 0; i <= QKDN_KEYS_PER_REQUEST; i++)
+			put_key(nlh, 1, "k");
+	}
+	tap_ok(qkdnctl_print_listen(nlh, &out) == MNL_CB_ERROR &&
+	       note.cmd == 0 && got(""),
+	       "listen: more than QKDN_KEYS_PER_REQUEST keys");
+	start_listen(false, QKDNCTL_FMT_NONE);
+	nlh = msg(QKDN_CMD_EVENT);
+	mnl_attr_put_u32(nlh, QKDN_A_EVENT, QKDN_EVENT_LINK_UP);
+	tap_ok(qkdnctl_print_listen(nlh, &out) == MNL_CB_OK && note.cmd == 0 &&
+	       got(""), "listen: other messages are not for the listener");
+}
+
 int main(void)
 {
-	tap_plan(6 + 4 + 5 + 3 + 4 + 5 + 4);
+	tap_plan(6 + 4 + 5 + 3 + 4 + 5 + 4 + 16);
 	test_node_link();
 	test_sae_pool();
 	test_keys();
@@ -479,5 +643,6 @@ int main(void)
 	test_relay_stats();
 	test_routes();
 	test_messages();
+	test_session();
 	return tap_done();
 }
