@@ -1037,6 +1037,9 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 	} else if (!strcmp(b->src, qn->node_id)) {
 		err = ELOOP;
 		why = "the key relay came back to its source";
+	} else if (b->hop == 1 && strcmp(b->src, link->peer)) {
+		err = EINVAL;
+		why = "the first hop of a key relay comes from its source";
 	}
 	if (why) {
 		kfree_sensitive(keys);

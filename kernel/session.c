@@ -985,12 +985,12 @@ int qkdn_nl_key_supply(struct sk_buff *skb, struct genl_info *info)
 		err = nla_parse_nested(tb, QKDN_A_KEY_MAX, attr,
 				       qkdn_key_policy, info->extack);
 		if (err)
-			goto out;
+			goto out_undo;
 		err = -EINVAL;
 		if (!tb[QKDN_A_KEY_ID]) {
 			NL_SET_ERR_MSG_ATTR(info->extack, attr,
 					    "key without key ID");
-			goto out;
+			goto out_undo;
 		}
 		found = false;
 		list_for_each_entry(it, &qn->supplies, node) {
@@ -1089,6 +1089,7 @@ bool qkdn_session_busy(struct qkdn_net *qn)
  */
 void qkdn_session_release(struct qkdn_net *qn, u32 portid)
 {
+	struct qkdn_supply *sup, *sup_tmp;
 	struct qkdn_listener *l, *tmp;
 	struct qkdn_session *s, *stmp;
 
@@ -1098,9 +1099,15 @@ void qkdn_session_release(struct qkdn_net *qn, u32 portid)
 		list_for_each_entry_safe(s, stmp, &qn->sessions, node) {
 			if (s->role != QKDN_SESS_DST || strcmp(s->slave, l->sae))
 				continue;
+			/* Supplies it did not answer: the slave took none. */
+			list_for_each_entry_safe(sup, sup_tmp, &qn->supplies,
+						 node)
+				if (sup->role == QKDN_SESS_DST &&
+				    sup->session == s->id)
+					qkdn_supply_done(qn, sup, ECONNREFUSED);
 			if (s->state == QKDN_SESS_PENDING)
 				qkdn_session_answer(qn, s, ECONNREFUSED);
-			else if (!qkdn_session_supplying(qn, s))
+			else
 				qkdn_session_free(qn, s);
 		}
 		list_del(&l->node);

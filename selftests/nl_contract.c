@@ -12,12 +12,20 @@
  *         the node's QKDN controller, reads the requests the kernel
  *         multicasts on "ctrl" for a key request to an SAE behind a KM
  *         with no link, and answers them well and badly; the route table;
- *         malformed key relay frames.
+ *         malformed key relay frames. Proactive key supply (I.2): session
+ *         creation requests refused, answered, refused by the controller,
+ *         timed out; the slave SAE's listening socket, the controller's
+ *         session creation notifications and the SAE's answers, the
+ *         response the controller then hears, the 4 s the SAE has;
+ *         key requests with a session ID that cannot be served; malformed
+ *         key supply frames.
  * pair.*  two nodes joined by a simulated QKD module pair (qkdsim), this
  *         program carrying the Kx frames between the kernels in place of
  *         qkdn-linkd: keys are the same at both ends and are the simulator's
  *         byte stream, each key is supplied once, an empty pool gives
  *         nothing, lost frames are retransmitted, repeated frames ignored.
+ *         The Q.4160 messages each KM reports on "events" for an I.1 and
+ *         an I.2 exchange between them.
  * relay.* one node on a key relay path, this program playing its link
  *         daemon, its controller and the KM at the other end of its link:
  *         it builds "key relay" frames from the known QKD stream, with
@@ -25,7 +33,12 @@
  *         vectors), and sees the keys reach the slave SAE, a frame changed
  *         on its way refused without taking anything, a replayed relay
  *         answered with ELOOP; it checks the frames the node sends as
- *         the source and as a hop the same way.
+ *         the source and as a hop the same way. Key reservation (I.4b)
+ *         with the node as KM1 and as KM2 (a second link, to kme-3). As
+ *         the peer KM it sends "key supply notifications" (I.2) and sees
+ *         the listening SAE get exactly the stream's bytes and kme-1 hear
+ *         exactly the key IDs the SAE took; as the source KM the node's
+ *         own notification is checked field by field.
  *
  * Needs root, qkdn.ko loaded, and for pair.* and relay.* qkdsim.ko with
  * debugfs.
@@ -316,6 +329,110 @@ static struct kx_relay_done *kx_relay_done(struct kxf *f, uint64_t seq,
 	d->err = htole32(err);
 	kx_str(d->where, where);
 	memcpy(d->why, why, strnlen(why, sizeof(d->why)));
+	return d;
+}
+
+/* n distinct key IDs: tag, i + 1, ..., 0x7e. */
+static void make_ids(uint8_t *ids, unsigned int n, uint8_t tag)
+{
+	unsigned int i;
+
+	memset(ids, 0, n * QKDN_KEY_ID_LEN);
+	for (i = 0; i < n; i++) {
+		ids[i * QKDN_KEY_ID_LEN] = tag;
+		ids[i * QKDN_KEY_ID_LEN + 1] = i + 1;
+		ids[i * QKDN_KEY_ID_LEN + QKDN_KEY_ID_LEN - 1] = 0x7e;
+	}
+}
+
+/* A 16-byte relay or supply ID that spells name, zero-padded. */
+static void name_id(uint8_t *id, const char *name)
+{
+	memset(id, 0, QKDN_RELAY_ID_LEN);
+	memcpy(id, name, strnlen(name, QKDN_RELAY_ID_LEN));
+}
+
+/*
+ * "Key supply notification" and "response to key supply notification"
+ * (kernel/session.c, Q.4160 I.2), each followed by count key IDs.
+ */
+struct kx_supply {
+	uint8_t supply_id[QKDN_RELAY_ID_LEN];
+	uint32_t session;
+	uint32_t reserved;
+	uint64_t block_seq;	/* where the keys start in the sender's */
+	uint32_t offset;	/* own stream */
+	uint16_t key_bytes;
+	uint16_t count;
+	char master[QKDN_ID_MAX];
+	char slave[QKDN_ID_MAX];
+} __attribute__((packed));
+
+struct kx_supply_done {
+	uint8_t supply_id[QKDN_RELAY_ID_LEN];
+	uint32_t session;
+	uint32_t err;
+	uint16_t count;
+	uint16_t reserved;
+} __attribute__((packed));
+
+/* Appends count key IDs: ids, or made up (i + 1, ..., 0x42) when NULL. */
+static void kx_ids(struct kxf *f, const uint8_t *ids, uint32_t count)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++) {
+		uint32_t at = f->len;
+
+		kx_put(f, QKDN_KEY_ID_LEN);
+		if (ids) {
+			memcpy(&f->b[at], ids + i * QKDN_KEY_ID_LEN,
+			       QKDN_KEY_ID_LEN);
+		} else {
+			f->b[at] = i + 1;
+			f->b[at + QKDN_KEY_ID_LEN - 1] = 0x42;
+		}
+	}
+}
+
+static struct kx_supply *kx_supply(struct kxf *f, uint64_t seq, uint64_t ack,
+				   const char *name, uint32_t session,
+				   uint64_t block, uint32_t off,
+				   uint16_t key_bytes, uint16_t count,
+				   const char *master, const char *slave,
+				   const uint8_t *ids)
+{
+	struct kx_supply *b;
+
+	kx_init(f, KX_SUPPLY, seq, ack);
+	b = kx_put(f, sizeof(*b));
+	name_id(b->supply_id, name);
+	b->session = htole32(session);
+	b->block_seq = htole64(block);
+	b->offset = htole32(off);
+	b->key_bytes = htole16(key_bytes);
+	b->count = htole16(count);
+	kx_str(b->master, master);
+	kx_str(b->slave, slave);
+	kx_ids(f, ids, count);
+	return b;
+}
+
+static struct kx_supply_done *kx_supply_done(struct kxf *f, uint64_t seq,
+					     uint64_t ack, const uint8_t *id,
+					     uint32_t session, uint32_t err,
+					     uint16_t count,
+					     const uint8_t *ids)
+{
+	struct kx_supply_done *d;
+
+	kx_init(f, KX_SUPPLY_DONE, seq, ack);
+	d = kx_put(f, sizeof(*d));
+	memcpy(d->supply_id, id, QKDN_RELAY_ID_LEN);
+	d->session = htole32(session);
+	d->err = htole32(err);
+	d->count = htole16(count);
+	kx_ids(f, ids, count);
 	return d;
 }
 
@@ -1327,6 +1444,10 @@ static const char *const cmd_names[] = {
 	[QKDN_CMD_ROUTE_GET] = "ROUTE_GET",
 	[QKDN_CMD_ROUTE_NEW] = "ROUTE_NEW",
 	[QKDN_CMD_ROUTE_DEL] = "ROUTE_DEL",
+	[QKDN_CMD_SESSION_NEW] = "SESSION_NEW",
+	[QKDN_CMD_SAE_LISTEN] = "SAE_LISTEN",
+	[QKDN_CMD_SESSION] = "SESSION",
+	[QKDN_CMD_KEY_SUPPLY] = "KEY_SUPPLY",
 };
 
 /* The commands that have a "do" handler. */
@@ -1337,6 +1458,8 @@ static const uint8_t all_cmds[] = {
 	QKDN_CMD_POOL_GET, QKDN_CMD_KEY_GET, QKDN_CMD_KEY_GET_BY_ID,
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
 	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
+	QKDN_CMD_SESSION_NEW, QKDN_CMD_SAE_LISTEN, QKDN_CMD_SESSION,
+	QKDN_CMD_KEY_SUPPLY,
 };
 
 static const uint8_t admin_cmds[] = {
@@ -1347,6 +1470,7 @@ static const uint8_t admin_cmds[] = {
 };
 
 #define CTRL_ID_NONE	4242	/* a controller request ID nothing waits for */
+#define SESSION_NONE	4243	/* a session ID nothing knows */
 #define ERRNO_MAX	511	/* errnos a controller or a KM may report
 				 * (Documentation/netlink/specs/qkdn.yaml)
 				 */
@@ -1421,6 +1545,17 @@ static void base(struct msg *m, uint8_t cmd, uint16_t except)
 		break;
 	case QKDN_CMD_ROUTE_DEL:
 		B(QKDN_A_DST_NODE_ID, put_str(m, QKDN_A_DST_NODE_ID, "kme-3"));
+		break;
+	case QKDN_CMD_SESSION_NEW:
+		B(QKDN_A_MASTER_SAE_ID, put_str(m, QKDN_A_MASTER_SAE_ID, "sae-a"));
+		B(QKDN_A_SLAVE_SAE_ID, put_str(m, QKDN_A_SLAVE_SAE_ID, "sae-b"));
+		break;
+	case QKDN_CMD_SAE_LISTEN:
+		B(QKDN_A_SAE_ID, put_str(m, QKDN_A_SAE_ID, "sae-l"));
+		break;
+	case QKDN_CMD_SESSION:
+	case QKDN_CMD_KEY_SUPPLY:
+		B(QKDN_A_SESSION_ID, put_u32(m, QKDN_A_SESSION_ID, SESSION_NONE));
 		break;
 	}
 #undef B
@@ -1536,7 +1671,8 @@ TEST_F(node, unknown_commands)
 	const uint8_t no_dump[] = {
 		QKDN_CMD_NODE_GET, QKDN_CMD_NODE_SET, QKDN_CMD_KEY_GET,
 		QKDN_CMD_KEY_GET_BY_ID, QKDN_CMD_KX_BIND, QKDN_CMD_CTRL,
-		QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
+		QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL, QKDN_CMD_SESSION_NEW,
+		QKDN_CMD_SAE_LISTEN, QKDN_CMD_SESSION, QKDN_CMD_KEY_SUPPLY,
 	};
 	char what[64];
 	unsigned int i;
@@ -1681,6 +1817,9 @@ TEST_F(node, string_attributes)
 		{ QKDN_CMD_KEY_GET_BY_ID, QKDN_A_SLAVE_SAE_ID },
 		{ QKDN_CMD_POOL_GET, QKDN_A_SLAVE_SAE_ID },
 		{ QKDN_CMD_SAE_NEW, QKDN_A_SAE_NODE_ID },
+		{ QKDN_CMD_SESSION_NEW, QKDN_A_MASTER_SAE_ID },
+		{ QKDN_CMD_SESSION_NEW, QKDN_A_SLAVE_SAE_ID },
+		{ QKDN_CMD_SAE_LISTEN, QKDN_A_SAE_ID },
 	};
 	static const char *const bad_chars[] = {
 		"kme 1", "kme/1", "sae\x01", "a\xc3\xa9", "a,b", "kme%1",
@@ -1994,6 +2133,11 @@ TEST_F(node, missing_request_attributes)
 		{ QKDN_CMD_CTRL, QKDN_A_NEXT_HOP },
 		{ QKDN_CMD_ROUTE_NEW, QKDN_A_DST_NODE_ID },
 		{ QKDN_CMD_ROUTE_NEW, QKDN_A_NEXT_HOP },
+		{ QKDN_CMD_SESSION_NEW, QKDN_A_MASTER_SAE_ID },
+		{ QKDN_CMD_SESSION_NEW, QKDN_A_SLAVE_SAE_ID },
+		{ QKDN_CMD_SAE_LISTEN, QKDN_A_SAE_ID },
+		{ QKDN_CMD_SESSION, QKDN_A_SESSION_ID },
+		{ QKDN_CMD_KEY_SUPPLY, QKDN_A_SESSION_ID },
 	};
 	char what[64];
 	unsigned int i;
@@ -2917,15 +3061,15 @@ static uint32_t mcast_group(struct nlc *s, const char *name)
 	return c.id;
 }
 
-/* Opens s and joins it to the "ctrl" group of the namespace's node. */
-static int ctrl_listen(struct nlc *s)
+/* Opens s and joins it to the group called name of the namespace's node. */
+static int group_listen(struct nlc *s, const char *name)
 {
 	int err = nlc_open(s);
 	uint32_t grp;
 
 	if (err)
 		return err;
-	grp = mcast_group(s, QKDN_MCGRP_CTRL);
+	grp = mcast_group(s, name);
 	if (!grp)
 		err = -ENOENT;
 	else if (mnl_socket_setsockopt(s->nl, NETLINK_ADD_MEMBERSHIP, &grp,
@@ -2936,13 +3080,20 @@ static int ctrl_listen(struct nlc *s)
 	return err;
 }
 
+/* The node's QKDN controller hears it on "ctrl". */
+static int ctrl_listen(struct nlc *s)
+{
+	return group_listen(s, QKDN_MCGRP_CTRL);
+}
+
 /* A message of the kernel to its controller. */
 struct ctrl_req {
-	uint32_t msg, ctrl_id, bytes, err;
-	bool has_ctrl_id, has_bytes, has_peer, has_err;
+	uint32_t msg, ctrl_id, bytes, err, session;
+	bool has_ctrl_id, has_bytes, has_peer, has_err, has_session;
 	int relay_id_len;
 	uint8_t relay_id[QKDN_RELAY_ID_LEN];
 	char src[QKDN_ID_MAX], dst[QKDN_ID_MAX], peer[QKDN_ID_MAX];
+	char master[QKDN_ID_MAX], slave[QKDN_ID_MAX];
 };
 
 static void copy_str(char *dst, size_t size, const struct nlattr *a)
@@ -2996,6 +3147,17 @@ static int ctrl_req_cb(const struct nlattr *a, void *data)
 		q->has_peer = true;
 		copy_str(q->peer, sizeof(q->peer), a);
 		break;
+	case QKDN_A_SESSION_ID:
+		q->has_session = u32;
+		if (u32)
+			q->session = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_MASTER_SAE_ID:
+		copy_str(q->master, sizeof(q->master), a);
+		break;
+	case QKDN_A_SLAVE_SAE_ID:
+		copy_str(q->slave, sizeof(q->slave), a);
+		break;
 	}
 	return MNL_CB_OK;
 }
@@ -3032,6 +3194,22 @@ static bool ctrl_read(struct nlc *s, int ms, struct ctrl_req *q)
 			mnl_attr_parse(nlh, GENL_HDRLEN, ctrl_req_cb, q);
 			return true;
 		}
+	}
+}
+
+/* The kernel's next message on "ctrl" that is msg, within ms. */
+static bool ctrl_read_msg(struct nlc *s, int ms, uint32_t msg,
+			  struct ctrl_req *q)
+{
+	uint64_t deadline = now_ms() + ms;
+
+	for (;;) {
+		uint64_t now = now_ms();
+
+		if (now >= deadline || !ctrl_read(s, deadline - now, q))
+			return false;
+		if (q->msg == msg)
+			return true;
 	}
 }
 
@@ -4566,6 +4744,1061 @@ TEST_F(node, kx_relay_mismatch)
 	free(f);
 }
 
+/* ---- I.2: sessions of proactive key supply ---- */
+
+/*
+ * This thread acts with effective uid and gid uid (0: root again). The raw
+ * system calls change the calling thread only, where glibc's change every
+ * thread of the process (the Kx carrier of pair.* must stay root).
+ * Capabilities follow: none while the uid is not 0, all of them back after.
+ */
+static int act_as(uid_t uid)
+{
+	if (uid) {
+		if (syscall(SYS_setresgid, -1L, (long)uid, -1L))
+			return -1;
+		return syscall(SYS_setresuid, -1L, (long)uid, -1L);
+	}
+	if (syscall(SYS_setresuid, -1L, 0L, -1L))
+		return -1;
+	return syscall(SYS_setresgid, -1L, 0L, -1L);
+}
+
+/* An application's socket, opened as uid, in this thread's namespace. */
+static int sae_open(struct nlc *s, uid_t uid)
+{
+	int err;
+
+	if (act_as(uid))
+		return -errno;
+	err = nlc_open(s);
+	if (act_as(0) && !err)
+		err = -errno;
+	return err;
+}
+
+/* A request on the application's socket s, sent as uid. */
+static void sae_txrx(struct __test_metadata *_metadata, struct nlc *s,
+		     uid_t uid, struct nlmsghdr *nlh, struct rep *r)
+{
+	ASSERT_EQ(0, act_as(uid));
+	nlc_txrx(s, nlh, r);
+	ASSERT_EQ(0, act_as(0));
+}
+
+static void sae_ok(struct __test_metadata *_metadata, struct nlc *s,
+		   uid_t uid, struct msg *m, const char *what)
+{
+	struct rep *r = rep_new();
+	int err;
+
+	ASSERT_TRUE(r != NULL);
+	sae_txrx(_metadata, s, uid, m->nlh, r);
+	err = r->err;
+	EXPECT_EQ(0, err)
+		TH_LOG("%s: %s (extack \"%s\")", what, errname(err), r->msg);
+	rep_free(r);
+	ASSERT_EQ(0, err);
+}
+
+/* The socket s of uid takes the notifications and keys of sae. */
+static void sae_listen(struct __test_metadata *_metadata, struct nlc *s,
+		       uid_t uid, const char *sae)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_SAE_LISTEN);
+	put_str(&m, QKDN_A_SAE_ID, sae);
+	sae_ok(_metadata, s, uid, &m, "SAE_LISTEN");
+}
+
+/*
+ * bad() for a request sent on the socket via, as uid (0: root): it fails
+ * as described and the dumps of s's node do not change.
+ */
+static void bad_via(struct __test_metadata *_metadata, struct nlc *s,
+		    struct nlc *via, uid_t uid, struct msg *m,
+		    const char *what, int err, const char *msg, uint32_t offs,
+		    uint16_t miss, int flags)
+{
+	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct rep *r = rep_new();
+	size_t d;
+
+	ASSERT_TRUE(a && b && r);
+	ASSERT_TRUE(take_snap_f(s, a, flags))
+		TH_LOG("%s: cannot dump the state before", what);
+	sae_txrx(_metadata, via, uid, m->nlh, r);
+	ASSERT_TRUE(take_snap_f(s, b, flags))
+		TH_LOG("%s: cannot dump the state after", what);
+	check_err(_metadata, what, r, err, msg, offs, miss);
+	d = snap_diff(a, b);
+	EXPECT_EQ(SIZE_MAX, d)
+		TH_LOG("%s: the request changed the state (dumps differ at byte %zu)",
+		       what, d);
+	free(a);
+	free(b);
+	rep_free(r);
+}
+
+/*
+ * The next message the kernel unicasts to the application's socket s
+ * (cmd, or any of the family when 0) within ms, into r.
+ */
+static bool sae_read(struct nlc *s, int ms, uint8_t cmd, struct rep *r)
+{
+	int fd = mnl_socket_get_fd(s->nl);
+	uint64_t deadline = now_ms() + ms;
+
+	memset(r, 0, offsetof(struct rep, data));
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const struct nlmsghdr *nlh;
+		uint64_t now = now_ms();
+		ssize_t n;
+		int len;
+
+		if (now >= deadline)
+			return false;
+		if (poll(&p, 1, deadline - now) <= 0)
+			continue;
+		n = recv(fd, s->rx, RX_MAX, MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		len = n;
+		for (nlh = (const struct nlmsghdr *)s->rx;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+
+			if (nlh->nlmsg_type != qkdn_family ||
+			    (cmd && g->cmd != cmd))
+				continue;
+			rep_add(r, nlh);
+			return true;
+		}
+	}
+}
+
+/* A string attribute of nlh, NULL if absent or not a string. */
+static const char *attr_str(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const struct nlattr *a = attr_find(nlh, type);
+
+	if (!a || mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+		return NULL;
+	return mnl_attr_get_str(a);
+}
+
+static void expect_str(struct __test_metadata *_metadata,
+		       const struct nlmsghdr *nlh, uint16_t type,
+		       const char *want, const char *what)
+{
+	const char *got = attr_str(nlh, type);
+
+	EXPECT_TRUE(got && !strcmp(got, want))
+		TH_LOG("%s: attribute %u is \"%s\", expected \"%s\"", what, type,
+		       got ? got : "(none)", want);
+}
+
+/* The "session creation notification" sae_read() got. */
+static void expect_session_note(struct __test_metadata *_metadata,
+				const struct rep *r, uint32_t id,
+				const char *master, const char *slave,
+				const char *src)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)r->data;
+
+	ASSERT_EQ(1U, r->nmsg);
+	EXPECT_EQ(id, get_num(nlh, QKDN_A_SESSION_ID));
+	expect_str(_metadata, nlh, QKDN_A_MASTER_SAE_ID, master,
+		   "session creation notification");
+	expect_str(_metadata, nlh, QKDN_A_SLAVE_SAE_ID, slave,
+		   "session creation notification");
+	expect_str(_metadata, nlh, QKDN_A_SRC_NODE_ID, src,
+		   "session creation notification");
+	EXPECT_TRUE(attr_find(nlh, QKDN_A_KEY) == NULL);
+}
+
+/* The "proactive key supply" sae_read() got: exactly these n keys. */
+static void expect_supplied(struct __test_metadata *_metadata,
+			    const struct rep *r, uint32_t session,
+			    const uint8_t *ids, const uint8_t *keys,
+			    uint32_t n, uint32_t kb)
+{
+	struct keyset *k = malloc(sizeof(*k));
+	uint32_t i;
+
+	ASSERT_TRUE(k != NULL);
+	ASSERT_EQ(1U, r->nmsg);
+	EXPECT_EQ(session, get_num((const struct nlmsghdr *)r->data,
+				   QKDN_A_SESSION_ID));
+	ASSERT_TRUE(keys_parse(r, k)) TH_LOG("malformed proactive key supply");
+	ASSERT_EQ(n, k->n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0, memcmp(k->id[i], ids + i * QKDN_KEY_ID_LEN,
+				    QKDN_KEY_ID_LEN))
+			TH_LOG("supplied key %u has another ID", i);
+		EXPECT_EQ(kb, k->len[i]);
+		EXPECT_EQ(0, memcmp(k->data[i], keys + i * kb, kb))
+			TH_LOG("supplied key %u is not the peer's stream", i);
+	}
+	free(k);
+}
+
+/*
+ * "Response to session creation notification" of the SAE: ERRNO err (0
+ * accepts), or none when err < 0. Returns the offset of SESSION_ID.
+ */
+static uint32_t session_answer_msg(struct msg *m, uint32_t id, int err)
+{
+	uint32_t o;
+
+	req(m, QKDN_CMD_SESSION);
+	o = put_u32(m, QKDN_A_SESSION_ID, id);
+	if (err >= 0)
+		put_u32(m, QKDN_A_ERRNO, err);
+	return o;
+}
+
+/*
+ * "Response to proactive key supply": the n key IDs ids; offs[i] (if
+ * given) gets where the i-th KEY nest starts. Returns the offset of
+ * SESSION_ID.
+ */
+static uint32_t supply_answer_msg(struct msg *m, uint32_t session,
+				  const uint8_t *ids, unsigned int n,
+				  uint32_t *offs)
+{
+	unsigned int i;
+	uint32_t so;
+
+	req(m, QKDN_CMD_KEY_SUPPLY);
+	so = put_u32(m, QKDN_A_SESSION_ID, session);
+	for (i = 0; i < n; i++) {
+		uint32_t o = put_key_id(m, ids + i * QKDN_KEY_ID_LEN);
+
+		if (offs)
+			offs[i] = o;
+	}
+	return so;
+}
+
+/*
+ * "Session creation notification" of the controller: session id of
+ * master at src with slave here, all but the attribute of type except.
+ */
+static void note_msg(struct msg *m, uint16_t except, uint32_t id,
+		     const char *src, const char *master, const char *slave)
+{
+	req(m, QKDN_CMD_CTRL);
+	put_u32(m, QKDN_A_MSG, QKDN_MSG_SESSION_CREATION_NOTIFICATION);
+	if (except != QKDN_A_SESSION_ID)
+		put_u32(m, QKDN_A_SESSION_ID, id);
+	if (except != QKDN_A_SRC_NODE_ID)
+		put_str(m, QKDN_A_SRC_NODE_ID, src);
+	if (except != QKDN_A_MASTER_SAE_ID)
+		put_str(m, QKDN_A_MASTER_SAE_ID, master);
+	if (except != QKDN_A_SLAVE_SAE_ID)
+		put_str(m, QKDN_A_SLAVE_SAE_ID, slave);
+}
+
+/* "Session creation request" of master for slave, from a child. */
+static pid_t session_new_as(int ns, const struct cred *c, const char *master,
+			    const char *slave, struct rep *r)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_SESSION_NEW);
+	put_str(&m, QKDN_A_MASTER_SAE_ID, master);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, slave);
+	return spawn_as(ns, c, m.nlh, r, 1);
+}
+
+/* "Key request with session ID" of master for slave, from a child. */
+static pid_t session_key_get(int ns, const struct cred *c,
+			     const char *master, const char *slave,
+			     uint32_t session, uint32_t number, uint32_t bits,
+			     struct rep *r)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_KEY_GET);
+	put_str(&m, QKDN_A_MASTER_SAE_ID, master);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, slave);
+	put_u32(&m, QKDN_A_SESSION_ID, session);
+	put_u32(&m, QKDN_A_KEY_NUMBER, number);
+	put_u32(&m, QKDN_A_KEY_SIZE, bits);
+	return spawn_as(ns, c, m.nlh, r, 1);
+}
+
+/* The "response to session creation request" the master SAE got. */
+static void expect_session(struct __test_metadata *_metadata,
+			   const struct rep *r, uint32_t id,
+			   const char *master, const char *slave)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)r->data;
+
+	ASSERT_EQ(0, r->err) TH_LOG("SESSION_NEW: %s (%s)", errname(r->err),
+				    r->msg);
+	ASSERT_EQ(1U, r->nmsg);
+	EXPECT_EQ(id, get_num(nlh, QKDN_A_SESSION_ID));
+	expect_str(_metadata, nlh, QKDN_A_MASTER_SAE_ID, master,
+		   "response to session creation request");
+	expect_str(_metadata, nlh, QKDN_A_SLAVE_SAE_ID, slave,
+		   "response to session creation request");
+}
+
+/* The kernel's "session creation request" to its controller. */
+static void expect_session_req(struct __test_metadata *_metadata,
+			       const struct ctrl_req *q, const char *src,
+			       const char *dst, const char *master,
+			       const char *slave)
+{
+	EXPECT_EQ((uint32_t)QKDN_MSG_SESSION_CREATION_REQUEST, q->msg);
+	EXPECT_TRUE(q->has_ctrl_id && q->ctrl_id != 0)
+		TH_LOG("session creation request without a CTRL_ID");
+	EXPECT_STREQ(src, q->src);
+	EXPECT_STREQ(dst, q->dst);
+	EXPECT_STREQ(master, q->master);
+	EXPECT_STREQ(slave, q->slave);
+	EXPECT_FALSE(q->has_session);
+	EXPECT_FALSE(q->has_err);
+	EXPECT_FALSE(q->has_bytes);
+	EXPECT_EQ(0, q->relay_id_len);
+}
+
+/* The kernel's "response to session creation notification". */
+static void expect_session_resp(struct __test_metadata *_metadata,
+				const struct ctrl_req *q, uint32_t id,
+				const char *src, const char *dst,
+				const char *master, const char *slave,
+				uint32_t err)
+{
+	EXPECT_EQ((uint32_t)QKDN_MSG_SESSION_NOTIFICATION_RESPONSE, q->msg);
+	EXPECT_FALSE(q->has_ctrl_id);
+	EXPECT_TRUE(q->has_session && q->session == id)
+		TH_LOG("response for session %u, expected %u", q->session, id);
+	EXPECT_STREQ(src, q->src);
+	EXPECT_STREQ(dst, q->dst);
+	EXPECT_STREQ(master, q->master);
+	EXPECT_STREQ(slave, q->slave);
+	EXPECT_TRUE(q->has_err) TH_LOG("response without ERRNO");
+	EXPECT_EQ(err, q->err)
+		TH_LOG("response with errno %u, expected %u", q->err, err);
+}
+
+/* The controller names the session of its request ctrl_id. */
+static void session_created(struct __test_metadata *_metadata,
+			    struct nlc *s, uint32_t ctrl_id, uint32_t id)
+{
+	struct msg m;
+
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, ctrl_id);
+	put_u32(&m, QKDN_A_SESSION_ID, id);
+	ok_req(_metadata, s, &m, "CTRL session creation response");
+}
+
+/*
+ * "Session creation request" refused before the controller is asked:
+ * missing, malformed and unknown SAEs, a caller that is not the master
+ * SAE, a slave SAE this node serves, nobody on "ctrl"; session IDs are
+ * never 0.
+ */
+TEST_F(node, session_new_errors)
+{
+	static const uint8_t cmds[] = { QKDN_CMD_SESSION, QKDN_CMD_KEY_SUPPLY };
+	const uint8_t two[2] = { 1, 0 };
+	char what[96];
+	uint64_t t0, t;
+	unsigned int i;
+	struct msg m;
+	uint32_t o;
+
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_MASTER_SAE_ID);
+	o = put_str(&m, QKDN_A_MASTER_SAE_ID, "sae a");
+	BAD_AS(&cred_a, &m, "SESSION_NEW master \"sae a\"", EINVAL,
+	       "ID must be", o, 0);
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_SLAVE_SAE_ID);
+	o = put_strn(&m, QKDN_A_SLAVE_SAE_ID, "sae-b");
+	BAD_AS(&cred_a, &m, "SESSION_NEW slave without NUL", EINVAL,
+	       POLICY_MSG, o, 0);
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_MASTER_SAE_ID);
+	o = put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-zz");
+	BAD_AS(&cred_a, &m, "SESSION_NEW unknown master", ENOENT,
+	       "no such SAE", o, 0);
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_SLAVE_SAE_ID);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-zz");
+	BAD_AS(&cred_a, &m, "SESSION_NEW unknown slave", ENOENT,
+	       "no such SAE", o, 0);
+
+	/* Only the master SAE's uid asks, for a slave SAE elsewhere. */
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_MASTER_SAE_ID);
+	o = put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-a");
+	BAD(&m, "SESSION_NEW as root for sae-a (uid 1001)", EACCES,
+	    "caller may not act as the master SAE", o, 0);
+	BAD_AS(&cred_b, &m, "SESSION_NEW as uid 1002 for sae-a", EACCES,
+	       "caller may not act as the master SAE", o, 0);
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_MASTER_SAE_ID);
+	o = put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-b");
+	BAD_AS(&cred_a, &m, "SESSION_NEW with a remote master", EACCES,
+	       "caller may not act as the master SAE", o, 0);
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_SLAVE_SAE_ID);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-l");
+	BAD_AS(&cred_a, &m, "SESSION_NEW with a local slave", EOPNOTSUPP,
+	       "slave SAE is served by this node", o, 0);
+
+	/* Nobody on "ctrl": refused at once. */
+	base(&m, QKDN_CMD_SESSION_NEW, 0);
+	t0 = now_ms();
+	BAD_AS(&cred_a, &m, "SESSION_NEW with no controller", EHOSTUNREACH,
+	       "no QKDN controller to create the session", NO_OFFS, 0);
+	t = now_ms() - t0;
+	EXPECT_TRUE(t < 1500) TH_LOG("answered after %" PRIu64 " ms", t);
+	base(&m, QKDN_CMD_SESSION_NEW, QKDN_A_SLAVE_SAE_ID);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	BAD_AS(&cred_a, &m, "SESSION_NEW to sae-far with no controller",
+	       EHOSTUNREACH, "no QKDN controller to create the session",
+	       NO_OFFS, 0);
+
+	/* Session IDs: u32, never 0. */
+	for (i = 0; i < sizeof(cmds); i++) {
+		base(&m, cmds[i], QKDN_A_SESSION_ID);
+		o = put_u32(&m, QKDN_A_SESSION_ID, 0);
+		snprintf(what, sizeof(what), "%s SESSION_ID 0",
+			 cmd_names[cmds[i]]);
+		BAD_AS(&cred_b, &m, what, ERANGE, "out of range", o, 0);
+		base(&m, cmds[i], QKDN_A_SESSION_ID);
+		o = put(&m, QKDN_A_SESSION_ID, sizeof(two), two);
+		snprintf(what, sizeof(what), "%s SESSION_ID of 2 bytes",
+			 cmd_names[cmds[i]]);
+		BAD_AS(&cred_b, &m, what, EINVAL, "invalid attribute length", o,
+		       0);
+	}
+	base(&m, QKDN_CMD_KEY_GET, 0);
+	o = put_u32(&m, QKDN_A_SESSION_ID, 0);
+	BAD_AS(&cred_a, &m, "KEY_GET SESSION_ID 0", ERANGE, "out of range", o,
+	       0);
+	base(&m, QKDN_CMD_SESSION_NEW, 0);
+	o = put_u32(&m, QKDN_A_SESSION_ID, 0);
+	BAD_AS(&cred_a, &m, "SESSION_NEW SESSION_ID 0", ERANGE, "out of range",
+	       o, 0);
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, CTRL_ID_NONE);
+	o = put_u32(&m, QKDN_A_SESSION_ID, 0);
+	BAD(&m, "CTRL session creation response, SESSION_ID 0", ERANGE,
+	    "out of range", o, 0);
+	note_msg(&m, QKDN_A_SESSION_ID, 0, "kme-2", "sae-b", "sae-l");
+	o = put_u32(&m, QKDN_A_SESSION_ID, 0);
+	BAD(&m, "CTRL session creation notification, SESSION_ID 0", ERANGE,
+	    "out of range", o, 0);
+}
+
+/*
+ * The controller's "response to session creation request": answers the
+ * kernel refuses while the request waits, the session it takes once, a
+ * session ID in use, refusals with and without words. Then "key request
+ * with session ID" refused: unknown session, another SAE pair, no link,
+ * no key (nothing taken).
+ */
+TEST_F_TIMEOUT(node, session_new, 60)
+{
+	const uint32_t ida = 0x5e550001, idf = 0x5e550002;
+	char errmsg[QKDN_ERRMSG_MAX], want[256];
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(r != NULL);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	expect_session_req(_metadata, &q, "kme-1", "kme-2", "sae-a", "sae-b");
+
+	req(&m, QKDN_CMD_CTRL);
+	put_u32(&m, QKDN_A_MSG, QKDN_MSG_SESSION_CREATION_RESPONSE);
+	put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD(&m, "session creation response without CTRL_ID", EINVAL, NO_MSG,
+	    NO_OFFS, QKDN_A_CTRL_ID);
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	BAD(&m, "session creation response with neither session nor errno",
+	    EINVAL, NO_MSG, NO_OFFS, QKDN_A_SESSION_ID);
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, 0);
+	BAD(&m, "session creation response with ERRNO 0 and no session",
+	    EINVAL, NO_MSG, NO_OFFS, QKDN_A_SESSION_ID);
+	o = ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id + 1);
+	put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD(&m, "session creation response for the request after", ENOENT,
+	    "no controller request with this ID is waiting", o, 0);
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
+	BAD(&m, "a next hop for a session creation request", ENOENT,
+	    "no controller request with this ID is waiting", o, 0);
+	EXPECT_EQ(0, waitpid(pid, NULL, WNOHANG))
+		TH_LOG("SESSION_NEW ended before its response");
+
+	/* The right answer, once. */
+	session_created(_metadata, &self->s, q.ctrl_id, ida);
+	o = ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD(&m, "the same response again", ENOENT,
+	    "no controller request with this ID is waiting", o, 0);
+	wait_child(_metadata, pid);
+	expect_session(_metadata, r, ida, "sae-a", "sae-b");
+
+	/* A session ID in use: refused, the request still waits. */
+	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	expect_session_req(_metadata, &q, "kme-1", "kme-2", "sae-a", "sae-b");
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	o = put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD(&m, "a session ID in use", EEXIST, "session ID already in use here",
+	    o, 0);
+	/* Refused by the controller: its errno and words reach sae-a. */
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ECONNREFUSED);
+	put_str(&m, QKDN_A_ERRMSG, "kme-2: the slave SAE is not listening");
+	ok_req(_metadata, &self->s, &m, "CTRL session refused");
+	o = ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_SESSION_ID, ida + 7);
+	BAD(&m, "a session for a refused request", ENOENT,
+	    "no controller request with this ID is waiting", o, 0);
+	wait_child(_metadata, pid);
+	check_err(_metadata, "SESSION_NEW refused by the controller", r,
+		  ECONNREFUSED,
+		  "session refused: kme-2: the slave SAE is not listening",
+		  NO_OFFS, 0);
+	EXPECT_STREQ("session refused: kme-2: the slave SAE is not listening",
+		     r->msg);
+
+	/* Without words; with the longest. */
+	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ETIMEDOUT);
+	ok_req(_metadata, &self->s, &m, "CTRL session refused, no words");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "SESSION_NEW refused without words", r, ETIMEDOUT,
+		  "session refused: the session was refused", NO_OFFS, 0);
+
+	memset(errmsg, 'w', sizeof(errmsg) - 1);
+	errmsg[sizeof(errmsg) - 1] = '\0';
+	snprintf(want, sizeof(want), "session refused: %s", errmsg);
+	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX);
+	put_str(&m, QKDN_A_ERRMSG, errmsg);
+	ok_req(_metadata, &self->s, &m, "CTRL session refused, 127 characters");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "SESSION_NEW refused with the longest words", r,
+		  ERRNO_MAX, want, NO_OFFS, 0);
+
+	/* A session with sae-far, whose KM this node has no link to. */
+	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-far", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	expect_session_req(_metadata, &q, "kme-1", "kme-3", "sae-a",
+			   "sae-far");
+	session_created(_metadata, &self->s, q.ctrl_id, idf);
+	wait_child(_metadata, pid);
+	expect_session(_metadata, r, idf, "sae-a", "sae-far");
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("another message to the controller (msg %u)", q.msg);
+
+	/* Key requests with a session ID that cannot be served. */
+	base(&m, QKDN_CMD_KEY_GET, 0);
+	o = put_u32(&m, QKDN_A_SESSION_ID, SESSION_NONE);
+	BAD_AS(&cred_a, &m, "KEY_GET with an unknown session", ENOENT,
+	       "no such session", o, 0);
+	base(&m, QKDN_CMD_KEY_GET, QKDN_A_SLAVE_SAE_ID);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	o = put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD_AS(&cred_a, &m, "KEY_GET with the session of another slave",
+	       EACCES, "the session is for another SAE pair", o, 0);
+	req(&m, QKDN_CMD_KEY_GET);
+	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-l");
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-b");
+	o = put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD_AS(&cred_b, &m, "KEY_GET by sae-l with sae-a's session", EACCES,
+	       "the session is for another SAE pair", o, 0);
+	base(&m, QKDN_CMD_KEY_GET, QKDN_A_MASTER_SAE_ID);
+	o = put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-a");
+	put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD_AS(&cred_b, &m, "KEY_GET with sae-a's session as uid 1002", EACCES,
+	       "caller may not act as the master SAE", o, 0);
+	base(&m, QKDN_CMD_KEY_GET, QKDN_A_SLAVE_SAE_ID);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
+	put_u32(&m, QKDN_A_SESSION_ID, idf);
+	BAD_AS(&cred_a, &m, "KEY_GET with a session to a KM without a link",
+	       EHOSTUNREACH,
+	       "proactive key supply needs a QKD link to the slave SAE's KM",
+	       NO_OFFS, 0);
+	base(&m, QKDN_CMD_KEY_GET, 0);
+	put_u32(&m, QKDN_A_SESSION_ID, ida);
+	BAD_AS(&cred_a, &m, "KEY_GET with a session from an empty pool",
+	       ENOSPC, "not enough key in the pool", NO_OFFS, 0);
+	base(&m, QKDN_CMD_KEY_GET, 0);
+	put_u32(&m, QKDN_A_SESSION_ID, ida);
+	put_u32(&m, QKDN_A_KEY_NUMBER, QKDN_KEYS_PER_REQUEST);
+	put_u32(&m, QKDN_A_KEY_SIZE, QKDN_KEY_SIZE_MAX);
+	BAD_AS(&cred_a, &m, "KEY_GET of 128 x 8192 bits with a session",
+	       ENOSPC, "not enough key in the pool", NO_OFFS, 0);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("a key request with a session asked the controller (msg %u)",
+		       q.msg);
+	nlc_close(&c);
+	rep_free(r);
+}
+
+/*
+ * A silent controller: the master SAE's request ends after 10 s. Meanwhile
+ * a notification the slave SAE leaves unanswered is refused for it after
+ * 4 s.
+ */
+TEST_F_TIMEOUT(node, session_timeouts, 60)
+{
+	struct rep *r = rep_new(), *lr = rep_new();
+	struct ctrl_req q, qn;
+	uint64_t t0, t1, t;
+	struct nlc c, l;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(r && lr);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-l");
+
+	t0 = now_ms();
+	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read_msg(&c, 10000, QKDN_MSG_SESSION_CREATION_REQUEST,
+				  &q));
+	t1 = now_ms();
+	note_msg(&m, 0, 0x7101, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, lr));
+	expect_session_note(_metadata, lr, 0x7101, "sae-b", "sae-l", "kme-2");
+
+	ASSERT_TRUE(ctrl_read_msg(&c, 8000,
+				  QKDN_MSG_SESSION_NOTIFICATION_RESPONSE, &qn))
+		TH_LOG("no response for the unanswered notification");
+	t = now_ms() - t1;
+	expect_session_resp(_metadata, &qn, 0x7101, "kme-2", "kme-1", "sae-b",
+			    "sae-l", ETIMEDOUT);
+	EXPECT_TRUE(t >= 3900 && t < 7000)
+		TH_LOG("refused after %" PRIu64 " ms, expected about 4000", t);
+	o = session_answer_msg(&m, 0x7101, 0);
+	bad_via(_metadata, &self->s, &l, UID_B, &m, "an answer after 4 s",
+		ENOENT, "no session notification awaits an answer", o, 0, 0);
+	/* Forgotten: the controller may use the ID again. */
+	note_msg(&m, 0, 0x7101, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL the timed-out session ID again");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, lr));
+
+	wait_child(_metadata, pid);
+	t = now_ms() - t0;
+	check_err(_metadata, "SESSION_NEW with a silent controller", r,
+		  ETIMEDOUT, "the session was not created in time", NO_OFFS, 0);
+	EXPECT_TRUE(t >= 9900 && t < 16000)
+		TH_LOG("answered after %" PRIu64 " ms, expected about 10000", t);
+	o = ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
+	put_u32(&m, QKDN_A_SESSION_ID, 5);
+	BAD(&m, "a session creation response after the timeout", ENOENT,
+	    "no controller request with this ID is waiting", o, 0);
+	nlc_close(&l);
+	nlc_close(&c);
+	rep_free(lr);
+	rep_free(r);
+}
+
+/* One socket listens for an SAE, of its uid, until it closes. */
+TEST_F(node, sae_listen)
+{
+	struct rep *r = rep_new();
+	struct nlc l;
+	struct msg m;
+	uint32_t o;
+
+	ASSERT_TRUE(r != NULL);
+	base(&m, QKDN_CMD_SAE_LISTEN, QKDN_A_SAE_ID);
+	o = put_str(&m, QKDN_A_SAE_ID, "sae-zz");
+	BAD_AS(&cred_b, &m, "SAE_LISTEN for an unknown SAE", ENOENT,
+	       "no such SAE", o, 0);
+	base(&m, QKDN_CMD_SAE_LISTEN, QKDN_A_SAE_ID);
+	o = put_str(&m, QKDN_A_SAE_ID, "sae-l");
+	BAD(&m, "SAE_LISTEN as root for sae-l (uid 1002)", EACCES,
+	    "caller may not act as this SAE", o, 0);
+	BAD_AS(&cred_a, &m, "SAE_LISTEN as uid 1001 for sae-l", EACCES,
+	       "caller may not act as this SAE", o, 0);
+	BAD_AS(&cred_nocap, &m, "SAE_LISTEN as root without CAP_NET_ADMIN",
+	       EACCES, "caller may not act as this SAE", o, 0);
+	base(&m, QKDN_CMD_SAE_LISTEN, QKDN_A_SAE_ID);
+	o = put_str(&m, QKDN_A_SAE_ID, "sae-b");
+	BAD_AS(&cred_b, &m, "SAE_LISTEN for a remote SAE", EACCES,
+	       "caller may not act as this SAE", o, 0);
+
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-l");
+	sae_listen(_metadata, &l, UID_B, "sae-l");	/* again: same socket */
+	base(&m, QKDN_CMD_SAE_LISTEN, QKDN_A_SAE_ID);
+	o = put_str(&m, QKDN_A_SAE_ID, "sae-l");
+	BAD_AS(&cred_b, &m, "SAE_LISTEN while another socket listens", EBUSY,
+	       "another socket listens for this SAE", o, 0);
+	bad_via(_metadata, &self->s, &l, 0, &m,
+		"SAE_LISTEN on the listening socket, as root", EACCES,
+		"caller may not act as this SAE", o, 0, 0);
+
+	/* It hears the notifications for sae-l. */
+	note_msg(&m, 0, 0x7201, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	expect_session_note(_metadata, r, 0x7201, "sae-b", "sae-l", "kme-2");
+
+	/* Closed: nobody listens for sae-l; another socket may. */
+	nlc_close(&l);
+	note_msg(&m, QKDN_A_SLAVE_SAE_ID, 0x7202, "kme-2", "sae-b", NULL);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-l");
+	BAD(&m, "notification after the listening socket closed",
+	    ECONNREFUSED, "the slave SAE is not listening", o, 0);
+	base(&m, QKDN_CMD_SAE_LISTEN, 0);
+	run_as(_metadata, self->ns, &cred_b, m.nlh, r);
+	EXPECT_EQ(0, r->err) TH_LOG("SAE_LISTEN once the socket closed: %s (%s)",
+				    errname(r->err), r->msg);
+	/* That socket closed in turn when its process ended. */
+	note_msg(&m, QKDN_A_SLAVE_SAE_ID, 0x7202, "kme-2", "sae-b", NULL);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-l");
+	BAD(&m, "notification after the second socket closed", ECONNREFUSED,
+	    "the slave SAE is not listening", o, 0);
+
+	/* The session of the closed socket is gone with it. */
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-l");
+	note_msg(&m, 0, 0x7201, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL the ID of a closed socket's session");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	expect_session_note(_metadata, r, 0x7201, "sae-b", "sae-l", "kme-2");
+	nlc_close(&l);
+	rep_free(r);
+}
+
+/*
+ * The controller's "session creation notification" and the listening
+ * SAE's answer: what the kernel refuses (and the SAE never hears), the
+ * notification it passes on once, answers from others, the response to
+ * the controller with the SAE's errno, the end of the socket.
+ */
+TEST_F_TIMEOUT(node, session_notification, 60)
+{
+	static const uint16_t need[] = {
+		QKDN_A_SESSION_ID, QKDN_A_SRC_NODE_ID, QKDN_A_MASTER_SAE_ID,
+		QKDN_A_SLAVE_SAE_ID,
+	};
+	char long_id[QKDN_ID_MAX + 1], what[96];
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	struct nlc c, l;
+	unsigned int i;
+	struct msg m;
+	uint32_t o;
+
+	ASSERT_TRUE(r != NULL);
+	memset(long_id, 'x', QKDN_ID_MAX);
+	long_id[QKDN_ID_MAX] = '\0';
+	ASSERT_EQ(0, ctrl_listen(&c));
+	note_msg(&m, QKDN_A_SLAVE_SAE_ID, 0x7301, "kme-2", "sae-b", NULL);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-l");
+	BAD(&m, "notification, nobody listening", ECONNREFUSED,
+	    "the slave SAE is not listening", o, 0);
+
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-l");
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		note_msg(&m, need[i], 0x7301, "kme-2", "sae-b", "sae-l");
+		snprintf(what, sizeof(what), "notification without attribute %u",
+			 need[i]);
+		BAD(&m, what, EINVAL, NO_MSG, NO_OFFS, need[i]);
+	}
+	note_msg(&m, QKDN_A_SRC_NODE_ID, 0x7301, NULL, "sae-b", "sae-l");
+	put_str(&m, QKDN_A_SRC_NODE_ID, "kme 2");
+	BAD(&m, "notification from \"kme 2\"", EINVAL,
+	    "node or SAE ID malformed", NO_OFFS, 0);
+	note_msg(&m, QKDN_A_SRC_NODE_ID, 0x7301, NULL, "sae-b", "sae-l");
+	put_str(&m, QKDN_A_SRC_NODE_ID, "");
+	BAD(&m, "notification from \"\"", EINVAL, "node or SAE ID malformed",
+	    NO_OFFS, 0);
+	note_msg(&m, QKDN_A_SRC_NODE_ID, 0x7301, NULL, "sae-b", "sae-l");
+	o = put_strn(&m, QKDN_A_SRC_NODE_ID, "kme-2");
+	BAD(&m, "notification, source without NUL", EINVAL, POLICY_MSG, o, 0);
+	note_msg(&m, QKDN_A_MASTER_SAE_ID, 0x7301, "kme-2", NULL, "sae-l");
+	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae/b");
+	BAD(&m, "notification, master \"sae/b\"", EINVAL,
+	    "node or SAE ID malformed", NO_OFFS, 0);
+	note_msg(&m, QKDN_A_MASTER_SAE_ID, 0x7301, "kme-2", NULL, "sae-l");
+	o = put_str(&m, QKDN_A_MASTER_SAE_ID, long_id);
+	BAD(&m, "notification, master of 64 characters", EINVAL, POLICY_MSG,
+	    o, 0);
+	note_msg(&m, QKDN_A_SLAVE_SAE_ID, 0x7301, "kme-2", "sae-b", NULL);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae l");
+	BAD(&m, "notification, slave \"sae l\"", EINVAL, "ID must be", o, 0);
+	note_msg(&m, QKDN_A_SLAVE_SAE_ID, 0x7301, "kme-2", "sae-b", NULL);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-zz");
+	BAD(&m, "notification for an unknown slave", ENOENT, "no such SAE", o,
+	    0);
+	note_msg(&m, QKDN_A_SLAVE_SAE_ID, 0x7301, "kme-2", "sae-b", NULL);
+	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-b");
+	BAD(&m, "notification for a slave served elsewhere", EOPNOTSUPP,
+	    "slave SAE is not served by this node", o, 0);
+	note_msg(&m, 0, 0x7301, "kme-2", "sae-b", "sae-l");
+	o = put_u32(&m, QKDN_A_ERRNO, ECONNREFUSED);
+	BAD(&m, "notification with ERRNO", EINVAL,
+	    "only an answer may carry an error", o, 0);
+	EXPECT_FALSE(sae_read(&l, 100, 0, r))
+		TH_LOG("the SAE heard of a refused notification");
+
+	/* A good one: sae-l hears it, once. */
+	note_msg(&m, 0, 0x7301, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	expect_session_note(_metadata, r, 0x7301, "sae-b", "sae-l", "kme-2");
+	note_msg(&m, QKDN_A_SESSION_ID, 0, "kme-2", "sae-b", "sae-l");
+	o = put_u32(&m, QKDN_A_SESSION_ID, 0x7301);
+	BAD(&m, "notification with a session ID in use", EEXIST,
+	    "session ID already in use here", o, 0);
+	EXPECT_FALSE(sae_read(&l, 100, 0, r))
+		TH_LOG("the SAE heard of a duplicate notification");
+
+	/* Answers that do not count. */
+	session_answer_msg(&m, 0x7301, 0);
+	bad(_metadata, &self->s, self->ns, &cred_b, &m,
+	    "answer from another socket of uid 1002", EACCES,
+	    "only the socket listening for the slave SAE may answer", NO_OFFS,
+	    0, 0);
+	bad_via(_metadata, &self->s, &l, 0, &m,
+		"answer from the listening socket as root", EACCES,
+		"only the socket listening for the slave SAE may answer",
+		NO_OFFS, 0, 0);
+	bad_via(_metadata, &self->s, &l, UID_A, &m,
+		"answer from the listening socket as uid 1001", EACCES,
+		"only the socket listening for the slave SAE may answer",
+		NO_OFFS, 0, 0);
+	o = session_answer_msg(&m, 0x7302, 0);
+	bad_via(_metadata, &self->s, &l, UID_B, &m, "answer for no session",
+		ENOENT, "no session notification awaits an answer", o, 0, 0);
+	req(&m, QKDN_CMD_SESSION);
+	put_u32(&m, QKDN_A_ERRNO, 0);
+	bad_via(_metadata, &self->s, &l, UID_B, &m, "answer without SESSION_ID",
+		EINVAL, NO_MSG, NO_OFFS, QKDN_A_SESSION_ID, 0);
+	req(&m, QKDN_CMD_SESSION);
+	put_u32(&m, QKDN_A_SESSION_ID, 0x7301);
+	o = put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX + 1);
+	bad_via(_metadata, &self->s, &l, UID_B, &m, "answer with ERRNO 512",
+		ERANGE, "out of range", o, 0, 0);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("the controller heard a refused answer (msg %u)", q.msg);
+
+	/* Accepted: the controller hears it; a second answer is refused. */
+	session_answer_msg(&m, 0x7301, -1);
+	sae_ok(_metadata, &l, UID_B, &m, "SESSION accepting");
+	ASSERT_TRUE(ctrl_read(&c, 2000, &q)) TH_LOG("no response to the controller");
+	expect_session_resp(_metadata, &q, 0x7301, "kme-2", "kme-1", "sae-b",
+			    "sae-l", 0);
+	o = session_answer_msg(&m, 0x7301, EPERM);
+	bad_via(_metadata, &self->s, &l, UID_B, &m, "a second answer", ENOENT,
+		"no session notification awaits an answer", o, 0, 0);
+	note_msg(&m, QKDN_A_SESSION_ID, 0, "kme-2", "sae-b", "sae-l");
+	o = put_u32(&m, QKDN_A_SESSION_ID, 0x7301);
+	BAD(&m, "notification for the accepted session", EEXIST,
+	    "session ID already in use here", o, 0);
+
+	/* Refused with the SAE's errno: the session is forgotten. */
+	note_msg(&m, 0, 0x7302, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	session_answer_msg(&m, 0x7302, EPERM);
+	sae_ok(_metadata, &l, UID_B, &m, "SESSION refusing");
+	ASSERT_TRUE(ctrl_read(&c, 2000, &q));
+	expect_session_resp(_metadata, &q, 0x7302, "kme-2", "kme-1", "sae-b",
+			    "sae-l", EPERM);
+	note_msg(&m, 0, 0x7302, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL the refused session's ID again");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+
+	/*
+	 * The socket closes: its unanswered notification is refused with
+	 * ECONNREFUSED, its accepted session ends.
+	 */
+	nlc_close(&l);
+	ASSERT_TRUE(ctrl_read(&c, 2000, &q));
+	expect_session_resp(_metadata, &q, 0x7302, "kme-2", "kme-1", "sae-b",
+			    "sae-l", ECONNREFUSED);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("a second response as the socket closed (session %u)",
+		       q.session);
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-l");
+	note_msg(&m, 0, 0x7301, "kme-2", "sae-b", "sae-l");
+	ok_req(_metadata, &self->s, &m, "CTRL the ID of an ended session");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	nlc_close(&l);
+	nlc_close(&c);
+	rep_free(r);
+}
+
+#define SUPPLY_LEN_MSG	"Kx key supply frame length does not match its content"
+
+/* Malformed "key supply notification" and response frames. */
+TEST_F(node, kx_frame_supply)
+{
+	uint8_t ids[(QKDN_KEYS_PER_REQUEST + 1) * QKDN_KEY_ID_LEN];
+	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	char unterminated[QKDN_ID_MAX + 1];
+	struct kxf *f = malloc(sizeof(*f));
+	uint8_t id[QKDN_RELAY_ID_LEN];
+	struct rep *r = rep_new();
+	struct kx_supply *s;
+	struct kx_supply_done *d;
+	uint64_t bad_frames;
+	struct msg m;
+
+	ASSERT_TRUE(f && a && b && r);
+	memset(unterminated, 's', QKDN_ID_MAX);
+	unterminated[QKDN_ID_MAX] = '\0';
+	make_ids(ids, QKDN_KEYS_PER_REQUEST + 1, 0x5a);
+	name_id(id, "supply-x");
+
+	kx_init(f, KX_SUPPLY, 1, 0);
+	kx_put(f, sizeof(*s) - 1);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY body too short", EINVAL,
+	       SUPPLY_LEN_MSG);
+	s = kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "sae-l",
+		      ids);
+	s->count = 0;
+	f->len -= QKDN_KEY_ID_LEN;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of no key", EINVAL,
+	       SUPPLY_LEN_MSG);
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32,
+		  QKDN_KEYS_PER_REQUEST + 1, "sae-b", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 129 keys", EINVAL,
+	       SUPPLY_LEN_MSG);
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 2, "sae-b", "sae-l", ids);
+	f->len -= QKDN_KEY_ID_LEN;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY missing a key ID", EINVAL,
+	       SUPPLY_LEN_MSG);
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "sae-l", ids);
+	kx_put(f, QKDN_KEY_ID_LEN);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY with an extra key ID", EINVAL,
+	       SUPPLY_LEN_MSG);
+
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 7, 1, "sae-b", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 56-bit keys", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 1025, 1, "sae-b", "sae-l",
+		  ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 8200-bit keys", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 0, 1, "sae-b", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 0-bit keys", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 0, 2, 0, 32, 1, "sae-b", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY for session 0", EINVAL,
+	       "Kx key supply notification malformed");
+	memcpy(ids + 2 * QKDN_KEY_ID_LEN, ids, QKDN_KEY_ID_LEN);
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 3, "sae-b", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY naming a key ID twice",
+	       EINVAL, "Kx key supply notification malformed");
+	make_ids(ids, QKDN_KEYS_PER_REQUEST + 1, 0x5a);
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY with an empty master", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY with an empty slave", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, unterminated, "sae-l",
+		  ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY master without NUL", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", unterminated,
+		  ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY slave without NUL", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae b", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY master \"sae b\"", EINVAL,
+	       "Kx key supply notification malformed");
+	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "sae/l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY slave \"sae/l\"", EINVAL,
+	       "Kx key supply notification malformed");
+
+	kx_init(f, KX_SUPPLY_DONE, 1, 0);
+	kx_put(f, sizeof(*d) - 1);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE body too short", EINVAL,
+	       SUPPLY_LEN_MSG);
+	kx_supply_done(f, 1, 0, id, 7, 0, QKDN_KEYS_PER_REQUEST + 1, ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE of 129 keys", EINVAL,
+	       SUPPLY_LEN_MSG);
+	kx_supply_done(f, 1, 0, id, 7, 0, 2, ids);
+	f->len -= QKDN_KEY_ID_LEN;
+	kx_set_len(f, f->len);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE missing a key ID",
+	       EINVAL, SUPPLY_LEN_MSG);
+	kx_supply_done(f, 1, 0, id, 7, 0, 0, ids);
+	kx_put(f, QKDN_KEY_ID_LEN);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE with an extra key ID",
+	       EINVAL, SUPPLY_LEN_MSG);
+	kx_supply_done(f, 1, 0, id, 7, ERRNO_MAX + 1, 0, ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE with errno 512", EINVAL,
+	       "Kx key supply response malformed");
+	kx_supply_done(f, 1, 0, id, 7, UINT32_MAX, 1, ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE with errno 2^32-1",
+	       EINVAL, "Kx key supply response malformed");
+	kx_supply(f, 0, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "sae-l", ids);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY without sequence number",
+	       EINVAL, "without sequence number");
+
+	/* Well-formed responses to no supply of this node: taken, ignored. */
+	bad_frames = link_stat(&self->s, 1, QKDN_A_STATS_FRAMES_BAD);
+	ASSERT_TRUE(take_snap(&self->s, a, false));
+	kx_supply_done(f, 1, 0, id, 7, 0, 0, NULL);
+	frame_req(&m, 1, f);
+	nlc_txrx(&self->s, m.nlh, r);
+	EXPECT_EQ(0, r->err) TH_LOG("SUPPLY_DONE of no supply: %s (%s)",
+				    errname(r->err), r->msg);
+	kx_supply_done(f, 2, 0, id, 7, ERRNO_MAX, QKDN_KEYS_PER_REQUEST, ids);
+	frame_req(&m, 1, f);
+	nlc_txrx(&self->s, m.nlh, r);
+	EXPECT_EQ(0, r->err) TH_LOG("SUPPLY_DONE of 128 keys of no supply: %s (%s)",
+				    errname(r->err), r->msg);
+	ASSERT_TRUE(take_snap(&self->s, b, false));
+	EXPECT_EQ(SIZE_MAX, snap_diff(a, b));
+	EXPECT_EQ(bad_frames, link_stat(&self->s, 1, QKDN_A_STATS_FRAMES_BAD));
+	rep_free(r);
+	free(a);
+	free(b);
+	free(f);
+}
+
+/* A well-formed key supply notification the pool cannot hold. */
+TEST_F(node, kx_supply_mismatch)
+{
+	struct kxf *f = malloc(sizeof(*f));
+
+	ASSERT_TRUE(f != NULL);
+	kx_supply(f, 1, 0, "supply-1", 7, 2, 0, 32, 1, "sae-b", "sae-l", NULL);
+	kx_bad(_metadata, &self->s, f, "Kx SUPPLY from an empty pool", EPROTO,
+	       "Kx key supply does not match the pool");
+	free(f);
+}
+
 /* ====================================================================
  * pair.*: nodes kme-1 (index 0) and kme-2 (index 1), one qkdsim pair,
  * link 1 at kme-1 and link 7 at kme-2, Kx frames carried by a thread of
@@ -5785,6 +7018,316 @@ TEST_F_TIMEOUT(pair, replayed_frames, 120)
  * The hash of the relay MAC against published GCM test vectors.
  * ==================================================================== */
 
+/* ---- Q.4160 messages on the "events" group ---- */
+
+/* A QKDN_EVENT_MESSAGE event. */
+struct msg_ev {
+	uint32_t msg, count, err;
+	int dir;			/* -1: none */
+	bool has_src, has_dst, has_count, has_err, has_errmsg, has_relay;
+	char peer[96], src[QKDN_ID_MAX], dst[QKDN_ID_MAX];
+};
+
+static int msg_ev_cb(const struct nlattr *a, void *data)
+{
+	bool u32 = mnl_attr_get_payload_len(a) == sizeof(uint32_t);
+	struct msg_ev *e = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case QKDN_A_MSG:
+		if (u32)
+			e->msg = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_MSG_DIR:
+		if (mnl_attr_get_payload_len(a) == sizeof(uint8_t))
+			e->dir = mnl_attr_get_u8(a);
+		break;
+	case QKDN_A_MSG_PEER:
+		copy_str(e->peer, sizeof(e->peer), a);
+		break;
+	case QKDN_A_SRC_NODE_ID:
+		e->has_src = true;
+		copy_str(e->src, sizeof(e->src), a);
+		break;
+	case QKDN_A_DST_NODE_ID:
+		e->has_dst = true;
+		copy_str(e->dst, sizeof(e->dst), a);
+		break;
+	case QKDN_A_KEY_COUNT:
+		e->has_count = u32;
+		if (u32)
+			e->count = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_ERRNO:
+		e->has_err = true;
+		if (u32)
+			e->err = mnl_attr_get_u32(a);
+		break;
+	case QKDN_A_ERRMSG:
+		e->has_errmsg = true;
+		break;
+	case QKDN_A_RELAY_ID:
+		e->has_relay = true;
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/*
+ * The QKDN_EVENT_MESSAGE events that came on s until none came for
+ * quiet_ms: the first max in ev, the number of all returned.
+ */
+static unsigned int msg_events(struct nlc *s, int quiet_ms, struct msg_ev *ev,
+			       unsigned int max)
+{
+	int fd = mnl_socket_get_fd(s->nl);
+	unsigned int n = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const struct nlmsghdr *nlh;
+		ssize_t got;
+		int len;
+
+		if (poll(&p, 1, quiet_ms) <= 0)
+			return n;
+		got = recv(fd, s->rx, RX_MAX, MSG_DONTWAIT);
+		if (got <= 0)
+			continue;
+		len = got;
+		for (nlh = (const struct nlmsghdr *)s->rx;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+
+			if (nlh->nlmsg_type != qkdn_family ||
+			    g->cmd != QKDN_CMD_EVENT ||
+			    get_num(nlh, QKDN_A_EVENT) != QKDN_EVENT_MESSAGE)
+				continue;
+			if (n < max) {
+				memset(&ev[n], 0, sizeof(ev[n]));
+				ev[n].dir = -1;
+				mnl_attr_parse(nlh, GENL_HDRLEN, msg_ev_cb,
+					       &ev[n]);
+			}
+			n++;
+		}
+	}
+}
+
+/* An event expected: src, dst NULL and count 0 must be absent. */
+struct ev_want {
+	uint32_t msg;
+	uint8_t dir;
+	const char *peer, *src, *dst;
+	uint32_t count;
+};
+
+/* The events of node are exactly w, in order, none with an error. */
+static void expect_events(struct __test_metadata *_metadata,
+			  const char *node, const struct msg_ev *ev,
+			  unsigned int n, const struct ev_want *w,
+			  unsigned int nw)
+{
+	unsigned int i;
+
+	EXPECT_EQ(nw, n) TH_LOG("%s: %u message events, expected %u", node, n,
+				nw);
+	for (i = 0; i < n && i < nw; i++) {
+		const struct msg_ev *e = &ev[i];
+		bool ok = e->msg == w[i].msg && e->dir == w[i].dir &&
+			  !strcmp(e->peer, w[i].peer) &&
+			  e->has_src == !!w[i].src &&
+			  (!w[i].src || !strcmp(e->src, w[i].src)) &&
+			  e->has_dst == !!w[i].dst &&
+			  (!w[i].dst || !strcmp(e->dst, w[i].dst)) &&
+			  e->has_count == !!w[i].count &&
+			  e->count == w[i].count && !e->has_err &&
+			  !e->has_errmsg && !e->has_relay;
+
+		EXPECT_TRUE(ok)
+			TH_LOG("%s event %u: %u/%d %s src %s dst %s keys %u%s%s%s, expected %u/%u %s src %s dst %s keys %u",
+			       node, i, e->msg, e->dir, e->peer,
+			       e->has_src ? e->src : "-",
+			       e->has_dst ? e->dst : "-", e->count,
+			       e->has_err ? " errno" : "",
+			       e->has_errmsg ? " errmsg" : "",
+			       e->has_relay ? " relay-id" : "", w[i].msg,
+			       w[i].dir, w[i].peer, w[i].src ? w[i].src : "-",
+			       w[i].dst ? w[i].dst : "-", w[i].count);
+	}
+}
+
+#define RCVD	QKDN_MSG_DIR_RECEIVED
+#define SENT	QKDN_MSG_DIR_SENT
+
+/*
+ * The Q.4160 messages each KM reports on "events", in order, for an I.1
+ * exchange and an I.2 exchange between the two nodes; this program is
+ * the QKDN controller of both and sae-b's application at kme-2. In I.2,
+ * sae-a gets exactly the keys sae-b took, from kme-1's stream.
+ */
+TEST_F_TIMEOUT(pair, message_events, 120)
+{
+	static const struct ev_want i1[2][2] = {
+		{
+			{ QKDN_MSG_KEY_REQUEST, RCVD, "sae:sae-a", NULL,
+			  "kme-2", 2 },
+			{ QKDN_MSG_KEY_REQUEST_RESPONSE, SENT, "sae:sae-a",
+			  NULL, "kme-2", 2 },
+		}, {
+			{ QKDN_MSG_KEY_REQUEST_WITH_ID, RCVD, "sae:sae-b",
+			  NULL, NULL, 2 },
+			{ QKDN_MSG_KEY_REQUEST_RESPONSE, SENT, "sae:sae-b",
+			  NULL, NULL, 2 },
+		},
+	};
+	static const struct ev_want i2[2][8] = {
+		{
+			{ QKDN_MSG_SESSION_CREATION_REQUEST, RCVD,
+			  "sae:sae-a", NULL, "kme-2", 0 },
+			{ QKDN_MSG_SESSION_CREATION_REQUEST, SENT,
+			  "controller", "kme-1", "kme-2", 0 },
+			{ QKDN_MSG_SESSION_CREATION_RESPONSE, RCVD,
+			  "controller", NULL, "kme-2", 0 },
+			{ QKDN_MSG_SESSION_CREATION_RESPONSE, SENT,
+			  "sae:sae-a", NULL, "kme-2", 0 },
+			{ QKDN_MSG_KEY_REQUEST_WITH_SESSION_ID, RCVD,
+			  "sae:sae-a", NULL, "kme-2", 4 },
+			{ QKDN_MSG_KEY_SUPPLY_NOTIFICATION, SENT, "km:kme-2",
+			  NULL, "kme-2", 4 },
+			{ QKDN_MSG_KEY_SUPPLY_NOTIFICATION_RESPONSE, RCVD,
+			  "km:kme-2", NULL, "kme-2", 3 },
+			{ QKDN_MSG_SESSION_KEY_RESPONSE, SENT, "sae:sae-a",
+			  NULL, "kme-2", 3 },
+		}, {
+			{ QKDN_MSG_SESSION_CREATION_NOTIFICATION, RCVD,
+			  "controller", "kme-1", NULL, 0 },
+			{ QKDN_MSG_SESSION_CREATION_NOTIFICATION, SENT,
+			  "sae:sae-b", "kme-1", NULL, 0 },
+			{ QKDN_MSG_SESSION_NOTIFICATION_RESPONSE, RCVD,
+			  "sae:sae-b", "kme-1", NULL, 0 },
+			{ QKDN_MSG_SESSION_NOTIFICATION_RESPONSE, SENT,
+			  "controller", "kme-1", "kme-2", 0 },
+			{ QKDN_MSG_KEY_SUPPLY_NOTIFICATION, RCVD, "km:kme-1",
+			  "kme-1", NULL, 4 },
+			{ QKDN_MSG_PROACTIVE_KEY_SUPPLY, SENT, "sae:sae-b",
+			  "kme-1", NULL, 4 },
+			{ QKDN_MSG_PROACTIVE_KEY_SUPPLY_RESPONSE, RCVD,
+			  "sae:sae-b", "kme-1", NULL, 0 },
+			{ QKDN_MSG_KEY_SUPPLY_NOTIFICATION_RESPONSE, SENT,
+			  "km:kme-1", "kme-1", NULL, 3 },
+		},
+	};
+	const uint32_t sid = 0x5e5503;
+	struct msg_ev *ev = calloc(64, sizeof(*ev));
+	struct keyset *k = malloc(sizeof(*k)), *kb = malloc(sizeof(*kb));
+	struct rep *r = rep_new(), *lr = rep_new();
+	uint8_t took[3 * QKDN_KEY_ID_LEN], want[32];
+	struct nlc evs[2], ctl[2], l;
+	struct ctrl_req q, q2;
+	unsigned int i, j, n;
+	struct msg m;
+	pid_t pid;
+
+	ASSERT_TRUE(ev && k && kb && r && lr);
+	fill(_metadata, self, 2);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, setns(self->ns[i], CLONE_NEWNET));
+		ASSERT_EQ(0, group_listen(&evs[i], QKDN_MCGRP_EVENTS));
+		ASSERT_EQ(0, ctrl_listen(&ctl[i]));
+	}
+	ASSERT_EQ(0, sae_open(&l, UID_B));	/* at kme-2 */
+	sae_listen(_metadata, &l, UID_B, "sae-b");
+
+	/* I.1: sae-a's key request at kme-1, sae-b's by ID at kme-2. */
+	roundtrip(_metadata, self, 0, 2, 256, k);
+	for (i = 0; i < 2; i++) {
+		n = msg_events(&evs[i], 300, ev, 64);
+		expect_events(_metadata, node_ids[i], ev, n, i1[i], 2);
+	}
+
+	/* I.2: the session. */
+	pid = session_new_as(self->ns[0], &cred_a, "sae-a", "sae-b", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&ctl[0], 10000, &q))
+		TH_LOG("kme-1 asked its controller nothing");
+	expect_session_req(_metadata, &q, "kme-1", "kme-2", "sae-a", "sae-b");
+	note_msg(&m, 0, sid, "kme-1", "sae-a", "sae-b");
+	ok_req(_metadata, &self->c[1], &m,
+	       "CTRL session creation notification at kme-2");
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, lr));
+	expect_session_note(_metadata, lr, sid, "sae-a", "sae-b", "kme-1");
+	session_answer_msg(&m, sid, 0);
+	sae_ok(_metadata, &l, UID_B, &m, "SESSION accepting");
+	ASSERT_TRUE(ctrl_read(&ctl[1], 2000, &q2));
+	expect_session_resp(_metadata, &q2, sid, "kme-1", "kme-2", "sae-a",
+			    "sae-b", 0);
+	session_created(_metadata, &self->c[0], q.ctrl_id, sid);
+	wait_child(_metadata, pid);
+	expect_session(_metadata, r, sid, "sae-a", "sae-b");
+
+	/* Four keys offered to sae-b, which takes 1, 2 and 4. */
+	pid = session_key_get(self->ns[0], &cred_a, "sae-a", "sae-b", sid, 4,
+			      256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(sae_read(&l, 10000, QKDN_CMD_KEY_SUPPLY, lr))
+		TH_LOG("sae-b got no keys");
+	EXPECT_EQ(sid, get_num((const struct nlmsghdr *)lr->data,
+			       QKDN_A_SESSION_ID));
+	ASSERT_TRUE(keys_parse(lr, kb));
+	ASSERT_EQ(4U, kb->n);
+	for (i = 0, j = 0; i < 4; i++) {
+		model(self->seed, true, self->used[0] + i * 32, 32, want);
+		EXPECT_EQ(32U, kb->len[i]);
+		EXPECT_EQ(0, memcmp(want, kb->data[i], 32))
+			TH_LOG("key %u is not kme-1's stream", i);
+		if (i != 2)
+			memcpy(took + QKDN_KEY_ID_LEN * j++, kb->id[i],
+			       QKDN_KEY_ID_LEN);
+	}
+	self->used[0] += 4 * 32;
+	supply_answer_msg(&m, sid, took, 3, NULL);
+	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking 3 of 4 keys");
+	wait_child(_metadata, pid);
+	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET with the session: %s (%s)",
+				    errname(r->err), r->msg);
+	EXPECT_EQ(sid, get_num((const struct nlmsghdr *)r->data,
+			       QKDN_A_SESSION_ID));
+	ASSERT_TRUE(keys_parse(r, k));
+	ASSERT_EQ(3U, k->n);
+	for (i = 0, j = 0; i < 4; i++) {
+		if (i == 2)
+			continue;
+		EXPECT_EQ(0, memcmp(k->id[j], kb->id[i], QKDN_KEY_ID_LEN))
+			TH_LOG("sae-a's key %u is not sae-b's key %u", j, i);
+		EXPECT_EQ(32U, k->len[j]);
+		EXPECT_EQ(0, memcmp(k->data[j], kb->data[i], 32))
+			TH_LOG("sae-a and sae-b hold different bytes for key %u",
+			       i);
+		j++;
+	}
+	for (i = 0; i < 2; i++) {
+		n = msg_events(&evs[i], 300, ev, 64);
+		expect_events(_metadata, node_ids[i], ev, n, i2[i], 8);
+	}
+	ASSERT_TRUE(fwd_quiet(&self->f, 300));
+	wait_pools(_metadata, self);
+	expect_fwd_clean(_metadata, self);
+	nlc_close(&l);
+	for (i = 0; i < 2; i++) {
+		nlc_close(&evs[i]);
+		nlc_close(&ctl[i]);
+	}
+	rep_free(lr);
+	rep_free(r);
+	free(kb);
+	free(k);
+	free(ev);
+}
+
+#undef RCVD
+#undef SENT
+
 static void unhex(const char *s, uint8_t *out, size_t n)
 {
 	size_t i;
@@ -5858,7 +7401,8 @@ TEST(ghash_gcm_vectors)
  * link daemon of kme-2 and plays kme-1: it announces the blocks kme-1
  * holds and builds the frames kme-1 would send, the pads and MAC keys
  * taken from kme-1's stream (its even blocks: "kme-1" < "kme-2"), which
- * kme-2 holds as the peer's.
+ * kme-2 holds as the peer's. The tests of I.4b at KM2 add link 8 to kme-3,
+ * on a pair of its own (relay_link2()).
  *	kme-2: sae-b (uid 1002); sae-a at kme-1, sae-z at kme-0, sae-y at
  *	kme-9
  * ==================================================================== */
@@ -5878,7 +7422,16 @@ FIXTURE(relay) {
 	uint8_t h[MAC_LEN];	/* kme-2's hash key for kme-1's frames */
 	uint64_t own_used;	/* bytes of kme-2's own stream taken */
 	uint8_t h_tx[MAC_LEN];	/* the hash key of kme-2's frames */
+	/* Link 8 to kme-3, where a test makes it (relay_link2()). */
+	uint32_t pair2;
+	uint64_t seed2;
+	uint64_t tx2_seq;	/* kme-3's last sequenced frame */
+	uint64_t rx2_seq;	/* kme-2's last sequenced frame on link 8 */
+	uint64_t used2;		/* bytes of kme-2's own stream of link 8 */
+	uint8_t h2_tx[MAC_LEN];	/* the hash key of its frames there */
 };
+
+#define HOP_LINK	8	/* kme-2's link to kme-3 (relay_link2()) */
 
 /* Hands kme-2 a frame of kme-1; r gets the answer. */
 static int peer_frame(FIXTURE_DATA(relay) *self, const struct kxf *f,
@@ -5892,18 +7445,23 @@ static int peer_frame(FIXTURE_DATA(relay) *self, const struct kxf *f,
 }
 
 /*
- * Reads kme-2's frames for up to ms and acknowledges them; true once one
- * of type about relay id came (relay frames start with the relay ID),
- * copied to out.
+ * Reads kme-2's frames on every link for up to ms and acknowledges them;
+ * true once one on link of type about id came (relay and supply frames
+ * start with their ID; NULL: any), copied to out.
  */
-static bool peer_wait(FIXTURE_DATA(relay) *self, uint8_t type,
+static bool link_wait(FIXTURE_DATA(relay) *self, uint32_t link, uint8_t type,
 		      const uint8_t *id, struct kxf *out, int ms)
 {
 	int fd = mnl_socket_get_fd(self->kx.nl);
-	uint64_t deadline = now_ms() + ms, seen = self->rx_seq;
+	uint64_t deadline = now_ms() + ms;
+	uint64_t seen[2] = { self->rx_seq, self->rx2_seq };
+	uint64_t *last[2] = { &self->rx_seq, &self->rx2_seq };
+	const uint32_t links[2] = { RELAY_LINK, HOP_LINK };
 	struct rep *r = rep_new();
 	bool found = false;
 	struct kxf *f;
+	struct msg m;
+	int i;
 
 	while (!found && now_ms() < deadline) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -5924,22 +7482,27 @@ static bool peer_wait(FIXTURE_DATA(relay) *self, uint8_t type,
 			const uint8_t *fr;
 			struct kx_hdr h;
 			uint16_t flen;
+			uint64_t lid;
 
 			if (nlh->nlmsg_type != qkdn_family ||
 			    g->cmd != QKDN_CMD_KX_FRAME)
 				continue;
 			a = attr_find(nlh, QKDN_A_KX_FRAME);
-			if (!a || mnl_attr_get_payload_len(a) < sizeof(h))
+			lid = get_num(nlh, QKDN_A_LINK_ID);
+			if (!a || mnl_attr_get_payload_len(a) < sizeof(h) ||
+			    (lid != RELAY_LINK && lid != HOP_LINK))
 				continue;
+			i = lid == HOP_LINK;
 			fr = mnl_attr_get_payload(a);
 			flen = mnl_attr_get_payload_len(a);
 			memcpy(&h, fr, sizeof(h));
-			if (le64toh(h.seq) > seen)
-				seen = le64toh(h.seq);
-			if (!found && h.type == type &&
+			if (le64toh(h.seq) > seen[i])
+				seen[i] = le64toh(h.seq);
+			if (!found && lid == link && h.type == type &&
 			    flen >= sizeof(h) + QKDN_RELAY_ID_LEN &&
 			    flen <= sizeof(out->b) &&
-			    !memcmp(fr + sizeof(h), id, QKDN_RELAY_ID_LEN)) {
+			    (!id || !memcmp(fr + sizeof(h), id,
+					    QKDN_RELAY_ID_LEN))) {
 				out->len = flen;
 				memcpy(out->b, fr, flen);
 				found = true;
@@ -5947,14 +7510,24 @@ static bool peer_wait(FIXTURE_DATA(relay) *self, uint8_t type,
 		}
 	}
 	f = malloc(sizeof(*f));
-	if (f && r && seen > self->rx_seq) {
-		self->rx_seq = seen;
-		kx_init(f, KX_ACK, 0, seen);
-		peer_frame(self, f, r);
+	for (i = 0; i < 2; i++) {
+		if (!f || !r || seen[i] <= *last[i])
+			continue;
+		*last[i] = seen[i];
+		kx_init(f, KX_ACK, 0, seen[i]);
+		frame_req(&m, links[i], f);
+		nlc_txrx(&self->s, m.nlh, r);
 	}
 	free(f);
 	rep_free(r);
 	return found;
+}
+
+/* The same on link 7, to kme-1. */
+static bool peer_wait(FIXTURE_DATA(relay) *self, uint8_t type,
+		      const uint8_t *id, struct kxf *out, int ms)
+{
+	return link_wait(self, RELAY_LINK, type, id, out, ms);
 }
 
 /* A RELAY_DONE of kme-2 about relay id, within ms. */
@@ -6036,18 +7609,6 @@ static void relay_init(struct relay_desc *d, const char *name,
 	d->key_bytes = kb;
 	d->hop = strcmp(src, "kme-1") ? 2 : 1;
 	d->ids = ids;
-}
-
-static void make_ids(uint8_t *ids, unsigned int n, uint8_t tag)
-{
-	unsigned int i;
-
-	memset(ids, 0, n * QKDN_KEY_ID_LEN);
-	for (i = 0; i < n; i++) {
-		ids[i * QKDN_KEY_ID_LEN] = tag;
-		ids[i * QKDN_KEY_ID_LEN + 1] = i + 1;
-		ids[i * QKDN_KEY_ID_LEN + QKDN_KEY_ID_LEN - 1] = 0x7e;
-	}
 }
 
 /* "Key request with ID" of sae-b at kme-2 for the keys ids of master. */
@@ -6185,6 +7746,8 @@ FIXTURE_TEARDOWN(relay)
 	nlc_close(&self->s);
 	if (self->pair)
 		qkdsim_del(self->pair);
+	if (self->pair2)
+		qkdsim_del(self->pair2);
 	if (self->ns[0] >= 0)
 		close(self->ns[0]);
 	if (self->ns[1] >= 0)
@@ -6606,16 +8169,26 @@ static uint64_t own_bytes(FIXTURE_DATA(relay) *self)
 	return pool_get(&self->s, RELAY_LINK, NULL, &p) ? p.own : UINT64_MAX;
 }
 
+/* kme-2's own stream of one of its links, as its frames take it. */
+struct tx_stream {
+	uint32_t link;
+	uint64_t seed;
+	bool even;		/* kme-2 allocates from the even blocks */
+	uint64_t *used;		/* bytes taken */
+	uint8_t *h;		/* the MAC hash key in use */
+};
+
 /*
- * The "key relay" frame kme-2 sent for relay id: its fields as in want,
- * its pads the next bytes of kme-2's own stream (odd blocks), its tag
- * right. On the first hop keys gets the keys (the pad); past it the
- * ciphertext must hide keys. ids gets the key IDs.
+ * The "key relay" frame kme-2 sent on ts->link for relay id: its fields
+ * as in want, its pads the next bytes of the stream, its tag right. On
+ * the first hop keys gets the keys (the pad); past it the ciphertext must
+ * hide keys. ids gets the key IDs.
  */
-static void expect_tx_frame(struct __test_metadata *_metadata,
-			    FIXTURE_DATA(relay) *self, const uint8_t *id,
-			    const struct relay_desc *want, uint8_t *keys,
-			    uint8_t *ids)
+static void expect_link_frame(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(relay) *self,
+			      const struct tx_stream *ts, const uint8_t *id,
+			      const struct relay_desc *want, uint8_t *keys,
+			      uint8_t *ids)
 {
 	uint32_t n = want->count * want->key_bytes, take = 0, i;
 	struct kxf *f = malloc(sizeof(*f));
@@ -6623,10 +8196,11 @@ static void expect_tx_frame(struct __test_metadata *_metadata,
 	const struct kx_relay *b;
 	struct relay_layout l;
 	const uint8_t *body;
+	uint64_t used = *ts->used;
 
 	ASSERT_TRUE(f && pad);
-	ASSERT_TRUE(peer_wait(self, KX_RELAY, id, f, 5000))
-		TH_LOG("kme-2 sent no key relay frame");
+	ASSERT_TRUE(link_wait(self, ts->link, KX_RELAY, id, f, 5000))
+		TH_LOG("kme-2 sent no key relay frame on link %u", ts->link);
 	body = f->b + sizeof(struct kx_hdr);
 	b = (const struct kx_relay *)body;
 	relay_layout(want->nroute, want->count, want->key_bytes,
@@ -6644,19 +8218,20 @@ static void expect_tx_frame(struct __test_metadata *_metadata,
 	for (i = 0; i < want->nroute; i++)
 		EXPECT_STREQ(want->route[i],
 			     (const char *)body + l.route + i * QKDN_ID_MAX);
-	EXPECT_EQ(2 * (self->own_used / BLOCK_SIZE) + 1, le64toh(b->pad_seq));
-	EXPECT_EQ(self->own_used % BLOCK_SIZE, le32toh(b->pad_off));
+	EXPECT_EQ(2 * (used / BLOCK_SIZE) + (ts->even ? 2 : 1),
+		  le64toh(b->pad_seq));
+	EXPECT_EQ(used % BLOCK_SIZE, le32toh(b->pad_off));
 
 	if (want->flags & RELAY_F_NEWKEY) {
-		model(self->seed, false, self->own_used, MAC_LEN, self->h_tx);
+		model(ts->seed, ts->even, used, MAC_LEN, ts->h);
 		take += MAC_LEN;
 	}
-	model(self->seed, false, self->own_used + take, MAC_LEN, s);
+	model(ts->seed, ts->even, used + take, MAC_LEN, s);
 	take += MAC_LEN;
-	model(self->seed, false, self->own_used + take, n, pad);
+	model(ts->seed, ts->even, used + take, n, pad);
 	take += n;
-	self->own_used += take;
-	ghash(self->h_tx, body, l.tag, tag);
+	*ts->used += take;
+	ghash(ts->h, body, l.tag, tag);
 	for (i = 0; i < MAC_LEN; i++)
 		tag[i] ^= s[i];
 	EXPECT_EQ(0, memcmp(tag, body + l.tag, MAC_LEN))
@@ -6672,6 +8247,20 @@ static void expect_tx_frame(struct __test_metadata *_metadata,
 	memcpy(ids, body + l.ids, want->count * QKDN_KEY_ID_LEN);
 	free(pad);
 	free(f);
+}
+
+/* The same on link 7, from kme-2's stream of it (odd blocks). */
+static void expect_tx_frame(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(relay) *self, const uint8_t *id,
+			    const struct relay_desc *want, uint8_t *keys,
+			    uint8_t *ids)
+{
+	const struct tx_stream ts = {
+		.link = RELAY_LINK, .seed = self->seed, .even = false,
+		.used = &self->own_used, .h = self->h_tx,
+	};
+
+	expect_link_frame(_metadata, self, &ts, id, want, keys, ids);
 }
 
 /* kme-1 tells kme-2 how relay id ended. */
@@ -6988,6 +8577,1119 @@ TEST_F_TIMEOUT(relay, hop, 60)
 	EXPECT_TRUE(t >= 1900) TH_LOG("timed out after %" PRIu64 " ms", t);
 	nlc_close(&c);
 	rep_free(r);
+	free(f);
+}
+
+/* ---- kme-2 as a KM of proactive key supply (I.2) ---- */
+
+#define BAD_NS(m, what, err, msg, offs, miss) \
+	bad(_metadata, &self->s, -1, NULL, m, what, err, msg, offs, miss, \
+	    F_NOSTATS)
+
+/*
+ * The controller tells kme-2 of session id of sae-a (at kme-1) with sae-b;
+ * the application on l accepts it; c, if given, hears the response.
+ */
+static void relay_session(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(relay) *self, struct nlc *l,
+			  struct nlc *c, uint32_t id)
+{
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	struct msg m;
+
+	ASSERT_TRUE(r != NULL);
+	note_msg(&m, 0, id, "kme-1", "sae-a", "sae-b");
+	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
+	ASSERT_TRUE(sae_read(l, 2000, QKDN_CMD_SESSION, r))
+		TH_LOG("sae-b heard of no session");
+	expect_session_note(_metadata, r, id, "sae-a", "sae-b", "kme-1");
+	session_answer_msg(&m, id, 0);
+	sae_ok(_metadata, l, UID_B, &m, "SESSION accepting");
+	if (c) {
+		ASSERT_TRUE(ctrl_read_msg(c, 2000,
+					  QKDN_MSG_SESSION_NOTIFICATION_RESPONSE,
+					  &q));
+		expect_session_resp(_metadata, &q, id, "kme-1", "kme-2",
+				    "sae-a", "sae-b", 0);
+	}
+	rep_free(r);
+}
+
+/*
+ * kme-1's "key supply notification" name (the next Kx sequence number):
+ * count keys of kb bytes for master and sae-b from where kme-1's stream
+ * stands; keys (if given) gets their bytes.
+ */
+static struct kx_supply *peer_supply(FIXTURE_DATA(relay) *self,
+				     struct kxf *f, const char *name,
+				     uint32_t session, uint16_t kb,
+				     uint16_t count, const char *master,
+				     const uint8_t *ids, uint8_t *keys)
+{
+	uint64_t block;
+	uint32_t off;
+
+	relay_pos(self->used, &block, &off);
+	if (keys)
+		model(self->seed, true, self->used, count * kb, keys);
+	return kx_supply(f, ++self->tx_seq, self->rx_seq, name, session,
+			 block, off, kb, count, master, "sae-b", ids);
+}
+
+/*
+ * kme-2's "response to key supply notification" name, within ms: errno
+ * err and exactly the n key IDs want.
+ */
+static void expect_supply_done(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(relay) *self, const char *name,
+			       uint32_t session, uint32_t err,
+			       const uint8_t *want, uint32_t n, int ms)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	const struct kx_supply_done *d;
+	uint8_t id[QKDN_RELAY_ID_LEN];
+	uint32_t count;
+
+	ASSERT_TRUE(f != NULL);
+	name_id(id, name);
+	ASSERT_TRUE(peer_wait(self, KX_SUPPLY_DONE, id, f, ms))
+		TH_LOG("no response to key supply notification %s", name);
+	d = (const struct kx_supply_done *)(f->b + sizeof(struct kx_hdr));
+	count = le16toh(d->count);
+	EXPECT_EQ(session, le32toh(d->session));
+	EXPECT_EQ(err, le32toh(d->err))
+		TH_LOG("%s: errno %u, expected %u", name, le32toh(d->err), err);
+	EXPECT_EQ(n, count) TH_LOG("%s: %u key IDs, expected %u", name, count,
+				   n);
+	EXPECT_EQ(0, d->reserved);
+	ASSERT_EQ(sizeof(struct kx_hdr) + sizeof(*d) +
+		  count * QKDN_KEY_ID_LEN, f->len);
+	if (n && n == count)
+		EXPECT_EQ(0, memcmp(f->b + sizeof(struct kx_hdr) + sizeof(*d),
+				    want, n * QKDN_KEY_ID_LEN))
+			TH_LOG("%s: not the key IDs sae-b took", name);
+	free(f);
+}
+
+/*
+ * kme-1's "key supply notification" for a session sae-b accepted: sae-b
+ * gets exactly the next bytes of kme-1's stream under the IDs kme-1 gave,
+ * and kme-1 gets back exactly the IDs sae-b took. Answers naming an ID not
+ * supplied, or from anyone but sae-b's socket, count for nothing; an empty
+ * answer declines. A supply for no accepted session is refused back; one
+ * not where the pool stands is refused and takes nothing.
+ */
+TEST_F_TIMEOUT(relay, supply, 60)
+{
+	const uint32_t sid = 0x5e5501;
+	uint8_t ids[4 * QKDN_KEY_ID_LEN], ids2[2 * QKDN_KEY_ID_LEN];
+	uint8_t big[QKDN_KEYS_PER_REQUEST * QKDN_KEY_ID_LEN];
+	uint8_t took[2 * QKDN_KEY_ID_LEN], mixed[2 * QKDN_KEY_ID_LEN];
+	uint8_t keys[4 * 32], keys2[2 * 32], bogus[QKDN_KEY_ID_LEN];
+	uint8_t id[QKDN_RELAY_ID_LEN];
+	struct kxf *f = malloc(sizeof(*f)), *g = malloc(sizeof(*g));
+	struct rep *r = rep_new(), *lr = rep_new();
+	struct kx_supply *b;
+	uint32_t offs[2], o;
+	struct nlc l, c;
+	struct nlattr *n;
+	uint64_t peer;
+	struct msg m;
+
+	ASSERT_TRUE(f && g && r && lr);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-b");
+	relay_session(_metadata, self, &l, &c, sid);
+
+	/* Four keys: the next bytes of kme-1's stream. */
+	make_ids(ids, 4, 0x51);
+	peer = peer_bytes(self);
+	peer_supply(self, f, "supply-1", sid, 32, 4, "sae-a", ids, keys);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("KX_FRAME with the supply: %s (%s)", errname(r->err),
+		       r->msg);
+	self->used += sizeof(keys);
+	EXPECT_EQ(peer - sizeof(keys), peer_bytes(self));
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr))
+		TH_LOG("sae-b got no keys");
+	expect_supplied(_metadata, lr, sid, ids, keys, 4, 32);
+	/* sae-b takes keys 2 and 4: kme-1 hears exactly those. */
+	memcpy(took, ids + QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN);
+	memcpy(took + QKDN_KEY_ID_LEN, ids + 3 * QKDN_KEY_ID_LEN,
+	       QKDN_KEY_ID_LEN);
+	supply_answer_msg(&m, sid, took, 2, NULL);
+	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking 2 of 4 keys");
+	expect_supply_done(_metadata, self, "supply-1", sid, 0, took, 2, 2000);
+	/* Answered: nothing of that supply is left. */
+	supply_answer_msg(&m, sid, ids, 1, offs);
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"KEY_SUPPLY for a supply answered", ENOENT,
+		"key ID not supplied in this session", offs[0], 0, F_NOSTATS);
+	supply_answer_msg(&m, sid, NULL, 0, NULL);
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"empty KEY_SUPPLY with no supply waiting", ENOENT,
+		"no key supply awaits an answer", NO_OFFS, 0, F_NOSTATS);
+
+	/* Answers that count for nothing. */
+	make_ids(ids2, 2, 0x52);
+	peer_supply(self, f, "supply-2", sid, 32, 2, "sae-a", ids2, keys2);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += sizeof(keys2);
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
+	expect_supplied(_metadata, lr, sid, ids2, keys2, 2, 32);
+	memcpy(mixed, ids2, QKDN_KEY_ID_LEN);
+	memcpy(mixed + QKDN_KEY_ID_LEN, ids, QKDN_KEY_ID_LEN);
+	supply_answer_msg(&m, sid, mixed, 2, offs);
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"KEY_SUPPLY naming a key of an earlier supply", ENOENT,
+		"key ID not supplied in this session", offs[1], 0, F_NOSTATS);
+	make_ids(bogus, 1, 0x5f);
+	supply_answer_msg(&m, sid, bogus, 1, offs);
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"KEY_SUPPLY naming a key never supplied", ENOENT,
+		"key ID not supplied in this session", offs[0], 0, F_NOSTATS);
+	supply_answer_msg(&m, sid, ids2, 1, NULL);
+	bad(_metadata, &self->s, self->ns[1], &cred_b, &m,
+	    "KEY_SUPPLY from another socket of uid 1002", EACCES,
+	    "only the socket listening for the slave SAE may answer", NO_OFFS,
+	    0, F_NOSTATS);
+	bad_via(_metadata, &self->s, &l, 0, &m,
+		"KEY_SUPPLY from the listening socket as root", EACCES,
+		"only the socket listening for the slave SAE may answer",
+		NO_OFFS, 0, F_NOSTATS);
+	o = supply_answer_msg(&m, SESSION_NONE, ids2, 1, NULL);
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"KEY_SUPPLY for an unknown session", ENOENT, "no such session",
+		o, 0, F_NOSTATS);
+	req(&m, QKDN_CMD_KEY_SUPPLY);
+	put_key_id(&m, ids2);
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"KEY_SUPPLY without SESSION_ID", EINVAL, NO_MSG, NO_OFFS,
+		QKDN_A_SESSION_ID, F_NOSTATS);
+	supply_answer_msg(&m, sid, NULL, 0, NULL);
+	n = mnl_attr_nest_start(m.nlh, QKDN_A_KEY);
+	mnl_attr_put(m.nlh, QKDN_A_KEY_ID, QKDN_KEY_ID_LEN, ids2);
+	o = m.nlh->nlmsg_len;
+	mnl_attr_put(m.nlh, QKDN_A_KEY_DATA, 32, keys2);
+	mnl_attr_nest_end(m.nlh, n);
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"KEY_SUPPLY carrying key bytes", EINVAL, POLICY_MSG, o, 0,
+		F_NOSTATS);
+	name_id(id, "supply-2");
+	EXPECT_FALSE(peer_wait(self, KX_SUPPLY_DONE, id, g, 100))
+		TH_LOG("a refused answer went to kme-1");
+	/* The answer that counts: only the key it names. */
+	supply_answer_msg(&m, sid, ids2 + QKDN_KEY_ID_LEN, 1, NULL);
+	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking 1 of 2 keys");
+	expect_supply_done(_metadata, self, "supply-2", sid, 0,
+			   ids2 + QKDN_KEY_ID_LEN, 1, 2000);
+
+	/* An empty answer declines the supply. */
+	peer_supply(self, f, "supply-3", sid, 8, 1, "sae-a", NULL, NULL);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += 8;
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
+	supply_answer_msg(&m, sid, NULL, 0, NULL);
+	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking none");
+	expect_supply_done(_metadata, self, "supply-3", sid, 0, NULL, 0, 2000);
+
+	/*
+	 * For a session sae-b does not have, or of another master: refused
+	 * back to kme-1, the pool bytes spent at both ends.
+	 */
+	peer = peer_bytes(self);
+	peer_supply(self, f, "supply-4", SESSION_NONE, 32, 2, "sae-a", NULL,
+		    NULL);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += 64;
+	expect_supply_done(_metadata, self, "supply-4", SESSION_NONE, ENOENT,
+			   NULL, 0, 2000);
+	peer_supply(self, f, "supply-5", sid, 32, 1, "sae-z", NULL, NULL);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += 32;
+	expect_supply_done(_metadata, self, "supply-5", sid, ENOENT, NULL, 0,
+			   2000);
+	EXPECT_EQ(peer - 96, peer_bytes(self));
+	EXPECT_FALSE(sae_read(&l, 100, 0, lr))
+		TH_LOG("sae-b got keys of another session");
+
+	/* Not where kme-2's copy of kme-1's stream stands: nothing taken. */
+	peer = peer_bytes(self);
+	b = peer_supply(self, f, "supply-6", sid, 32, 2, "sae-a", NULL, NULL);
+	b->offset = htole32(le32toh(b->offset) + 1);
+	relay_bad(_metadata, self, f, "Kx SUPPLY a byte past the pool", EPROTO,
+		  "Kx key supply does not match the pool");
+	b = peer_supply(self, f, "supply-6", sid, 32, 2, "sae-a", NULL, NULL);
+	b->block_seq = htole64(1);	/* kme-2's own */
+	relay_bad(_metadata, self, f, "Kx SUPPLY in kme-2's own stream", EPROTO,
+		  "Kx key supply does not match the pool");
+	b = peer_supply(self, f, "supply-6", sid, 32, 2, "sae-a", NULL, NULL);
+	b->block_seq = htole64(le64toh(b->block_seq) + 2);
+	relay_bad(_metadata, self, f, "Kx SUPPLY a block ahead", EPROTO,
+		  "Kx key supply does not match the pool");
+	make_ids(big, QKDN_KEYS_PER_REQUEST, 0x56);
+	peer_supply(self, f, "supply-6", sid, 128, QKDN_KEYS_PER_REQUEST,
+		    "sae-a", big, NULL);
+	relay_bad(_metadata, self, f, "Kx SUPPLY of 16 KiB from less than 8 KiB",
+		  EPROTO, "Kx key supply does not match the pool");
+	EXPECT_EQ(peer, peer_bytes(self));
+	EXPECT_FALSE(sae_read(&l, 100, 0, lr))
+		TH_LOG("sae-b got keys of a refused supply");
+	name_id(id, "supply-6");
+	EXPECT_FALSE(peer_wait(self, KX_SUPPLY_DONE, id, g, 100))
+		TH_LOG("a refused supply was answered");
+
+	/* The right one still fits. */
+	make_ids(ids2, 2, 0x57);
+	peer_supply(self, f, "supply-7", sid, 32, 2, "sae-a", ids2, keys2);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("%s (%s)", errname(r->err), r->msg);
+	self->used += sizeof(keys2);
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
+	expect_supplied(_metadata, lr, sid, ids2, keys2, 2, 32);
+	supply_answer_msg(&m, sid, ids2, 2, NULL);
+	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking both keys");
+	expect_supply_done(_metadata, self, "supply-7", sid, 0, ids2, 2, 2000);
+	EXPECT_EQ(4U, link_stat(&self->s, RELAY_LINK,
+				QKDN_A_STATS_FRAMES_BAD));
+	nlc_close(&l);
+	nlc_close(&c);
+	rep_free(lr);
+	rep_free(r);
+	free(g);
+	free(f);
+}
+
+/*
+ * An answer refused for a key nest without a key ID counts for nothing:
+ * the IDs it named before that nest are not taken.
+ */
+TEST_F_TIMEOUT(relay, supply_answer_refused, 60)
+{
+	const uint32_t sid = 0x5e5504;
+	uint8_t ids[2 * QKDN_KEY_ID_LEN], keys[2 * 32];
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new(), *lr = rep_new();
+	struct nlc l;
+	struct msg m;
+	uint32_t o;
+
+	ASSERT_TRUE(f && r && lr);
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-b");
+	relay_session(_metadata, self, &l, NULL, sid);
+	make_ids(ids, 2, 0x61);
+	peer_supply(self, f, "supply-1", sid, 32, 2, "sae-a", ids, keys);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += sizeof(keys);
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
+	expect_supplied(_metadata, lr, sid, ids, keys, 2, 32);
+
+	supply_answer_msg(&m, sid, ids, 1, NULL);
+	o = put(&m, QKDN_A_KEY, 0, NULL);
+	((struct nlattr *)(m.buf + o))->nla_type |= NLA_F_NESTED;
+	bad_via(_metadata, &self->s, &l, UID_B, &m,
+		"KEY_SUPPLY with a key ID, then a key without one", EINVAL,
+		"key without key ID", o, 0, F_NOSTATS);
+	supply_answer_msg(&m, sid, ids + QKDN_KEY_ID_LEN, 1, NULL);
+	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking the second key");
+	expect_supply_done(_metadata, self, "supply-1", sid, 0,
+			   ids + QKDN_KEY_ID_LEN, 1, 2000);
+	nlc_close(&l);
+	rep_free(lr);
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * sae-b leaves a supply unanswered: after 4 s kme-1 hears ETIMEDOUT with
+ * no key, and it is too late to take one. The session goes on.
+ */
+TEST_F_TIMEOUT(relay, supply_timeout, 60)
+{
+	const uint32_t sid = 0x5e5505;
+	uint8_t ids[2 * QKDN_KEY_ID_LEN], keys[2 * 32];
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new(), *lr = rep_new();
+	uint64_t t0, t;
+	uint32_t offs[1];
+	struct nlc l;
+	struct msg m;
+
+	ASSERT_TRUE(f && r && lr);
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-b");
+	relay_session(_metadata, self, &l, NULL, sid);
+	make_ids(ids, 2, 0x71);
+	peer_supply(self, f, "supply-1", sid, 32, 2, "sae-a", ids, keys);
+	t0 = now_ms();
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += sizeof(keys);
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
+	expect_supply_done(_metadata, self, "supply-1", sid, ETIMEDOUT, NULL,
+			   0, 8000);
+	t = now_ms() - t0;
+	EXPECT_TRUE(t >= 3900 && t < 7000)
+		TH_LOG("answered after %" PRIu64 " ms, expected about 4000", t);
+	supply_answer_msg(&m, sid, ids, 1, offs);
+	bad_via(_metadata, &self->s, &l, UID_B, &m, "KEY_SUPPLY after 4 s",
+		ENOENT, "key ID not supplied in this session", offs[0], 0,
+		F_NOSTATS);
+
+	make_ids(ids, 2, 0x72);
+	peer_supply(self, f, "supply-2", sid, 32, 2, "sae-a", ids, keys);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += sizeof(keys);
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
+	expect_supplied(_metadata, lr, sid, ids, keys, 2, 32);
+	supply_answer_msg(&m, sid, ids, 1, NULL);
+	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY after a timed-out one");
+	expect_supply_done(_metadata, self, "supply-2", sid, 0, ids, 1, 2000);
+	nlc_close(&l);
+	rep_free(lr);
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * The listening socket closes while a supply waits for its answer: the
+ * sessions it accepted end with it, so a later supply for one of them is
+ * refused back to kme-1, and the next socket listening for sae-b hears
+ * nothing of it.
+ */
+TEST_F_TIMEOUT(relay, supply_listener_closed, 60)
+{
+	const uint32_t sid = 0x5e5506;
+	uint8_t ids[2 * QKDN_KEY_ID_LEN], keys[2 * 32];
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new(), *lr = rep_new();
+	struct nlc l;
+
+	ASSERT_TRUE(f && r && lr);
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-b");
+	relay_session(_metadata, self, &l, NULL, sid);
+	make_ids(ids, 2, 0x81);
+	peer_supply(self, f, "supply-1", sid, 32, 2, "sae-a", ids, keys);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += sizeof(keys);
+	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
+	nlc_close(&l);
+
+	ASSERT_EQ(0, sae_open(&l, UID_B));
+	sae_listen(_metadata, &l, UID_B, "sae-b");
+	make_ids(ids, 2, 0x82);
+	peer_supply(self, f, "supply-2", sid, 32, 2, "sae-a", ids, keys);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += sizeof(keys);
+	EXPECT_FALSE(sae_read(&l, 300, 0, lr))
+		TH_LOG("a new socket got keys of a session it never accepted");
+	expect_supply_done(_metadata, self, "supply-2", sid, ENOENT, NULL, 0,
+			   2000);
+	nlc_close(&l);
+	rep_free(lr);
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * The "key supply notification" kme-2 sent (in f): for session, count keys
+ * of kb bytes from where its own stream of link 7 stands, sae-b to sae-a,
+ * distinct key IDs and no key bytes. id and ids get the supply ID and the
+ * key IDs.
+ */
+static void expect_supply_frame(struct __test_metadata *_metadata,
+				FIXTURE_DATA(relay) *self,
+				const struct kxf *f, uint32_t session,
+				uint16_t kb, uint16_t count, uint8_t *id,
+				uint8_t *ids)
+{
+	static const uint8_t zero[QKDN_KEY_ID_LEN];
+	const struct kx_supply *b =
+		(const struct kx_supply *)(f->b + sizeof(struct kx_hdr));
+	char master[QKDN_ID_MAX] = "sae-b", slave[QKDN_ID_MAX] = "sae-a";
+	uint32_t i, j;
+
+	ASSERT_EQ(sizeof(struct kx_hdr) + sizeof(*b) + count * QKDN_KEY_ID_LEN,
+		  f->len);
+	memcpy(id, b->supply_id, QKDN_RELAY_ID_LEN);
+	memcpy(ids, f->b + sizeof(struct kx_hdr) + sizeof(*b),
+	       count * QKDN_KEY_ID_LEN);
+	EXPECT_NE(0, memcmp(id, zero, QKDN_RELAY_ID_LEN));
+	EXPECT_EQ(session, le32toh(b->session));
+	EXPECT_EQ(0U, le32toh(b->reserved));
+	EXPECT_EQ(2 * (self->own_used / BLOCK_SIZE) + 1, le64toh(b->block_seq));
+	EXPECT_EQ(self->own_used % BLOCK_SIZE, le32toh(b->offset));
+	EXPECT_EQ(kb, le16toh(b->key_bytes));
+	EXPECT_EQ(count, le16toh(b->count));
+	EXPECT_EQ(0, memcmp(b->master, master, sizeof(master)))
+		TH_LOG("master SAE field \"%.64s\"", b->master);
+	EXPECT_EQ(0, memcmp(b->slave, slave, sizeof(slave)))
+		TH_LOG("slave SAE field \"%.64s\"", b->slave);
+	for (i = 0; i < count; i++) {
+		EXPECT_NE(0, memcmp(ids + i * QKDN_KEY_ID_LEN, zero,
+				    QKDN_KEY_ID_LEN));
+		for (j = 0; j < i; j++)
+			EXPECT_NE(0, memcmp(ids + i * QKDN_KEY_ID_LEN,
+					    ids + j * QKDN_KEY_ID_LEN,
+					    QKDN_KEY_ID_LEN))
+				TH_LOG("key IDs %u and %u are the same", j, i);
+	}
+}
+
+/*
+ * kme-2 as the source KM: the session sae-b asks for, then its "key
+ * request with session ID": the "key supply notification" kme-2 sends
+ * kme-1, and the keys sae-b gets -- those kme-1's response lists and only
+ * those, the bytes of kme-2's stream; kme-1's errno when it took none.
+ */
+TEST_F_TIMEOUT(relay, session_source, 60)
+{
+	static const struct {
+		uint32_t err, count;
+		int want;
+		const char *msg;
+	} fails[] = {
+		{ ECONNREFUSED, 0, ECONNREFUSED,
+		  "the slave SAE's KM could not supply the keys" },
+		{ ETIMEDOUT, 0, ETIMEDOUT,
+		  "no response to the key supply notification in time" },
+		{ 0, 0, ENODATA, "the slave SAE took none of the keys" },
+		{ 0, 1, ENODATA, "the slave SAE took none of the keys" },
+	};
+	const uint32_t sid = 0x5e5502;
+	uint8_t keys[4 * 32], ids[4 * QKDN_KEY_ID_LEN];
+	uint8_t took[4 * QKDN_KEY_ID_LEN], other[QKDN_RELAY_ID_LEN];
+	uint8_t sup[QKDN_RELAY_ID_LEN];
+	struct kxf *f = malloc(sizeof(*f)), *g = malloc(sizeof(*g));
+	struct rep *r = rep_new(), *r2 = rep_new();
+	struct keyset *k = malloc(sizeof(*k));
+	struct ctrl_req q;
+	unsigned int i;
+	uint64_t own;
+	struct nlc c;
+	pid_t pid;
+
+	ASSERT_TRUE(f && g && r && r2 && k);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	pid = session_new_as(self->ns[1], &cred_b, "sae-b", "sae-a", r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	expect_session_req(_metadata, &q, "kme-2", "kme-1", "sae-b", "sae-a");
+	session_created(_metadata, &self->s, q.ctrl_id, sid);
+	wait_child(_metadata, pid);
+	expect_session(_metadata, r, sid, "sae-b", "sae-a");
+
+	own = own_bytes(self);
+	pid = session_key_get(self->ns[1], &cred_b, "sae-b", "sae-a", sid, 4,
+			      256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(peer_wait(self, KX_SUPPLY, NULL, f, 5000))
+		TH_LOG("kme-2 sent no key supply notification");
+	expect_supply_frame(_metadata, self, f, sid, 32, 4, sup, ids);
+	EXPECT_EQ(own - sizeof(keys), own_bytes(self));
+	model(self->seed, false, self->own_used, sizeof(keys), keys);
+	self->own_used += sizeof(keys);
+	/* A response to another supply changes nothing. */
+	name_id(other, "not-this-one");
+	kx_supply_done(g, ++self->tx_seq, self->rx_seq, other, sid, 0, 1, ids);
+	EXPECT_EQ(0, peer_frame(self, g, r2))
+		TH_LOG("%s (%s)", errname(r2->err), r2->msg);
+	usleep(100000);
+	EXPECT_EQ(0, waitpid(pid, NULL, WNOHANG))
+		TH_LOG("the key request ended on another supply's response");
+	/* sae-a took keys 1, 2 and 4; kme-1 also names one never offered. */
+	memcpy(took, ids, 2 * QKDN_KEY_ID_LEN);
+	memcpy(took + 2 * QKDN_KEY_ID_LEN, ids + 3 * QKDN_KEY_ID_LEN,
+	       QKDN_KEY_ID_LEN);
+	make_ids(took + 3 * QKDN_KEY_ID_LEN, 1, 0x99);
+	kx_supply_done(g, ++self->tx_seq, self->rx_seq, sup, sid, 0, 4, took);
+	EXPECT_EQ(0, peer_frame(self, g, r2))
+		TH_LOG("%s (%s)", errname(r2->err), r2->msg);
+	wait_child(_metadata, pid);
+	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET with a session: %s (%s)",
+				    errname(r->err), r->msg);
+	EXPECT_EQ(sid, get_num((const struct nlmsghdr *)r->data,
+			       QKDN_A_SESSION_ID));
+	ASSERT_TRUE(keys_parse(r, k));
+	ASSERT_EQ(3U, k->n);
+	for (i = 0; i < 3; i++) {
+		unsigned int j = i < 2 ? i : 3;
+
+		EXPECT_EQ(0, memcmp(k->id[i], ids + j * QKDN_KEY_ID_LEN,
+				    QKDN_KEY_ID_LEN))
+			TH_LOG("key %u is not key %u of the supply", i, j);
+		EXPECT_EQ(32U, k->len[i]);
+		EXPECT_EQ(0, memcmp(k->data[i], keys + j * 32, 32))
+			TH_LOG("key %u is not kme-2's stream", i);
+	}
+	EXPECT_EQ(3U, link_stat(&self->s, RELAY_LINK,
+				QKDN_A_STATS_KEYS_SUPPLIED));
+
+	/* kme-1 took none: its errno, no key; the pool bytes are spent. */
+	for (i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
+		pid = session_key_get(self->ns[1], &cred_b, "sae-b", "sae-a",
+				      sid, 1, 64, r);
+		ASSERT_LE(0, pid);
+		ASSERT_TRUE(peer_wait(self, KX_SUPPLY, NULL, f, 5000));
+		expect_supply_frame(_metadata, self, f, sid, 8, 1, sup, ids);
+		self->own_used += 8;
+		kx_supply_done(g, ++self->tx_seq, self->rx_seq, sup, sid,
+			       fails[i].err, fails[i].count, took);
+		EXPECT_EQ(0, peer_frame(self, g, r2));
+		wait_child(_metadata, pid);
+		check_err(_metadata, fails[i].msg, r, fails[i].want,
+			  fails[i].msg, NO_OFFS, 0);
+	}
+	EXPECT_EQ(own - self->own_used, own_bytes(self));
+	EXPECT_EQ(3U, link_stat(&self->s, RELAY_LINK,
+				QKDN_A_STATS_KEYS_SUPPLIED));
+	nlc_close(&c);
+	free(k);
+	rep_free(r2);
+	rep_free(r);
+	free(g);
+	free(f);
+}
+
+/* ---- I.4b: key relay with key reservation, kme-2 as KM1 and as KM2 ---- */
+
+/* "Key reservation request" answering notification ctrl_id. */
+static uint32_t reserve_msg(struct msg *m, uint32_t ctrl_id, const char *next)
+{
+	uint32_t o = ctrl_ans(m, QKDN_MSG_KEY_RESERVATION_REQUEST, ctrl_id);
+
+	if (next)
+		put_str(m, QKDN_A_NEXT_HOP, next);
+	return o;
+}
+
+/*
+ * "Key allocation request" for relay id, with ERRNO err and ERRMSG why
+ * when err is not 0. Returns the offset of RELAY_ID.
+ */
+static uint32_t alloc_msg(struct msg *m, const uint8_t *id, uint32_t err,
+			  const char *why)
+{
+	uint32_t o;
+
+	req(m, QKDN_CMD_CTRL);
+	put_u32(m, QKDN_A_MSG, QKDN_MSG_KEY_ALLOCATION_REQUEST);
+	o = put(m, QKDN_A_RELAY_ID, QKDN_RELAY_ID_LEN, id);
+	if (err)
+		put_u32(m, QKDN_A_ERRNO, err);
+	if (why)
+		put_str(m, QKDN_A_ERRMSG, why);
+	return o;
+}
+
+/* "Key relay request" for relay id along route (none when n is 0). */
+static uint32_t relay_req_msg(struct msg *m, const uint8_t *id,
+			      const char *const *route, unsigned int n)
+{
+	uint32_t o;
+
+	req(m, QKDN_CMD_CTRL);
+	put_u32(m, QKDN_A_MSG, QKDN_MSG_KEY_RELAY_REQUEST);
+	o = put(m, QKDN_A_RELAY_ID, QKDN_RELAY_ID_LEN, id);
+	if (n)
+		put_route(m, route, n, NULL);
+	return o;
+}
+
+/*
+ * kme-2 as KM1: sae-b's key request to sae-y (kme-9) in a centralized
+ * QKDN; the controller answers with a "key reservation request": what the
+ * kernel refuses, the reservation frame it sends kme-1, the allocation
+ * that gives the application its keys, the one that fails it (and aborts
+ * the reservation), a reservation that cannot leave.
+ */
+TEST_F_TIMEOUT(relay, reservation_source, 60)
+{
+	static const char *const route[] = { "kme-2", "kme-1", "kme-9" };
+	const char *why = "no response to key relay request from kme-1 within 5000 ms";
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN];
+	uint8_t none[QKDN_RELAY_ID_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new(), *r2 = rep_new();
+	struct relay_desc want;
+	struct ctrl_req q, q2;
+	char msg[256];
+	uint64_t own;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(f && r && r2);
+	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
+	/* A link to the destination, with no key: the request is relayed. */
+	new_link(_metadata, &self->s, 9, "kme-9", NULL);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	own = own_bytes(self);
+	name_id(none, "no-such-relay");
+	memset(&want, 0, sizeof(want));
+	want.src = "kme-2";
+	want.dst = "kme-9";
+	want.master = "sae-b";
+	want.slave = "sae-y";
+	want.hop = 1;
+
+	pid = src_key_get(self, 2, 256, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	EXPECT_EQ((uint32_t)QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION, q.msg);
+	EXPECT_STREQ("kme-2", q.src);
+	EXPECT_STREQ("kme-9", q.dst);
+
+	/* Refused: nothing is reserved, the request still waits. */
+	reserve_msg(&m, q.ctrl_id, NULL);
+	BAD_NS(&m, "reservation without NEXT_HOP", EINVAL, NO_MSG, NO_OFFS,
+	       QKDN_A_NEXT_HOP);
+	reserve_msg(&m, q.ctrl_id, NULL);
+	o = put_str(&m, QKDN_A_NEXT_HOP, "kme 1");
+	BAD_NS(&m, "reservation on the link to \"kme 1\"", EINVAL,
+	       "next hop node ID malformed", o, 0);
+	reserve_msg(&m, q.ctrl_id, "kme-5");
+	BAD_NS(&m, "reservation on a link that does not exist", EHOSTUNREACH,
+	       "this node has no KM link to the next hop", NO_OFFS, 0);
+	reserve_msg(&m, q.ctrl_id, "kme-9");
+	BAD_NS(&m, "reservation on the link to the destination", EINVAL,
+	       "a key reservation needs a route through another node",
+	       NO_OFFS, 0);
+	o = reserve_msg(&m, q.ctrl_id + 1, "kme-1");
+	BAD_NS(&m, "reservation for the request after", ENOENT,
+	       "no controller request with this ID is waiting", o, 0);
+	o = alloc_msg(&m, q.relay_id, 0, NULL);
+	BAD_NS(&m, "allocation before the reservation", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	EXPECT_FALSE(peer_wait(self, KX_RELAY, q.relay_id, f, 100))
+		TH_LOG("a refused reservation sent a frame");
+	EXPECT_EQ(own, own_bytes(self));
+	EXPECT_EQ(0, waitpid(pid, NULL, WNOHANG));
+
+	/*
+	 * Reserved on the link to kme-1: a relay frame flagged as a
+	 * reservation, no route, the keys being the first link's pad.
+	 */
+	reserve_msg(&m, q.ctrl_id, "kme-1");
+	ok_req(_metadata, &self->s, &m, "CTRL key reservation request");
+	want.count = 2;
+	want.key_bytes = 32;
+	want.flags = RELAY_F_NEWKEY | RELAY_F_RESERVE;
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
+	EXPECT_EQ(own - RELAY_BYTES(2, 32), own_bytes(self));
+	o = reserve_msg(&m, q.ctrl_id, "kme-1");
+	BAD_NS(&m, "the same reservation again", ENOENT,
+	       "no controller request with this ID is waiting", o, 0);
+	o = relay_req_msg(&m, q.relay_id, route, 3);
+	BAD_NS(&m, "key relay request at the KM that reserved", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q2))
+		TH_LOG("a message to the controller (msg %u)", q2.msg);
+	/* KM1 gives the keys on the controller's word, not on a completion. */
+	peer_done(_metadata, self, q.relay_id, 0, "kme-9", "");
+	usleep(100000);
+	EXPECT_EQ(0, waitpid(pid, NULL, WNOHANG))
+		TH_LOG("the key request ended before the allocation");
+
+	/* Allocated: the application gets the reserved keys. */
+	req(&m, QKDN_CMD_CTRL);
+	put_u32(&m, QKDN_A_MSG, QKDN_MSG_KEY_ALLOCATION_REQUEST);
+	BAD_NS(&m, "allocation without RELAY_ID", EINVAL, NO_MSG, NO_OFFS,
+	       QKDN_A_RELAY_ID);
+	o = alloc_msg(&m, none, 0, NULL);
+	BAD_NS(&m, "allocation of an unknown relay", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	alloc_msg(&m, q.relay_id, 0, NULL);
+	ok_req(_metadata, &self->s, &m, "CTRL key allocation request");
+	wait_child(_metadata, pid);
+	expect_keys(_metadata, r, ids, keys, 2, 32);
+	o = alloc_msg(&m, q.relay_id, 0, NULL);
+	BAD_NS(&m, "the same allocation again", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q2))
+		TH_LOG("KM1 reported its own relay (msg %u)", q2.msg);
+	EXPECT_FALSE(peer_wait(self, KX_RELAY_ABORT, q.relay_id, f, 100))
+		TH_LOG("an allocated reservation was aborted");
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_DONE));
+
+	/* Allocation with the controller's errno: KM1 aborts what it reserved. */
+	pid = src_key_get(self, 1, 64, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	reserve_msg(&m, q.ctrl_id, "kme-1");
+	ok_req(_metadata, &self->s, &m, "CTRL key reservation request");
+	want.count = 1;
+	want.key_bytes = 8;
+	want.flags = RELAY_F_RESERVE;
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
+	alloc_msg(&m, q.relay_id, ETIMEDOUT, why);
+	ok_req(_metadata, &self->s, &m, "CTRL key allocation request, ETIMEDOUT");
+	wait_child(_metadata, pid);
+	snprintf(msg, sizeof(msg), "key relay failed at the QKDN controller: %s",
+		 why);
+	check_err(_metadata, "KEY_GET whose allocation failed", r, ETIMEDOUT,
+		  msg, NO_OFFS, 0);
+	ASSERT_TRUE(peer_wait(self, KX_RELAY_ABORT, q.relay_id, f, 5000))
+		TH_LOG("KM1 did not abort the reservation");
+	EXPECT_EQ(sizeof(struct kx_hdr) + QKDN_RELAY_ID_LEN, f->len);
+	o = alloc_msg(&m, q.relay_id, 0, NULL);
+	BAD_NS(&m, "allocation after the failed one", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+
+	/* KM2 refuses the reservation: KM1's request fails at once. */
+	pid = src_key_get(self, 1, 64, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	reserve_msg(&m, q.ctrl_id, "kme-1");
+	ok_req(_metadata, &self->s, &m, "CTRL key reservation request");
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
+	peer_done(_metadata, self, q.relay_id, EBUSY, "kme-1",
+		  "too many key relays in progress");
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET whose reservation KM2 refused", r, EBUSY,
+		  "key relay failed at kme-1: too many key relays in progress",
+		  NO_OFFS, 0);
+	o = alloc_msg(&m, q.relay_id, 0, NULL);
+	BAD_NS(&m, "allocation of a reservation KM2 refused", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+
+	/* The link to kme-1 is down: the reservation cannot leave. */
+	pid = src_key_get(self, 1, 64, r);
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	kx_channel(_metadata, &self->s, RELAY_LINK, 0);
+	reserve_msg(&m, q.ctrl_id, "kme-1");
+	nlc_txrx(&self->s, m.nlh, r2);
+	check_err(_metadata, "reservation over a link that is down", r2,
+		  EHOSTUNREACH,
+		  "key relay failed at kme-2: the KM link to the next hop is down",
+		  NO_OFFS, 0);
+	wait_child(_metadata, pid);
+	check_err(_metadata, "KEY_GET whose reservation could not leave", r,
+		  EHOSTUNREACH,
+		  "key relay failed at kme-2: the KM link to the next hop is down",
+		  NO_OFFS, 0);
+	kx_channel(_metadata, &self->s, RELAY_LINK, 1);
+	EXPECT_EQ(own - self->own_used, own_bytes(self));
+	EXPECT_EQ(3U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
+	nlc_close(&c);
+	rep_free(r2);
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * Link 8 to kme-3, on a pair of its own whose other end is in the first
+ * namespace, both ends holding RELAY_BLOCKS blocks; "kme-2" < "kme-3", so
+ * kme-2 allocates from the even ones. This program is kme-3's link daemon
+ * too.
+ */
+static void relay_link2(struct __test_metadata *_metadata,
+			FIXTURE_DATA(relay) *self)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new();
+	struct pool p = { 0 };
+	char dev[32], v[32];
+	uint64_t deadline;
+	struct msg m;
+
+	ASSERT_TRUE(f && r);
+	self->pair2 = qkdsim_pick();
+	ASSERT_NE(0U, self->pair2);
+	ASSERT_EQ(0, setns(self->ns[0], CLONE_NEWNET));
+	ASSERT_EQ(0, qkdsim_new(self->pair2));
+	ASSERT_EQ(0, setns(self->ns[1], CLONE_NEWNET));
+	ASSERT_EQ(0, qkdsim_new(self->pair2));
+	self->seed2 = 0x5eed200000000000ULL + self->pair2;
+	snprintf(v, sizeof(v), "%" PRIu64, self->seed2);
+	ASSERT_EQ(0, qkdsim_knob(self->pair2, "seed", v));
+	snprintf(dev, sizeof(dev), "qkdsim%u", self->pair2);
+	new_link(_metadata, &self->s, HOP_LINK, "kme-3", dev);
+	kx_channel(_metadata, &self->s, HOP_LINK, 1);
+	snprintf(v, sizeof(v), "%u", RELAY_BLOCKS);
+	ASSERT_EQ(0, qkdsim_knob(self->pair2, "burst", v));
+	kx_init(f, KX_BLOCKS, ++self->tx2_seq, 0);
+	kx_count(f, 1);
+	kx_range(f, 1, RELAY_BLOCKS);
+	frame_req(&m, HOP_LINK, f);
+	nlc_txrx(&self->s, m.nlh, r);
+	ASSERT_EQ(0, r->err) TH_LOG("BLOCKS of kme-3: %s (%s)",
+				    errname(r->err), r->msg);
+	deadline = now_ms() + 20000;
+	do {
+		if (pool_get(&self->s, HOP_LINK, NULL, &p) &&
+		    p.own == RELAY_BLOCKS / 2 * BLOCK_SIZE &&
+		    p.peer == RELAY_BLOCKS / 2 * BLOCK_SIZE)
+			break;
+		usleep(20000);
+	} while (now_ms() < deadline);
+	ASSERT_EQ((uint64_t)RELAY_BLOCKS / 2 * BLOCK_SIZE, p.own)
+		TH_LOG("link 8: own %" PRIu64 " peer %" PRIu64 " pending %"
+		       PRIu64, p.own, p.peer, p.pending);
+	ASSERT_EQ((uint64_t)RELAY_BLOCKS / 2 * BLOCK_SIZE, p.peer);
+	rep_free(r);
+	free(f);
+}
+
+static uint64_t link2_own(FIXTURE_DATA(relay) *self)
+{
+	struct pool p;
+
+	return pool_get(&self->s, HOP_LINK, NULL, &p) ? p.own : UINT64_MAX;
+}
+
+/* kme-3 tells kme-2, on link 8, how relay id ended. */
+static void kme3_done(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(relay) *self, const uint8_t *id, int err,
+		      const char *where, const char *why)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new();
+	struct msg m;
+
+	ASSERT_TRUE(f && r);
+	kx_relay_done(f, ++self->tx2_seq, id, err, where, why);
+	frame_req(&m, HOP_LINK, f);
+	nlc_txrx(&self->s, m.nlh, r);
+	EXPECT_EQ(0, r->err) TH_LOG("RELAY_DONE of kme-3: %s (%s)",
+				    errname(r->err), r->msg);
+	rep_free(r);
+	free(f);
+}
+
+/* KM2's "response to key relay request" for relay id. */
+static void expect_relay_resp(struct __test_metadata *_metadata,
+			      const struct ctrl_req *q, const uint8_t *id,
+			      uint32_t err)
+{
+	EXPECT_EQ((uint32_t)QKDN_MSG_KEY_RELAY_RESPONSE, q->msg);
+	EXPECT_FALSE(q->has_ctrl_id);
+	EXPECT_EQ(QKDN_RELAY_ID_LEN, q->relay_id_len);
+	EXPECT_EQ(0, memcmp(q->relay_id, id, QKDN_RELAY_ID_LEN));
+	EXPECT_STREQ("kme-1", q->src);
+	EXPECT_STREQ("kme-3", q->dst);
+	EXPECT_TRUE(q->has_err) TH_LOG("response without ERRNO");
+	EXPECT_EQ(err, q->err);
+}
+
+/*
+ * kme-2 as KM2: kme-1 reserves keys on link 7 for a relay to kme-3; the
+ * controller's "key relay request" by relay ID: what the kernel refuses,
+ * the relay it sends on link 8 under its own pad, the "response to key
+ * relay request" when kme-3's completion comes back (not passed on to
+ * kme-1), with kme-3's errno; a reservation kme-1 gives up is gone.
+ */
+TEST_F_TIMEOUT(relay, reservation_hop, 60)
+{
+	static const char *const route[] = { "kme-1", "kme-2", "kme-3" };
+	static const char *const two[] = { "kme-1", "kme-2" };
+	static const char *const not_src[] = { "kme-0", "kme-2", "kme-3" };
+	static const char *const not_here[] = { "kme-1", "kme-4", "kme-3" };
+	static const char *const not_dst[] = { "kme-1", "kme-2", "kme-4" };
+	static const char *const no_link[] = {
+		"kme-1", "kme-2", "kme-5", "kme-3",
+	};
+	static const char *const twice[] = { "kme-1", "kme-2", "kme-1" };
+	static const struct {
+		const char *const *route;
+		unsigned int n;
+		const char *what;
+	} routes[] = {
+		{ two, 2, "a route of two nodes" },
+		{ not_src, 3, "a route not from the relay's source" },
+		{ not_here, 3, "a route whose second node is not this one" },
+		{ not_dst, 3, "a route not to the relay's destination" },
+	};
+	struct tx_stream ts = {
+		.link = HOP_LINK, .even = true, .used = &self->used2,
+		.h = self->h2_tx,
+	};
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN];
+	uint8_t got[2 * QKDN_KEY_ID_LEN], h[MAC_LEN], none[QKDN_RELAY_ID_LEN];
+	struct kxf *f = malloc(sizeof(*f)), *g = malloc(sizeof(*g));
+	struct rep *r = rep_new();
+	struct relay_desc d, want;
+	struct relay_layout l;
+	uint64_t peer, own2;
+	struct ctrl_req q;
+	uint32_t take, o;
+	unsigned int i;
+	struct nlc c;
+	struct msg m;
+
+	ASSERT_TRUE(f && g && r);
+	relay_link2(_metadata, self);
+	ts.seed = self->seed2;
+	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	name_id(none, "no-such-relay");
+
+	/* kme-1 reserves two keys: kme-2 holds them and tells nobody. */
+	make_ids(ids, 2, 0x4b);
+	relay_init(&d, "resv-1", "kme-1", "sae-a", 2, 32, ids);
+	d.dst = "kme-3";
+	d.slave = "sae-c";
+	d.flags = RELAY_F_NEWKEY | RELAY_F_RESERVE;
+	peer = peer_bytes(self);
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("KX_FRAME with the reservation: %s (%s)",
+		       errname(r->err), r->msg);
+	self->used += take;
+	memcpy(self->h, h, MAC_LEN);
+	EXPECT_EQ(peer - take, peer_bytes(self));
+	EXPECT_FALSE(peer_wait(self, KX_RELAY_DONE, d.id, g, 200))
+		TH_LOG("a completion went back for a reservation");
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("the controller heard of the reservation (msg %u)",
+		       q.msg);
+	own2 = link2_own(self);
+
+	/* Key relay requests refused: the reservation stays. */
+	o = relay_req_msg(&m, none, route, 3);
+	BAD_NS(&m, "key relay request for an unknown relay", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		relay_req_msg(&m, d.id, routes[i].route, routes[i].n);
+		BAD_NS(&m, routes[i].what, EINVAL,
+		       "the route must run from the relay's source through this node to its destination",
+		       NO_OFFS, 0);
+	}
+	relay_req_msg(&m, d.id, twice, 3);
+	BAD_NS(&m, "a route passing kme-1 twice", EINVAL,
+	       "route passes a node twice", NO_OFFS, 0);
+	relay_req_msg(&m, d.id, no_link, 4);
+	BAD_NS(&m, "a route on to a node without a link", EHOSTUNREACH,
+	       "this node has no KM link to the next hop", NO_OFFS, 0);
+	relay_req_msg(&m, d.id, NULL, 0);
+	BAD_NS(&m, "key relay request without ROUTE", EINVAL, NO_MSG, NO_OFFS,
+	       QKDN_A_ROUTE);
+	relay_req_msg(&m, d.id, route, 3);
+	o = put_u32(&m, QKDN_A_ERRNO, EIO);
+	BAD_NS(&m, "key relay request with ERRNO", EINVAL,
+	       "only an answer may carry an error", o, 0);
+	o = alloc_msg(&m, d.id, 0, NULL);
+	BAD_NS(&m, "allocation at the KM that holds the reservation", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	EXPECT_FALSE(link_wait(self, HOP_LINK, KX_RELAY, d.id, g, 100))
+		TH_LOG("a refused request sent the relay on");
+	EXPECT_EQ(own2, link2_own(self));
+
+	/* Relayed on to kme-3 under kme-2's own pad of link 8. */
+	relay_req_msg(&m, d.id, route, 3);
+	ok_req(_metadata, &self->s, &m, "CTRL key relay request");
+	memset(&want, 0, sizeof(want));
+	want.src = "kme-1";
+	want.dst = "kme-3";
+	want.master = "sae-a";
+	want.slave = "sae-c";
+	want.count = 2;
+	want.key_bytes = 32;
+	want.hop = 2;
+	want.flags = RELAY_F_NEWKEY;
+	want.nroute = 3;
+	memcpy(want.route, route, sizeof(route));
+	expect_link_frame(_metadata, self, &ts, d.id, &want, keys, got);
+	EXPECT_EQ(0, memcmp(ids, got, sizeof(ids)));
+	EXPECT_EQ(own2 - self->used2, link2_own(self));
+	o = relay_req_msg(&m, d.id, route, 3);
+	BAD_NS(&m, "the same key relay request again", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("a message to the controller before the completion (msg %u)",
+		       q.msg);
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FORWARDED));
+
+	/* kme-3 completes: kme-2 tells the controller, not kme-1. */
+	kme3_done(_metadata, self, d.id, 0, "kme-3", "");
+	ASSERT_TRUE(ctrl_read(&c, 5000, &q))
+		TH_LOG("no response to key relay request");
+	expect_relay_resp(_metadata, &q, d.id, 0);
+	EXPECT_FALSE(peer_wait(self, KX_RELAY_DONE, d.id, g, 200))
+		TH_LOG("the completion went on to kme-1");
+
+	/* Another one fails further on: the controller hears the errno. */
+	make_ids(ids, 2, 0x4c);
+	relay_init(&d, "resv-2", "kme-1", "sae-a", 2, 32, ids);
+	d.dst = "kme-3";
+	d.slave = "sae-c";
+	d.flags = RELAY_F_RESERVE;
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	relay_req_msg(&m, d.id, route, 3);
+	ok_req(_metadata, &self->s, &m, "CTRL key relay request");
+	want.flags = 0;
+	expect_link_frame(_metadata, self, &ts, d.id, &want, keys, got);
+	kme3_done(_metadata, self, d.id, ENOSPC, "kme-4",
+		  "not enough key on the link to the next hop");
+	ASSERT_TRUE(ctrl_read(&c, 5000, &q));
+	expect_relay_resp(_metadata, &q, d.id, ENOSPC);
+
+	/* The link to kme-3 is down: the relay cannot leave kme-2. */
+	relay_init(&d, "resv-3", "kme-1", "sae-a", 2, 32, ids);
+	d.dst = "kme-3";
+	d.slave = "sae-c";
+	d.flags = RELAY_F_RESERVE;
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	kx_channel(_metadata, &self->s, HOP_LINK, 0);
+	own2 = link2_own(self);
+	relay_req_msg(&m, d.id, route, 3);
+	ok_req(_metadata, &self->s, &m, "CTRL key relay request, link 8 down");
+	ASSERT_TRUE(ctrl_read(&c, 5000, &q));
+	expect_relay_resp(_metadata, &q, d.id, EHOSTUNREACH);
+	EXPECT_EQ(own2, link2_own(self));
+	kx_channel(_metadata, &self->s, HOP_LINK, 1);
+
+	/*
+	 * kme-1 gives up while kme-2 waits for the completion: the abort goes
+	 * on to kme-3, the controller hears ECANCELED.
+	 */
+	relay_init(&d, "resv-4", "kme-1", "sae-a", 2, 32, ids);
+	d.dst = "kme-3";
+	d.slave = "sae-c";
+	d.flags = RELAY_F_RESERVE;
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	relay_req_msg(&m, d.id, route, 3);
+	ok_req(_metadata, &self->s, &m, "CTRL key relay request");
+	expect_link_frame(_metadata, self, &ts, d.id, &want, keys, got);
+	kx_init(f, KX_RELAY_ABORT, ++self->tx_seq, self->rx_seq);
+	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), d.id, QKDN_RELAY_ID_LEN);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	ASSERT_TRUE(ctrl_read(&c, 5000, &q));
+	expect_relay_resp(_metadata, &q, d.id, ECANCELED);
+	EXPECT_TRUE(link_wait(self, HOP_LINK, KX_RELAY_ABORT, d.id, g, 5000))
+		TH_LOG("the abort did not go on to kme-3");
+
+	/* kme-1 gives a reservation up before the relay request: erased. */
+	relay_init(&d, "resv-5", "kme-1", "sae-a", 2, 32, ids);
+	d.dst = "kme-3";
+	d.slave = "sae-c";
+	d.flags = RELAY_F_RESERVE;
+	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	self->used += take;
+	kx_init(f, KX_RELAY_ABORT, ++self->tx_seq, self->rx_seq);
+	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), d.id, QKDN_RELAY_ID_LEN);
+	ASSERT_EQ(0, peer_frame(self, f, r));
+	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ABORTED));
+	o = relay_req_msg(&m, d.id, route, 3);
+	BAD_NS(&m, "key relay request for an aborted reservation", ENOENT,
+	       "no key reservation for this relay here", o, 0);
+	EXPECT_FALSE(ctrl_read(&c, 100, &q))
+		TH_LOG("a message to the controller (msg %u)", q.msg);
+	nlc_close(&c);
+	rep_free(r);
+	free(g);
 	free(f);
 }
 
