@@ -80,7 +80,9 @@ vm_tests() {
 	local start rc out
 	say "# ==== selftests: scripts/vm.sh run selftests/run.sh ===="
 	start=$(wc -l <"$LOG")
-	scripts/vm.sh run selftests/run.sh 2>&1 | tee -a "$LOG"
+	# The whole suite in one boot; the CI allows 90 minutes in all.
+	VM_TIMEOUT=${VM_TIMEOUT:-4200} scripts/vm.sh run selftests/run.sh 2>&1 |
+		tee -a "$LOG"
 	rc=${PIPESTATUS[0]}
 	out=$(tail -n +$((start + 1)) "$LOG")
 	if grep -q '^vm.sh: the kernel log .* shows problems' <<<"$out"; then
