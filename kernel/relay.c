@@ -1119,9 +1119,10 @@ static void qkdn_relay_rx_done(struct qkdn_link *link,
 	     !(r->state == QKDN_RS_RESERVED && err)))
 		return;		/* given up already, or not ours */
 	if (r->role == QKDN_RELAY_SRC) {
-		qkdn_relay_src_end(qn, r, err, d->where, d->why);
+		strscpy(r->why, d->why, sizeof(r->why));
 		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION,
 			       QKDN_MSG_DIR_RECEIVED, "km", d->where, err);
+		qkdn_relay_src_end(qn, r, err, d->where, d->why);
 		return;
 	}
 	r->state = err ? QKDN_RS_FAILED : QKDN_RS_DONE;
