@@ -14,10 +14,24 @@
 #   2. ingest_vs_memcpy, ingest_mbit_s: qkdsim's bench knob, several runs;
 #   3. key_request_vs_genl: selftests/bench/build/keyrate as sae-a's uid,
 #      its pool filled by step 1.
+# Then the two nodes go, and scripts/qkdn-topo builds topologies/chain4.topo
+# (kme-1 .. kme-4 in a line, a qkdn-controllerd in every node, the QKD
+# modules stopped, the pools filled by bursts) for the key relay:
+#   4. relay_latency_per_hop_vs_local: selftests/bench/build/relaybench
+#      lat as sae-a's uid, local (sae-b) and relayed (sae-c, sae-d) key
+#      requests interleaved;
+#   5. relay_mac_overhead, relay_mac_overhead_1key: the links' relay
+#      counters around batches of relayed requests;
+#   6. relayed_keys_per_s: several relaybench get at kme-1, one
+#      relaybench fetch at kme-4 taking the keys by ID.
 #
 # Environment (all optional): BENCH_FILL_MIB (64, per node),
 # BENCH_INGEST_BLOCKS (4096 per end and run), BENCH_INGEST_RUNS (7),
-# BENCH_KEY_ROUNDS (7), BENCH_KEY_SECS (2, per run).
+# BENCH_KEY_ROUNDS (7), BENCH_KEY_SECS (2, per run), BENCH_RELAY_FILL_MIB
+# (8, per link), BENCH_RELAY_ROUNDS (41 latency rounds), BENCH_RELAY_KEYS
+# (64 keys a request for steps 5 and 6), BENCH_RELAY_REQUESTERS (4),
+# BENCH_RELAY_RUNS (3), BENCH_RELAY_SECS (4, per run), BENCH_RELAY_MAX
+# (50 requests per requester and run, half of it in the one-key run).
 
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck disable=SC2034 # read by selftests/lib.sh
@@ -30,12 +44,20 @@ INGEST_BLOCKS=${BENCH_INGEST_BLOCKS:-4096}
 INGEST_RUNS=${BENCH_INGEST_RUNS:-7}
 KEY_ROUNDS=${BENCH_KEY_ROUNDS:-7}
 KEY_SECS=${BENCH_KEY_SECS:-2}
+RELAY_ROUNDS=${BENCH_RELAY_ROUNDS:-41}
+RELAY_KEYS=${BENCH_RELAY_KEYS:-64}
+RELAY_REQUESTERS=${BENCH_RELAY_REQUESTERS:-4}
+RELAY_RUNS=${BENCH_RELAY_RUNS:-3}
+RELAY_SECS=${BENCH_RELAY_SECS:-4}
+RELAY_MAX=${BENCH_RELAY_MAX:-50}
+RELAY_FILL_MIB=${BENCH_RELAY_FILL_MIB:-8}
 # No slave SAE fetches the keys: kme-2 keeps the newest 65536 reservations
 # (QKDN_RESERVED_KEYS_MAX). Reach that state before measuring, so that
 # every round sees the same.
 KEY_WARMUP=65536
 
 KEYRATE=$TOP/selftests/bench/build/keyrate
+RELAYBENCH=$TOP/selftests/bench/build/relaybench
 SIM=$QKDSIM_DEBUGFS/qkdsim1
 BLOCK=4096			# qkdsim's default block size
 failed=0
@@ -144,10 +166,12 @@ modprobe veth 2>/dev/null
 lsmod | grep -q '^qkdn ' || { modprobe gf128mul && insmod kernel/qkdn.ko; } || exit 1
 lsmod | grep -q '^qkdsim ' || insmod kernel/qkdsim.ko || exit 1
 defer rmmod qkdsim qkdn
-[ -x "$KEYRATE" ] || {
-	echo "# $KEYRATE missing: run make -C selftests/bench"
-	exit 1
-}
+for b in "$KEYRATE" "$RELAYBENCH"; do
+	[ -x "$b" ] || {
+		echo "# $b missing: run make -C selftests/bench"
+		exit 1
+	}
+done
 
 note "VM: $(nproc) CPUs, $(($(meminfo MemTotal) / 1024)) MiB, kernel $(uname -r)," \
 	"clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
@@ -297,6 +321,290 @@ if [ -s "$TEST_DIR/alone" ]; then
 		"$(cut -d' ' -f1 "$TEST_DIR/alone" | median)/s, KEY_GET" \
 		"$(cut -d' ' -f2 "$TEST_DIR/alone" | median)/s, ratio" \
 		"$(cut -d' ' -f3 "$TEST_DIR/alone" | median) (medians of 3)"
+fi
+
+# --- 4. to 6. key relay across four nodes --------------------------------
+
+# as N UID CMD...: CMD in node N as uid UID (the SAE's application).
+as() {
+	local n=$1 uid=$2
+
+	shift 2
+	in_ns "$n" setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
+}
+
+# relay_counters: "PAD MAC KEY", the relay_pad_bytes, relay_mac_bytes and
+# relay_key_bytes of every link of every node, summed (pad and MAC are
+# counted at both ends of a hop, the key bytes at the sender).
+relay_counters() {
+	local n
+
+	for n in 1 2 3 4; do
+		qkdnctl -j -n "qkdn$n" link show | jq -r '[
+			([.[].stats.relay_pad_bytes] | add),
+			([.[].stats.relay_mac_bytes] | add),
+			([.[].stats.relay_key_bytes] | add)] | @tsv'
+	done | awk '{ p += $1; m += $2; k += $3 } END { print p, m, k }'
+}
+
+# relay_own N K: own_bytes of node N's end of link K.
+relay_own() {
+	qkdnctl -j -n "qkdn$1" pool show id "$2" | jq -r '.[0].own_bytes'
+}
+
+# chain_filled BYTES: both ends of every link hold BYTES, none pending.
+# shellcheck disable=SC2317 # called through wait_for
+chain_filled() {
+	local k n
+
+	for k in 1 2 3; do
+		for n in "${TOPO_LINK_A[k]}" "${TOPO_LINK_B[k]}"; do
+			qkdnctl -j -n "qkdn$n" pool show id "$k" |
+				jq -e ".[0] | .pending_bytes == 0 and
+					.own_bytes + .peer_bytes >= $1" >/dev/null ||
+				return 1
+		done
+	done
+}
+
+# routed N BYTES: node N has a route to kme-4 with BYTES on every hop.
+# shellcheck disable=SC2317 # called through wait_for
+routed() {
+	qkdnctl -j -n "qkdn$1" route |
+		jq -e "any(.[]; .dst_node_id == \"kme-4\" and .avail_bytes >= $2)" \
+			>/dev/null
+}
+
+# cpu_ticks PID...: user and system time of the processes, clock ticks.
+cpu_ticks() {
+	local p
+
+	for p in "$@"; do
+		awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# idle_ticks: clock ticks all CPUs spent idle (idle, iowait). The kernel
+# measures idle time exactly (tickless idle), while the busy fields are
+# sampled at the tick, which the relay's timer-driven work is in step
+# with.
+idle_ticks() {
+	awk '$1 == "cpu" { print $5 + $6 }' /proc/stat
+}
+
+# relay_mac KEYS REQUESTS: REQUESTS relayed requests of KEYS keys from
+# sae-a to sae-d, taken by ID at kme-4; prints the deltas "PAD MAC KEY".
+relay_mac() {
+	local p0 m0 k0 p1 m1 k1
+
+	read -r p0 m0 k0 <<<"$(relay_counters)"
+	rm -f "$R/get"
+	as 1 1001 "$RELAYBENCH" get -m sae-a -s sae-d -k "$1" -n "$2" -t 600 \
+		-c "$R/get" |
+		as 4 1004 "$RELAYBENCH" fetch -m sae-a -s sae-d -c "$R/fetch-sae-d" ||
+		return 1
+	# every request answered, every key taken at kme-4
+	grep -q "^requests $2 keys $(($1 * $2)) " "$R/get" &&
+		grep -q "^fetched $(($1 * $2)) " "$R/fetch-sae-d" || return 1
+	read -r p1 m1 k1 <<<"$(relay_counters)"
+	echo $((p1 - p0)) $((m1 - m0)) $((k1 - k0))
+}
+
+# relaybenches N: more than N relaybench processes run.
+# shellcheck disable=SC2317 # called through wait_for
+relaybenches() {
+	[ "$(pgrep -c -x relaybench)" -gt "$1" ]
+}
+
+# relay_run KEYS MAX: RELAY_REQUESTERS relaybench get at kme-1 for
+# RELAY_SECS or MAX requests each, all started at once, their key IDs
+# through one pipe to a relaybench fetch at kme-4. Prints "KEYS_PER_S
+# REQUESTS_PER_S BUSY FETCHED KEYS CPU_MS LINKD_MS CTRLD_MS APPS_MS", the
+# last four per relayed request; what the first retried answer said is in
+# $R/why.
+relay_run() {
+	local keys=$1 max=$2 i pid b b0 b1 d0 d1 c0 c1 t0 t1
+
+	rm -f "$R/go" "$R"/get.*
+	{
+		for ((i = 1; i <= RELAY_REQUESTERS; i++)); do
+			as 1 1001 "$RELAYBENCH" get -m sae-a -s sae-d -k "$keys" \
+				-t "$RELAY_SECS" -n "$max" -g "$R/go" \
+				-c "$R/get.$i" &
+		done
+		wait
+	} | as 4 1004 "$RELAYBENCH" fetch -m sae-a -s sae-d -c "$R/fetch-sae-d" &
+	pid=$!
+	# every requester and the fetcher started, the requesters waiting
+	# for go
+	wait_for 30 relaybenches "$RELAY_REQUESTERS"
+	sleep 0.5
+	d0=$(cpu_ticks "${LINKDS[@]}")
+	c0=$(cpu_ticks "${CTRLDS[@]}")
+	b0=$(idle_ticks)
+	t0=$EPOCHREALTIME
+	touch "$R/go"
+	wait "$pid" || return 1
+	t1=$EPOCHREALTIME
+	b1=$(idle_ticks)
+	d1=$(cpu_ticks "${LINKDS[@]}")
+	c1=$(cpu_ticks "${CTRLDS[@]}")
+	[ "$(cat "$R"/get.* | grep -c '^requests ')" -eq "$RELAY_REQUESTERS" ] ||
+		return 1
+	sed -n 's/^busy_first //p' "$R"/get.* | sort -u >"$R/why"
+	# busy: CPUs x wall-clock time - idle time, in clock ticks
+	b=$(awk -v t="$t1 - $t0" -v i=$((b1 - b0)) -v n="$(nproc)" \
+		-v hz="$(getconf CLK_TCK)" 'BEGIN { split(t, w, " - ");
+		printf "%d", n * (w[1] - w[2]) * hz - i }')
+	cat "$R"/get.* "$R/fetch-sae-d" | awk -v b="$b" -v d=$((d1 - d0)) \
+		-v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '
+		$1 == "requests" { r += $2; k += $4; kps += $4 / $6;
+				   rps += $2 / $6; busy += $8; app += $10 }
+		$1 == "fetched" { f = $2; app += $8 }
+		END { ms = 1000 / hz
+		      printf "%.0f %.1f %d %d %d %.1f %.1f %.1f %.1f\n", kps, rps,
+			busy, f, k, b * ms / r, d * ms / r, c * ms / r,
+			app * 1000 / r }'
+}
+
+note "relay: the two nodes go; topologies/chain4.topo comes up"
+for n in 1 2; do
+	_lib_stop "${LINKD_PID[n]}"
+done
+qkdsim_del 1
+ip netns del qkdn1
+ip netns del qkdn2
+if ! topo_up "$TOPO/chain4.topo" --stopped; then
+	note "relay: chain4 did not come up"
+	exit 1
+fi
+LINKDS=()
+CTRLDS=()
+for n in 1 2 3 4; do
+	LINKDS+=("$(cat "$TOPO_DIR/run/linkd-kme-$n.pid")")
+	CTRLDS+=("$(cat "$TOPO_DIR/run/controllerd-kme-$n.pid")")
+done
+R=$TEST_DIR/relay
+chmod 711 "$TEST_DIR"
+mkdir -m 777 "$R"
+
+# Key for every step: RELAY_FILL_MIB on every link (half of it each end's
+# own), then the routes of kme-1, kme-2 and kme-3 to kme-4.
+for k in 1 2 3; do
+	for n in "${TOPO_LINK_A[k]}" "${TOPO_LINK_B[k]}"; do
+		qkdnctl -n "qkdn$n" link set id "$k" \
+			capacity $((RELAY_FILL_MIB + 32))M || exit 1
+	done
+	qkdsim_set "$k" burst $(((RELAY_FILL_MIB << 20) / BLOCK)) || exit 1
+done
+if ! wait_for 120 chain_filled $((RELAY_FILL_MIB << 20)) ||
+	! wait_for 30 routed 1 $((RELAY_FILL_MIB << 18)) ||
+	! wait_for 30 routed 2 $((RELAY_FILL_MIB << 18)) ||
+	! wait_for 30 routed 3 $((RELAY_FILL_MIB << 18)); then
+	note "relay: the pools did not fill or no route to kme-4"
+	exit 1
+fi
+note "relay: kme-1 ... kme-4, a qkdn-controllerd in each; $RELAY_FILL_MIB MiB" \
+	"of key on each link; kme-1's route:" \
+	"$(qkdnctl -j -n qkdn1 route | jq -r '.[] | select(.dst_node_id == "kme-4") |
+		(.path | join(" -> ")) + ", avail_bytes \(.avail_bytes)"')"
+
+# 4. Latency: one key of 256 bits a request, sae-a to sae-b (I.1 over
+# link 1), to sae-c (relayed, 2 hops) and to sae-d (relayed, 3 hops),
+# interleaved, 50 ms of rest after each request.
+if as 1 1001 "$RELAYBENCH" lat -m sae-a -L sae-b -s sae-c -s sae-d \
+	-r "$RELAY_ROUNDS" -w 3 -p 50 -o "$R" >"$R/lat"; then
+	grep '^#' "$R/lat"
+	lat() { awk -v k="$1" '$1 == "lat" && $2 == k { print $3 }' "$R/lat"; }
+	lb=$(lat sae-b)
+	lc=$(lat sae-c)
+	ld=$(lat sae-d)
+	note "relay latency: medians: local $lb us; relayed over 2 hops $lc us," \
+		"over 3 hops $ld us: $(awk "BEGIN { printf \"%.0f\", $ld / 3 }")" \
+		"us a hop, the third hop $(awk "BEGIN { printf \"%.0f\", $ld - $lc }") us"
+	bench relay_latency_per_hop_vs_local "$(calc "$ld / 3 / $lb")" "<=" 2
+	# The relayed keys wait at kme-3 and kme-4: their applications take
+	# them.
+	for n in 3 4; do
+		s=sae-$(tr 1234 abcd <<<"$n")
+		as "$n" 100"$n" "$RELAYBENCH" fetch -m sae-a -s "$s" \
+			-c "$R/fetch-$s" <"$R/ids-$s" || failed=1
+		read -r _ got _ <"$R/fetch-$s"
+		[ "$got" -eq "$(wc -l <"$R/ids-$s")" ] || {
+			note "relay latency: $s got $got keys of $(wc -l <"$R/ids-$s")"
+			failed=1
+		}
+	done
+else
+	note "relay latency: relaybench failed"
+	failed=1
+fi
+
+# 5. Pool bytes spent on the MAC against those spent as pad (the first
+# hop's pad is the key itself): a batch of RELAY_KEYS keys of 256 bits a
+# request, and one key a request. Every hash key is set by step 4.
+for spec in "relay_mac_overhead $RELAY_KEYS 16 <= 0.05" \
+	"relay_mac_overhead_1key 1 32 >= 0"; do
+	read -r name nk nr op goal <<<"$spec"
+	if out=$(relay_mac "$nk" "$nr"); then
+		read -r pad mac kb <<<"$out"
+		note "relay MAC: $nr requests of $nk keys of 256 bits to sae-d:" \
+			"pad $pad bytes (expected $((2 * 3 * nr * nk * 32)): 3 hops" \
+			"counted at both ends), MAC $mac bytes" \
+			"($(calc "$mac / (2 * 3 * $nr)") a frame), keys $kb bytes" \
+			"sent; pool bits per relayed key bit $(calc "($pad + $mac) / 2 / ($kb / 3)")"
+		bench "$name" "$(calc "$mac / $pad")" "$op" "$goal"
+	else
+		note "relay MAC: $nr requests of $nk keys failed"
+		failed=1
+	fi
+done
+
+# 6. Throughput: RELAY_REQUESTERS applications of sae-a at kme-1 at once,
+# RELAY_KEYS keys a request; the application of sae-d at kme-4 takes every
+# key by ID as its ID arrives. Then one run of one key a request. Each run
+# ends after RELAY_SECS or RELAY_MAX requests per requester: a KM on the
+# path keeps the record of a relay it passed on for 60 s
+# (QKDN_RELAY_RECORD_MS), and refuses new relays while it holds 1024
+# (QKDN_RELAYS_MAX); the whole bench stays below that.
+note "relay throughput: $RELAY_REQUESTERS requesters of sae-a at kme-1," \
+	"$RELAY_RUNS runs of ${RELAY_SECS} s or $RELAY_MAX requests each, one" \
+	"fetcher of sae-d at kme-4; own key at kme-1, kme-2, kme-3:" \
+	"$(relay_own 1 1) $(relay_own 2 2) $(relay_own 3 3) bytes"
+: >"$TEST_DIR/rrate"
+for ((i = 1; i <= RELAY_RUNS + 1; i++)); do
+	nk=$RELAY_KEYS
+	max=$RELAY_MAX
+	if [ "$i" -gt "$RELAY_RUNS" ]; then
+		nk=1
+		max=$(((RELAY_MAX + 1) / 2))
+	fi
+	if ! out=$(relay_run "$nk" "$max"); then
+		note "relay throughput: run $i failed"
+		failed=1
+		break
+	fi
+	read -r kps rps busy got keys cpu ld cd app <<<"$out"
+	note "relay throughput run $i ($nk keys a request): $kps keys/s," \
+		"$rps requests/s; $busy EBUSY or ENOSPC; kme-4 took $got of" \
+		"$keys keys; CPU per request $cpu ms (link daemons $ld," \
+		"controllers $cd, requesters and fetcher $app)"
+	while read -r why; do
+		note "relay throughput run $i: retried after \"$why\""
+	done <"$R/why"
+	[ "$got" -eq "$keys" ] || {
+		note "relay throughput: kme-4 did not get every key"
+		failed=1
+	}
+	[ "$i" -le "$RELAY_RUNS" ] && echo "$kps" >>"$TEST_DIR/rrate"
+done
+note "relay throughput: own key left at kme-1, kme-2, kme-3:" \
+	"$(relay_own 1 1) $(relay_own 2 2) $(relay_own 3 3) bytes; relays" \
+	"passed on by kme-2 and kme-3 in this bench:" \
+	"$(for n in 2 3; do qkdnctl -j -n "qkdn$n" node show |
+		jq -r .stats.relays_forwarded; done | tr '\n' ' ')"
+if [ -s "$TEST_DIR/rrate" ]; then
+	bench relayed_keys_per_s "$(median <"$TEST_DIR/rrate")" ">=" 0
 fi
 
 exit $failed

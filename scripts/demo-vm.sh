@@ -1,10 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The demo, inside the VM: two nodes (network namespaces joined by veth),
-# a simulated QKD link filling both key stores, an application on node 1
-# asking its KM for keys, an application on node 2 getting the same keys by
-# ID from its own KM. Key bytes are never shown: only their SHA-256 digests.
+# The demo, inside the VM. Part 1: two nodes (network namespaces joined by
+# veth), a simulated QKD link filling both key stores, an application on
+# node 1 asking its KM for keys, an application on node 2 getting the same
+# keys by ID from its own KM (I.1). Part 2: four nodes in a chain built by
+# scripts/qkdn-topo from topologies/chain4.topo, a QKDN controller in each
+# (distributed), a key relayed from kme-1 to kme-4 for an application
+# whose node has no QKD link to the source's (I.5a). Key bytes are never
+# shown: only their SHA-256 digests.
 
 cd "$(dirname "$0")/.." || exit 1
 TEST_NAME=demo
@@ -113,5 +117,78 @@ in_ns 2 "$Q" key get-by-id master sae-a slave sae-b $ids 2>&1 | sed 's/^/    /'
 step "Counters on both ends"
 run 1 "$Q" link show
 run 2 "$Q" link show
+
+# --- part 2: key relay across four nodes ---------------------------------
+
+# The two nodes go (their link daemons, the QKD pair, the namespaces).
+for n in 1 2; do
+	_lib_stop "${LINKD_PID[n]}"
+done
+qkdsim_del 1
+ip netns del qkdn1
+ip netns del qkdn2
+
+step "Part 2: four QKD nodes in a chain, a QKDN controller in each (distributed QKDN)"
+echo "    topologies/chain4.topo:"
+grep -v '^#' topologies/chain4.topo | sed -e '/^$/d' -e 's/^/      /'
+echo "[host]# scripts/qkdn-topo up topologies/chain4.topo"
+topo_up "$TOPO/chain4.topo" >"$TEST_DIR/up" || { cat "$TEST_DIR/up"; exit 1; }
+sed 's/^# /    /' "$TEST_DIR/up"
+echo "    each node: its KM (network namespace qkdn<i>), qkdn-linkd, qkdn-controllerd"
+
+step "sae-d's node kme-4 has no QKD link to kme-1: only to kme-3"
+run 4 "$Q" link show | grep -E '^ *link'
+run 1 "$Q" sae show id sae-d
+
+step "The controllers exchange their links' state (Cx) and publish routes into each KM"
+run 1 "$Q" route
+
+step "Both KMs' monitors listen for the Q.4160 messages"
+for n in 1 4; do
+	in_ns "$n" "$Q" monitor >"$TEST_DIR/mon$n" 2>&1 &
+	MON[n]=$!
+	defer _lib_stop "${MON[n]}"
+	echo "[kme-$n]# qkdnctl monitor &"
+done
+sleep 1
+
+step "I.5a: the application on kme-1 (sae-a) asks its KM for 2 keys of 256 bits for sae-d"
+echo "[kme-1]\$ qkdnctl key get master sae-a slave sae-d number 2 size 256"
+out=$(app 1 1001 key get master sae-a slave sae-d number 2 size 256 format hex) ||
+	exit 1
+ids=$(echo "$out" | awk '{ print "id", $2 }' | tr '\n' ' ')
+echo "$out" | awk '{ print "    key_ID", $2 }'
+echo "    digests of the keys sae-a received:"
+echo "$out" | digests | tee "$TEST_DIR/r1"
+
+step "sae-a tells sae-d the key IDs; sae-d asks kme-4 for them"
+echo "[kme-4]\$ qkdnctl key get-by-id master sae-a slave sae-d $ids"
+# shellcheck disable=SC2086 # one "id UUID" pair a key
+out=$(app 4 1004 key get-by-id master sae-a slave sae-d $ids format hex) || exit 1
+echo "    digests of the keys sae-d received:"
+echo "$out" | digests | tee "$TEST_DIR/r4"
+if cmp -s "$TEST_DIR/r1" "$TEST_DIR/r4"; then
+	echo "    => both applications hold the same keys, four nodes apart"
+else
+	echo "    => MISMATCH"; exit 1
+fi
+
+sleep 0.5
+for n in 1 4; do
+	_lib_stop "${MON[n]}"
+done
+step "What kme-1's monitor showed"
+grep -E '^(message|keys-)' "$TEST_DIR/mon1" | sed 's/^/    /'
+step "What kme-4's monitor showed"
+grep -E '^(message|keys-)' "$TEST_DIR/mon4" | sed 's/^/    /'
+
+step "Relay counters: each hop took pad and MAC key from its own link's pool"
+for n in 1 2 3 4; do
+	echo "[kme-$n]# qkdnctl link show   (relay lines)"
+	in_ns "$n" "$Q" link show | awk '/^link/ { l = $1 " " $2 " to " $4 }
+		/^\trelay / { print "    " l ": " substr($0, 2) }'
+	in_ns "$n" "$Q" node show |
+		awk '/^node/ { n = $1 " " $2 } /^\trelays / { print "    " n ": " substr($0, 2) }'
+done
 echo
 echo "demo complete"
