@@ -103,8 +103,10 @@ void qkdn_kx_schedule(struct qkdn_net *qn, unsigned long delay)
 {
 	if (qn->dying)
 		return;
+	/* Queued with no timer armed: it runs now; its expires is stale. */
 	if (delayed_work_pending(&qn->tx_work) &&
-	    time_before_eq(qn->tx_work.timer.expires, jiffies + delay))
+	    (!timer_pending(&qn->tx_work.timer) ||
+	     time_before_eq(qn->tx_work.timer.expires, jiffies + delay)))
 		return;
 	mod_delayed_work(qkdn_wq, &qn->tx_work, delay);
 }
