@@ -29,6 +29,7 @@
 #define QKDN_RELAY_TIMEOUT_MS		10000	/* the whole relay, at its source */
 #define QKDN_RELAY_RECORD_MS		60000	/* a hop remembers a relay */
 #define QKDN_RELAYS_MAX			1024	/* relays a node starts, passes */
+#define QKDN_HOP_RECORDS_MAX		8192	/* finished, a hop remembers */
 #define QKDN_DST_RELAYS_MAX		16384	/* relays ended here, waiting */
 #define QKDN_RELAYED_KEY_TTL_MS		600000	/* relayed keys wait this long */
 #define QKDN_ERRNO_MAX			511	/* errnos user space may see */
@@ -218,9 +219,11 @@ struct qkdn_net {
 	/* Relays (relay.c) and the controller (ctrl.c). */
 	u8 ctrl_mode;			/* enum qkdn_ctrl_mode */
 	u32 ctrl_seq;			/* last request ID */
-	DECLARE_HASHTABLE(relays, 8);
+	DECLARE_HASHTABLE(relays, 10);
 	u32 nrelays;
 	u32 ndst;			/* of them, ended here */
+	u32 nretired;			/* ... finished, passed on here */
+	struct list_head retired;	/* those, oldest first */
 	wait_queue_head_t relay_wq;	/* a relay started here finished */
 	struct delayed_work relay_work;	/* controller and record timeouts */
 	struct qkdn_keytab rkeys;	/* relayed to local SAEs */

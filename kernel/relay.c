@@ -84,6 +84,7 @@ struct qkdn_kx_relay_abort {
 
 struct qkdn_relay {
 	struct hlist_node hnode;
+	struct list_head retired;	/* finished hop: on qn->retired */
 	u8 id[QKDN_RELAY_ID_LEN];
 	u8 role;
 	u8 state;
@@ -91,6 +92,7 @@ struct qkdn_relay {
 	u8 nroute;
 	bool reserve;		/* I.4b: the first hop only reserves */
 	bool report;		/* I.4b: the controller started it here */
+	bool is_retired;	/* finished hop, kept for a late abort */
 	u32 prev_link, next_link;	/* link IDs, 0 for none */
 	u32 count, key_bytes;
 	u32 ctrl_id, ctrl_msg;	/* the controller request, if one waits */
@@ -144,6 +146,7 @@ static u32 qkdn_relay_hop_bytes(const struct qkdn_relay *r)
 void qkdn_relay_net_init(struct qkdn_net *qn)
 {
 	hash_init(qn->relays);
+	INIT_LIST_HEAD(&qn->retired);
 	init_waitqueue_head(&qn->relay_wq);
 	INIT_DELAYED_WORK(&qn->relay_work, qkdn_relay_work);
 	qkdn_keytab_init(&qn->rkeys);
@@ -182,15 +185,44 @@ static void qkdn_relay_arm(struct qkdn_net *qn)
 		mod_delayed_work(qkdn_wq, &qn->relay_work, HZ / 5);
 }
 
+static void qkdn_relay_erase_keys(struct qkdn_relay *r)
+{
+	kfree_sensitive(r->keys);
+	r->keys = NULL;
+}
+
+static void qkdn_relay_free(struct qkdn_net *qn, struct qkdn_relay *r)
+{
+	hash_del(&r->hnode);
+	qn->nrelays--;
+	if (r->role == QKDN_RELAY_DST)
+		qn->ndst--;
+	if (r->is_retired) {
+		list_del(&r->retired);
+		qn->nretired--;
+	}
+	qkdn_relay_erase_keys(r);
+	kfree(r->ids);
+	kfree(r->route);
+	kfree(r);
+}
+
 static struct qkdn_relay *qkdn_relay_new(struct qkdn_net *qn, const u8 *id,
 					 u8 role, u32 count, u32 kb)
 {
 	struct qkdn_relay *r;
 
-	/* Records of relays ended here wait for their SAE: counted apart. */
+	/*
+	 * Records of relays ended here wait for their SAE, and those of
+	 * relays passed on and finished only for a late abort: counted apart.
+	 */
 	if (role == QKDN_RELAY_DST ? qn->ndst >= QKDN_DST_RELAYS_MAX :
-	    qn->nrelays - qn->ndst >= QKDN_RELAYS_MAX)
+	    qn->nrelays - qn->ndst - qn->nretired >= QKDN_RELAYS_MAX)
 		return ERR_PTR(-EBUSY);
+	if (qn->nretired >= QKDN_HOP_RECORDS_MAX)
+		qkdn_relay_free(qn, list_first_entry(&qn->retired,
+						     struct qkdn_relay,
+						     retired));
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
@@ -215,22 +247,27 @@ static struct qkdn_relay *qkdn_relay_new(struct qkdn_net *qn, const u8 *id,
 	return r;
 }
 
-static void qkdn_relay_erase_keys(struct qkdn_relay *r)
+/*
+ * A relay passed on here has finished: its record stays only to pass on
+ * an abort that the source sent before it saw the end, for
+ * QKDN_RELAY_RECORD_MS.  Such records do not count against
+ * QKDN_RELAYS_MAX; past QKDN_HOP_RECORDS_MAX, a new relay takes the place
+ * of the oldest (there, not here: callers may be walking the table).
+ */
+static void qkdn_relay_retire(struct qkdn_net *qn, struct qkdn_relay *r)
 {
-	kfree_sensitive(r->keys);
-	r->keys = NULL;
-}
-
-static void qkdn_relay_free(struct qkdn_net *qn, struct qkdn_relay *r)
-{
-	hash_del(&r->hnode);
-	qn->nrelays--;
-	if (r->role == QKDN_RELAY_DST)
-		qn->ndst--;
+	if (r->role != QKDN_RELAY_HOP || r->is_retired)
+		return;
 	qkdn_relay_erase_keys(r);
 	kfree(r->ids);
+	r->ids = NULL;
 	kfree(r->route);
-	kfree(r);
+	r->route = NULL;
+	r->nroute = 0;
+	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
+	r->is_retired = true;
+	list_add_tail(&r->retired, &qn->retired);
+	qn->nretired++;
 }
 
 void qkdn_relay_net_exit(struct qkdn_net *qn)
@@ -369,12 +406,13 @@ static void qkdn_relay_fail(struct qkdn_net *qn, struct qkdn_relay *r,
 	if (r->report) {
 		qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id, r->src,
 				 r->dst, err);
-		return;
+	} else {
+		qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, err,
+				     qn->node_id, why);
+		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION,
+			       QKDN_MSG_DIR_SENT, "km", r->src, err);
 	}
-	qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, err,
-			     qn->node_id, why);
-	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
-		       "km", r->src, err);
+	qkdn_relay_retire(qn, r);
 }
 
 static int qkdn_relay_ask(struct qkdn_net *qn, struct qkdn_relay *r, u32 msg)
@@ -1132,11 +1170,12 @@ static void qkdn_relay_rx_done(struct qkdn_link *link,
 			       QKDN_MSG_DIR_RECEIVED, "km", d->where, err);
 		qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id, r->src,
 				 r->dst, err);
-		return;
+	} else {
+		/* Back towards the source, as it came. */
+		qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, err,
+				     d->where, d->why);
 	}
-	/* Back towards the source, as it came. */
-	qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, err, d->where,
-			     d->why);
+	qkdn_relay_retire(qn, r);
 }
 
 static void qkdn_relay_rx_abort(struct qkdn_link *link,
@@ -1161,6 +1200,7 @@ static void qkdn_relay_rx_abort(struct qkdn_link *link,
 	r->ctrl_id = 0;
 	r->state = QKDN_RS_FAILED;
 	qkdn_relay_erase_keys(r);
+	qkdn_relay_retire(qn, r);
 }
 
 int qkdn_relay_rx(struct qkdn_link *link, u8 type, const u8 *body, u32 len,

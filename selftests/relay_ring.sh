@@ -92,7 +92,10 @@ route_is() {
 chmod 711 "$TEST_DIR"	# the SAEs' helpers look for files in it
 topo_up "$TOPO/ring6.topo" --stopped || { fail ring_topology_up; exit 1; }
 links_start 128k 256k || { fail ring_topology_up "cannot start the links"; exit 1; }
-if wait_for 30 route_via 1 kme-4 kme-2 && wait_for 30 metric_is 1 kme-4 -eq 3; then
+# Settled: every link with twice the controllers' low_key (4096 bytes) at
+# each end, so that no link costs more than one.
+if wait_for 60 links_ready 8192 &&
+	wait_for 30 route_via 1 kme-4 kme-2 && wait_for 30 metric_is 1 kme-4 -eq 3; then
 	ok ring_topology_up
 else
 	fail ring_topology_up "kme-1 has no route to kme-4"
@@ -104,11 +107,18 @@ lap "the ring up"
 
 # ---- 1. the way the route shows --------------------------------------
 
+# The route has stayed: the same path on a second look, once every
+# controller has flooded the pools it just saw.
+sleep 2
 case $(route_of 1 kme-4) in
 "kme-1 -> kme-2 -> kme-3 -> kme-4 metric 3 "*)
 	ok ring_route_through_kme2_kme3 ;;
 *)
-	fail ring_route_through_kme2_kme3 "$(route_of 1 kme-4)" ;;
+	fail ring_route_through_kme2_kme3 "$(route_of 1 kme-4)"
+	qkdnctl -n qkdn1 route
+	printf 'pool show\n' | "$QKDNCTL" -n qkdn2 -b - | sed 's/^/# kme-2 /'
+	printf 'pool show\n' | "$QKDNCTL" -n qkdn3 -b - | sed 's/^/# kme-3 /'
+	;;
 esac
 snap S0
 relay ring_direct

@@ -40,6 +40,9 @@
 #   route_of N DST          print it, "kme-1 -> ... metric M"
 #   route_metric N DST      print its metric
 #   metric_is N DST OP M    its metric OP M (OP: -eq, -gt, ...)
+#   links_ready MIN         every link up at both ends with at least MIN
+#                           bytes of its own at each (a network that has
+#                           settled: no link costs more for lack of key)
 #   pool_settled K          both ends of link K agree: own bytes here are
 #                           the peer bytes there, both ways (a block may
 #                           stay pending at one end when the other end's
@@ -193,6 +196,19 @@ link_cut() {
 
 link_mend() {
 	ip -n "qkdn${TOPO_LINK_A[$1]}" link set "to-n${TOPO_LINK_B[$1]}" up
+}
+
+links_ready() {
+	local -A P
+	local k n
+
+	snap P
+	for k in "${!TOPO_LINK_A[@]}"; do
+		for n in "${TOPO_LINK_A[k]}" "${TOPO_LINK_B[k]}"; do
+			[ "${P[$n link.$k.up]:-0}" = 1 ] &&
+				[ "${P[$n pool.$k.own_bytes]:-0}" -ge "$1" ] || return 1
+		done
+	done
 }
 
 route_via() {
