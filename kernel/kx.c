@@ -150,13 +150,16 @@ void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f)
 	if (!link->up)
 		return;
 	/*
-	 * Send at once when nothing is in flight; otherwise give later
-	 * reservations a tick to join this frame (the peer acknowledges
-	 * within one).
+	 * Send at once when nothing is in flight, or when nothing can join
+	 * this frame (relay and supply frames: each hop of a relay waits for
+	 * it); otherwise give later block announcements and reservations a
+	 * tick to join it (the peer acknowledges within one).
 	 */
-	qkdn_kx_schedule(link->qn, list_first_entry(&link->txq,
-						    struct qkdn_frame, node) ==
-				   link->tx_next ? 0 : 1);
+	qkdn_kx_schedule(link->qn,
+			 (hdr->type != QKDN_KX_BLOCKS &&
+			  hdr->type != QKDN_KX_RESERVE) ||
+			 list_first_entry(&link->txq, struct qkdn_frame,
+					  node) == link->tx_next ? 0 : 1);
 }
 
 u8 *qkdn_kx_body(struct qkdn_frame *f)
