@@ -563,10 +563,10 @@ done
 # 6. Throughput: RELAY_REQUESTERS applications of sae-a at kme-1 at once,
 # RELAY_KEYS keys a request; the application of sae-d at kme-4 takes every
 # key by ID as its ID arrives. Then one run of one key a request. Each run
-# ends after RELAY_SECS or RELAY_MAX requests per requester: a KM on the
-# path keeps the record of a relay it passed on for 60 s
-# (QKDN_RELAY_RECORD_MS), and refuses new relays while it holds 1024
-# (QKDN_RELAYS_MAX); the whole bench stays below that.
+# ends after RELAY_SECS or RELAY_MAX requests per requester, so that the
+# pools of RELAY_FILL_MIB last every run (and the runs compare with those
+# of Documentation/benchmarks.md, made when a hop took at most 1024 relays
+# a minute).
 note "relay throughput: $RELAY_REQUESTERS requesters of sae-a at kme-1," \
 	"$RELAY_RUNS runs of ${RELAY_SECS} s or $RELAY_MAX requests each, one" \
 	"fetcher of sae-d at kme-4; own key at kme-1, kme-2, kme-3:" \
