@@ -20,124 +20,21 @@
 #
 # timeout: 480
 
+# shellcheck source=selftests/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=selftests/helpers/nodes.sh
+source "$(dirname "$0")/helpers/nodes.sh"
+# shellcheck source=selftests/helpers/procedure.sh
+source "$(dirname "$0")/helpers/procedure.sh"
 
 require jq setpriv
 
-H=$TOP/selftests/helpers
-
-as() {
-	local n=$1 uid=$2
-
-	shift 2
-	in_ns "$n" setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
-}
-
-# refused NAME TEXT CMD...: CMD fails and says TEXT.
-refused() {
-	local name=$1 text=$2 out rc
-
-	shift 2
-	out=$("$@" 2>&1) && rc=0 || rc=$?
-	if [ $rc -ne 0 ] && [[ $out == *"$text"* ]]; then
-		ok "$name"
-	else
-		fail "$name" "exit $rc, expected a failure saying \"$text\":"
-		_lib_diag "$out"
-	fi
-}
-
-pool_own() {	# pool_own N LINK BYTES
-	qkdnctl -j -n "qkdn$1" pool show id "$2" |
-		jq -e ".[0].own_bytes >= $3" >/dev/null
-}
+# The messages show their error messages too.
+MON_FIELDS="errno errmsg keys"
 
 # reserved N LINK: the keys node N allocated on link LINK so far.
 reserved() {
 	qkdnctl -j -n "qkdn$1" link show id "$2" | jq -r '.[0].stats.keys_reserved'
-}
-
-MARK=()
-mon_start() {
-	"$QKDNCTL" -j -n "qkdn$1" monitor >"$TEST_DIR/mon-$1" 2>&1 &
-	defer _lib_stop $!
-	MARK[$1]=0
-}
-
-mon_mark_all() {
-	local n
-
-	sleep 0.3
-	for n in 1 2 3; do
-		MARK[n]=$(wc -l <"$TEST_DIR/mon-$n")
-	done
-}
-
-# mon_msgs N: "DIR NAME PEER [errno N] [errmsg TEXT] [keys N]" per
-# Q.4160 message on node N's monitor since the mark.
-mon_msgs() {
-	tail -n "+$((MARK[$1] + 1))" "$TEST_DIR/mon-$1" | jq -rR \
-		'fromjson? | select(.event == "message") |
-		 "\(.msg_dir) \(.msg) \(.msg_peer)" +
-		 (if .errno then " errno \(.errno)" else "" end) +
-		 (if .errmsg then " errmsg \(.errmsg)" else "" end) +
-		 (if .key_count then " keys \(.key_count)" else "" end)'
-}
-
-mon_is() {
-	[ "$(mon_msgs "$1")" = "$2" ]
-}
-
-mon_check() {	# mon_check NAME N LINE...: exactly these, in order
-	local name=$1 n=$2 want
-
-	shift 2
-	want=$(printf '%s\n' "$@")
-	if wait_for 5 mon_is "$n" "$want"; then
-		ok "$name"
-	else
-		fail "$name" "kme-$n's monitor differs; expected:"
-		_lib_diag "$want"
-		echo "# saw:"
-		_lib_diag "$(mon_msgs "$n")"
-	fi
-}
-
-# spawn_as N UID NAME CMD...: CMD in node N as UID in the background, its
-# input from $SPAWN_IN (if set), output in $TEST_DIR/NAME.out; its pid in
-# BG[NAME].
-declare -A BG
-spawn_as() {
-	local n=$1 uid=$2 name=$3
-
-	shift 3
-	# Not through "as": $! must be the process itself, not a subshell.
-	nsenter --net="/run/netns/qkdn$n" setpriv --reuid="$uid" --regid="$uid" \
-		--clear-groups "$@" <"${SPAWN_IN:-/dev/null}" \
-		>"$TEST_DIR/$name.out" 2>&1 &
-	BG[$name]=$!
-	defer _lib_stop "${BG[$name]}"
-}
-
-# listen N UID NAME SAE [OPTION...]: helpers/sae_listen.py, ready.
-listen() {
-	local n=$1 uid=$2 name=$3
-
-	shift 3
-	spawn_as "$n" "$uid" "$name" python3 "$H/sae_listen.py" "$@"
-	wait_for 10 grep -q '^ready$' "$TEST_DIR/$name.out" || {
-		echo "# $name did not start:"
-		_lib_diag "$(cat "$TEST_DIR/$name.out")"
-		return 1
-	}
-}
-
-# master N UID ARGS...: helpers/qkdn_genl.py session ARGS in node N as UID.
-master() {
-	local n=$1 uid=$2
-
-	shift 2
-	as "$n" "$uid" python3 "$H/qkdn_genl.py" session "$@"
 }
 
 # sget N UID MASTER SLAVE SESSION NUMBER: a "key request with session ID";
@@ -158,7 +55,7 @@ sget() {
 	local n=$1 uid=$2
 
 	shift 2
-	as "$n" "$uid" python3 - "$H" "$@" <"$TEST_DIR/sget.py"
+	as "$n" "$uid" python3 - "$HELPERS" "$@" <"$TEST_DIR/sget.py"
 }
 
 # The slave SAE's application with bad answers first: another socket of
@@ -260,18 +157,13 @@ EOF
 
 # ---- the network ----------------------------------------------------------
 
-[ -x "$TOP/tools/build/qkdn-controllerd" ] || skip "qkdn-controllerd not built"
-topo_up "$TOPO/chain4.topo" || { fail i2_topology_up; exit 1; }
-ok i2_topology_up
+procedure_up i2_topology_up "$TOPO/chain4.topo" 1 2 3
 C1=$TOPO_DIR/logs/controllerd-kme-1.log
 C2=$TOPO_DIR/logs/controllerd-kme-2.log
-for n in 1 2 3; do
-	mon_start "$n"
-done
 cx_up() {
 	grep -q "kme-2: Cx channel up" "$C1" && grep -q "kme-3: Cx channel up" "$C2"
 }
-if wait_for 20 pool_own 1 1 8192 && wait_for 20 cx_up; then
+if wait_for 20 pool_has 1 1 8192 && wait_for 20 cx_up; then
 	ok i2_ready
 else
 	fail i2_ready "pool or Cx channels missing"
@@ -293,9 +185,9 @@ mon_check i2_monitor_not_listening_kme2 2
 
 # Only sae-b's uid may listen for sae-b.
 refused i2_listen_other_uid "EACCES" \
-	as 2 1001 python3 "$H/sae_listen.py" sae-b
+	as 2 1001 python3 "$HELPERS/sae_listen.py" sae-b
 refused i2_listen_unknown_sae "ENOENT" \
-	as 2 1002 python3 "$H/sae_listen.py" sae-x
+	as 2 1002 python3 "$HELPERS/sae_listen.py" sae-x
 
 # sae-b refuses (EACCES): the refusal reaches sae-a, no session.
 listen 2 1002 refuse sae-b --refuse 13 || exit 1
@@ -319,26 +211,12 @@ _lib_stop "${BG[refuse]}"
 listen 2 1002 slave sae-b --take 3 || exit 1
 # One socket listens for sae-b at a time.
 refused i2_listen_second_socket "EBUSY" \
-	as 2 1002 python3 "$H/sae_listen.py" sae-b
+	as 2 1002 python3 "$HELPERS/sae_listen.py" sae-b
 mon_mark_all
 r0=$(reserved 1 1)
-out=$(master 1 1001 sae-a sae-b --get 2 --number 4 2>&1)
-sid=$(awk '$1 == "session" { print $2 }' <<<"$out")
-if [ -n "$sid" ] && grep -q "^session $sid sae-a sae-b kme-1$" "$TEST_DIR/slave.out"; then
-	ok i2_session_created
-else
-	fail i2_session_created "$out"
-	_lib_diag "$(cat "$TEST_DIR/slave.out")"
-	exit 1
-fi
-mkeys=$(awk 'NF == 3 && $3 == 256 { print $1, $2 }' <<<"$out" | sort)
-skeys=$(awk -v s="$sid" '$1 == "key" && $2 == s { print $3, $4 }' \
-	"$TEST_DIR/slave.out" | sort)
-if [ "$(grep -c . <<<"$mkeys")" = 6 ] && [ "$mkeys" = "$skeys" ]; then
-	ok i2_master_gets_exactly_the_keys_taken
-else
-	fail i2_master_gets_exactly_the_keys_taken "master [$mkeys] slave [$skeys]"
-fi
+session i2_session_created i2_master_gets_exactly_the_keys_taken \
+	1 1001 sae-a sae-b slave || exit 1
+sid=$SID
 # Eight keys left kme-1's pool: the two it kept back too.
 r1=$(reserved 1 1)
 if [ $((r1 - r0)) = 8 ]; then
@@ -347,32 +225,10 @@ else
 	fail i2_pool_bytes_spent "keys reserved on link 1: $r0 -> $r1"
 fi
 
-supply1=('received key request with session ID sae:sae-a keys 4'
-	'sent key supply notification km:kme-2 keys 4'
-	'received response to key supply notification km:kme-2 keys 3'
-	'sent response to key request with session ID sae:sae-a keys 3')
-supply2=('received key supply notification km:kme-1 keys 4'
-	'sent proactive key supply sae:sae-b keys 4'
-	'received response to proactive key supply sae:sae-b'
-	'sent response to key supply notification km:kme-1 keys 3')
-mon_check i2_monitor_kme1_order 1 \
-	'received session creation request sae:sae-a' \
-	'sent session creation request controller' \
-	'received response to session creation request controller' \
-	'sent response to session creation request sae:sae-a' \
-	"${supply1[@]}" "${supply1[@]}"
-mon_check i2_monitor_kme2_order 2 \
-	'received session creation notification controller' \
-	'sent session creation notification sae:sae-b' \
-	'received response to session creation notification sae:sae-b' \
-	'sent response to session creation notification controller' \
-	"${supply2[@]}" "${supply2[@]}"
+session_master_check i2_monitor_kme1_order 1 sae-a kme-2
+session_slave_check i2_monitor_kme2_order 2 sae-b kme-1
 mon_check i2_monitor_kme3_nothing 3
-if grep -qiE '[0-9a-f]{64}' "$TEST_DIR"/mon-*; then
-	fail i2_monitor_no_key_bytes
-else
-	ok i2_monitor_no_key_bytes
-fi
+mon_no_key_bytes i2_monitor_no_key_bytes
 
 # The controllers: kme-1's names the session and tells kme-2's over Cx,
 # kme-2's gives its kernel the notification and returns the answer.
@@ -422,7 +278,7 @@ fi
 # ---- the slave's bad answers ------------------------------------------------------
 
 _lib_stop "${BG[slave]}"
-SPAWN_IN=$TEST_DIR/slave.py spawn_as 2 1002 check python3 - "$H" sae-b
+SPAWN_IN=$TEST_DIR/slave.py spawn_as 2 1002 check python3 - "$HELPERS" sae-b
 wait_for 10 grep -q '^ready$' "$TEST_DIR/check.out" ||
 	{ fail i2_slave_check_ready "$(cat "$TEST_DIR/check.out")"; exit 1; }
 out=$(master 1 1001 sae-a sae-b --get 1 --number 4 2>&1)

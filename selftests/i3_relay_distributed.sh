@@ -14,36 +14,17 @@
 #
 # timeout: 480
 
+# shellcheck source=selftests/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=selftests/helpers/nodes.sh
+source "$(dirname "$0")/helpers/nodes.sh"
+# shellcheck source=selftests/helpers/procedure.sh
+source "$(dirname "$0")/helpers/procedure.sh"
 
 require jq setpriv
 
-# as N UID CMD...: CMD in node N as uid UID (an SAE's application).
-as() {
-	local n=$1 uid=$2
-
-	shift 2
-	in_ns "$n" setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
-}
-
-# refused NAME TEXT CMD...: CMD fails and says TEXT.
-refused() {
-	local name=$1 text=$2 out rc
-
-	shift 2
-	out=$("$@" 2>&1) && rc=0 || rc=$?
-	if [ $rc -ne 0 ] && [[ $out == *"$text"* ]]; then
-		ok "$name"
-	else
-		fail "$name" "exit $rc, expected a failure saying \"$text\":"
-		_lib_diag "$out"
-	fi
-}
-
-pool_own() {	# pool_own N LINK BYTES
-	qkdnctl -j -n "qkdn$1" pool show id "$2" |
-		jq -e ".[0].own_bytes >= $3" >/dev/null
-}
+# The monitors show "DIR NAME PEER" alone.
+MON_FIELDS=
 
 # route_to N DST VIA PATH...: node N's route table has DST via VIA, PATH.
 route_to() {
@@ -56,95 +37,13 @@ route_to() {
 		 .next_hop == \$v and .path == [${path%,}]" >/dev/null
 }
 
-# The monitors: "qkdnctl -j monitor" of every node, from the start.
-MARK=()
-mon_start() {
-	"$QKDNCTL" -j -n "qkdn$1" monitor >"$TEST_DIR/mon-$1" 2>&1 &
-	defer _lib_stop $!
-	MARK[$1]=0
-}
-
-# mon_mark N: what node N's monitor shows from now on is looked at.
-mon_mark() {
-	MARK[$1]=$(wc -l <"$TEST_DIR/mon-$1")
-}
-
-# mon_msgs N: the Q.4160 messages on node N's monitor since its mark, one
-# "DIR NAME PEER" line each (a line being written is skipped).
-mon_msgs() {
-	tail -n "+$((MARK[$1] + 1))" "$TEST_DIR/mon-$1" | jq -rR \
-		'fromjson? | select(.event == "message") |
-		 "\(.msg_dir) \(.msg) \(.msg_peer)"'
-}
-
-# mon_json N: the same messages as JSON objects.
-mon_json() {
-	tail -n "+$((MARK[$1] + 1))" "$TEST_DIR/mon-$1" |
-		jq -cR 'fromjson? | select(.event == "message")'
-}
-
-mon_is() {	# mon_is N EXPECTED
-	[ "$(mon_msgs "$1")" = "$2" ]
-}
-
-# mon_check NAME N LINE...: node N's monitor shows exactly these messages,
-# in this order (waits up to 5 s for them).
-mon_check() {
-	local name=$1 n=$2 want
-
-	shift 2
-	want=$(printf '%s\n' "$@")
-	if wait_for 5 mon_is "$n" "$want"; then
-		ok "$name"
-	else
-		fail "$name" "kme-$n's monitor differs; expected:"
-		_lib_diag "$want"
-		echo "# saw:"
-		_lib_diag "$(mon_msgs "$n")"
-	fi
-}
-
-# snap TAG: the relay counters of every link and node, $TEST_DIR/TAG-N.
-snap() {
-	local n
-
-	for n in 1 2 3 4; do
-		{
-			qkdnctl -j -n "qkdn$n" link show
-			qkdnctl -j -n "qkdn$n" node show
-		} | jq -s -c '{links: (.[0] | map({key: (.link_id | tostring),
-			value: .stats}) | from_entries), node: .[1].stats}' \
-			>"$TEST_DIR/$1-$n"
-	done
-}
-
-# deltas N: the counters that moved between snap before and snap after,
-# "link K NAME +D" and "node NAME +D" (sorted).
-deltas() {
-	jq -r -n --slurpfile a "$TEST_DIR/after-$1" --slurpfile b "$TEST_DIR/before-$1" '
-		($a[0]) as $x | ($b[0]) as $y |
-		([$x.links | keys[] as $l | $x.links[$l] | keys[] as $f |
-		  select($f | test("^relay")) |
-		  select($x.links[$l][$f] != $y.links[$l][$f]) |
-		  "link \($l) \($f) +\($x.links[$l][$f] - $y.links[$l][$f])"] +
-		 [$x.node | keys[] as $f | select($f | test("^relays_")) |
-		  select($x.node[$f] != $y.node[$f]) |
-		  "node \($f) +\($x.node[$f] - $y.node[$f])"]) | sort[]'
-}
-
 # ---- the network ----------------------------------------------------------
 
-[ -x "$TOP/tools/build/qkdn-controllerd" ] || skip "qkdn-controllerd not built"
-topo_up "$TOPO/chain4.topo" || { fail i3_topology_up; exit 1; }
-ok i3_topology_up
-
-for n in 1 2 3 4; do
-	mon_start "$n"
-done
+procedure_up i3_topology_up "$TOPO/chain4.topo"
 
 # Every sending end holds key; kme-1's controller knows the way to kme-4.
-if wait_for 20 pool_own 1 1 4096 && wait_for 20 pool_own 2 2 4096 &&
-   wait_for 20 pool_own 3 3 4096; then
+if wait_for 20 pool_has 1 1 4096 && wait_for 20 pool_has 2 2 4096 &&
+   wait_for 20 pool_has 3 3 4096; then
 	ok i3_pools_filled
 else
 	fail i3_pools_filled
@@ -169,22 +68,11 @@ fi
 
 # ---- the relay ------------------------------------------------------------
 
-sleep 0.5	# the monitors have joined
-for n in 1 2 3 4; do
-	mon_mark "$n"
-done
-snap before
-m=$(as 1 1001 "$QKDNCTL" -j key get master sae-a slave sae-d number 4 \
-	size 256 format hex 2>&1)
-if jq -e '.keys | length == 4 and all(.key | length == 64)' <<<"$m" >/dev/null 2>&1; then
-	ok i3_key_request_answered
-else
-	fail i3_key_request_answered "$m"
-	tail -n 20 "$TOPO_DIR"/logs/controllerd-kme-*.log
-	exit 1
-fi
-mkeys=$(jq -c '[.keys[] | [.key_ID, .key]] | sort' <<<"$m")
-ids=$(jq -r '.keys[] | "id \(.key_ID)"' <<<"$m")
+sleep 0.2	# the monitors have joined (with mon_mark_all's 0.3 s)
+mon_mark_all
+counters_snap before
+key_request i3_key_request_answered 1 1001 sae-a sae-d 4 256 \
+	"$TOPO_DIR"/logs/controllerd-kme-*.log || exit 1
 
 # The relay record is complete at kme-4 before kme-1 answers: its messages
 # are all there now, and nothing of the relay went to the slave SAE yet.
@@ -208,19 +96,9 @@ mon_check i3_monitor_kme4_relay_order 4 \
 
 # One relay: the same relay ID, source and destination everywhere, the
 # key count on the messages that carry keys, no error, no key bytes.
-all=$(for n in 1 2 3 4; do mon_json "$n"; done)
-rids=$(jq -r 'select(.relay_id) | .relay_id' <<<"$all" | sort -u)
-nrel=$(jq -s '[.[] | select(.relay_id)] | length' <<<"$all")
-bad=$(jq -c 'select(.relay_id) | select(.src_node_id != "kme-1" or
-	.dst_node_id != "kme-4" or .errno != null or
-	((.msg == "key relay" or .msg == "key relay completion notification")
-	 and .key_count != 4))' <<<"$all")
-if [ "$(wc -l <<<"$rids")" = 1 ] && [ -n "$rids" ] && [ "$nrel" = 14 ] &&
-   [ -z "$bad" ]; then
-	ok i3_monitor_one_relay
-else
-	fail i3_monitor_one_relay "relay IDs [$rids], $nrel relay messages (want 14), bad: $bad"
-fi
+mon_one_relay i3_monitor_one_relay kme-1 kme-4 14 \
+	'(.msg == "key relay" or .msg == "key relay completion notification")
+	 and .key_count != 4'
 if jq -e -s 'map(select(.msg == "key request" or
 	.msg == "response to key request")) | length == 2 and
 	all(.dst_node_id == "kme-4" and .key_count == 4)' \
@@ -229,14 +107,9 @@ if jq -e -s 'map(select(.msg == "key request" or
 else
 	fail i3_monitor_key_request_fields "$(mon_json 1)"
 fi
-if grep -qiE '[0-9a-f]{64}' "$TEST_DIR"/mon-*; then
-	fail i3_monitor_no_key_bytes
-else
-	ok i3_monitor_no_key_bytes
-fi
+mon_no_key_bytes i3_monitor_no_key_bytes
 
 # The controllers logged the next hops they gave.
-R=$rids
 check_output i3_ctrl1_logged_next_hop "relay $R kme-1 -> kme-4" \
 	grep -F "received \"key relay next hop request\"" "$TOPO_DIR/logs/controllerd-kme-1.log"
 check_output i3_ctrl2_logged_next_hop "next hop kme-3" \
@@ -245,26 +118,11 @@ check_output i3_ctrl2_logged_next_hop "next hop kme-3" \
 # Counters: every link of the path carried one relay frame, and each end
 # of each link spent exactly the 128 relayed key bytes as pad (on link 1
 # they are the keys themselves); the MAC took 16 or 32 bytes more.
-snap after
-declare -A want
-want[1]=$'link 1 relay_key_bytes +128\nlink 1 relay_pad_bytes +128\nlink 1 relay_tx +1\nnode relays_done +1\nnode relays_started +1'
-want[2]=$'link 1 relay_pad_bytes +128\nlink 1 relay_rx +1\nlink 2 relay_key_bytes +128\nlink 2 relay_pad_bytes +128\nlink 2 relay_tx +1\nnode relays_forwarded +1'
-want[3]=$'link 2 relay_pad_bytes +128\nlink 2 relay_rx +1\nlink 3 relay_key_bytes +128\nlink 3 relay_pad_bytes +128\nlink 3 relay_tx +1\nnode relays_forwarded +1'
-want[4]=$'link 3 relay_pad_bytes +128\nlink 3 relay_rx +1\nnode relays_ended +1'
-for n in 1 2 3 4; do
-	got=$(deltas "$n" | grep -v relay_mac_bytes)
-	if [ "$got" = "${want[$n]}" ]; then
-		ok "i3_counters_kme$n"
-	else
-		fail "i3_counters_kme$n" "expected:"
-		_lib_diag "${want[$n]}"
-		echo "# got:"
-		_lib_diag "$got"
-	fi
-done
-macs=$(for n in 1 2 3 4; do deltas "$n" | grep relay_mac_bytes; done |
+counters_snap after
+chain_relay_counters i3
+macs=$(for n in 1 2 3 4; do counters_moved "$n" | grep relay_mac_bytes; done |
 	awk '{ print $4 }' | sort -u | tr '\n' ' ')
-nmac=$(for n in 1 2 3 4; do deltas "$n"; done | grep -c relay_mac_bytes)
+nmac=$(for n in 1 2 3 4; do counters_moved "$n"; done | grep -c relay_mac_bytes)
 if [ "$nmac" = 6 ] && [[ $macs =~ ^(\+16\ |\+32\ |\+16\ \+32\ )$ ]]; then
 	ok i3_counters_mac_bytes
 else
@@ -277,7 +135,7 @@ fi
 # no link to kme-1, so no reservation can be on its way: an unknown ID is
 # refused without the 2 s wait of I.1 (timed around the request alone).
 unknown=$(cat /proc/sys/kernel/random/uuid)
-out=$(as 4 1004 python3 - "$TOP/selftests/helpers" "$unknown" 2>&1 <<-'EOF'
+out=$(as 4 1004 python3 - "$HELPERS" "$unknown" 2>&1 <<-'EOF'
 	import sys, time
 	sys.path.insert(0, sys.argv[1])
 	from qkdn_genl import Genl, NlError
@@ -296,33 +154,24 @@ if [[ $out =~ ^ENOENT:\ key\ ID\ unknown\ or\ already\ supplied\ after\ ([0-9]+)
 else
 	fail i3_unknown_id_refused_at_once "$out"
 fi
-# shellcheck disable=SC2086 # ids is a word list
+# shellcheck disable=SC2086 # IDS is a word list
 refused i3_other_sae_pair_refused "key ID reserved for another SAE pair" \
-	as 4 1004 "$QKDNCTL" key get-by-id master sae-b slave sae-d $ids
+	as 4 1004 "$QKDNCTL" key get-by-id master sae-b slave sae-d $IDS
 # shellcheck disable=SC2086
 refused i3_other_uid_refused "caller may not act as the slave SAE" \
-	as 4 1001 "$QKDNCTL" key get-by-id master sae-a slave sae-d $ids
+	as 4 1001 "$QKDNCTL" key get-by-id master sae-a slave sae-d $IDS
 # shellcheck disable=SC2086
 refused i3_root_refused "caller may not act as the slave SAE" \
-	qkdnctl -n qkdn4 key get-by-id master sae-a slave sae-d $ids
+	qkdnctl -n qkdn4 key get-by-id master sae-a slave sae-d $IDS
 # One good ID and one unknown: all or nothing.
 # shellcheck disable=SC2046
 refused i3_partly_unknown_ids_refused "key ID unknown or already supplied" \
 	as 4 1004 "$QKDNCTL" key get-by-id master sae-a slave sae-d \
-	$(head -n 1 <<<"$ids") id "$unknown"
+	$(head -n 1 <<<"$IDS") id "$unknown"
 
-# "key request with ID" as the slave SAE: the same bytes under the same IDs.
-# shellcheck disable=SC2086
-s=$(as 4 1004 "$QKDNCTL" -j key get-by-id master sae-a slave sae-d $ids format hex 2>&1)
-skeys=$(jq -c '[.keys[] | [.key_ID, .key]] | sort' <<<"$s" 2>/dev/null)
-if [ -n "$skeys" ] && [ "$skeys" = "$mkeys" ]; then
-	ok i3_same_keys_both_ends
-else
-	fail i3_same_keys_both_ends "kme-1: $(jq -c '[.keys[].key_ID]' <<<"$m") kme-4: $s"
-fi
-# shellcheck disable=SC2086
-refused i3_supplied_once "key ID unknown or already supplied" \
-	as 4 1004 "$QKDNCTL" key get-by-id master sae-a slave sae-d $ids
+# "key request with ID" as the slave SAE: the same bytes under the same
+# IDs, once.
+slave_keys i3 4 1004 sae-a sae-d
 
 mon_check i3_monitor_kme4_order 4 \
 	'received key relay km:kme-3' \

@@ -18,159 +18,20 @@
 #
 # timeout: 480
 
+# shellcheck source=selftests/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=selftests/helpers/nodes.sh
+source "$(dirname "$0")/helpers/nodes.sh"
+# shellcheck source=selftests/helpers/procedure.sh
+source "$(dirname "$0")/helpers/procedure.sh"
 
 require jq setpriv
 
-H=$TOP/selftests/helpers
-
-as() {
-	local n=$1 uid=$2
-
-	shift 2
-	in_ns "$n" setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
-}
-
-# refused NAME TEXT CMD...: CMD fails and says TEXT.
-refused() {
-	local name=$1 text=$2 out rc
-
-	shift 2
-	out=$("$@" 2>&1) && rc=0 || rc=$?
-	if [ $rc -ne 0 ] && [[ $out == *"$text"* ]]; then
-		ok "$name"
-	else
-		fail "$name" "exit $rc, expected a failure saying \"$text\":"
-		_lib_diag "$out"
-	fi
-}
-
-pool_own() {	# pool_own N LINK BYTES
-	qkdnctl -j -n "qkdn$1" pool show id "$2" |
-		jq -e ".[0].own_bytes >= $3" >/dev/null
-}
-
-route_has() {	# route_has N DST
-	qkdnctl -j -n "qkdn$1" route |
-		jq -e --arg d "$2" 'any(.[]; .dst_node_id == $d)' >/dev/null
-}
-
-stat() {	# stat N NAME: node N's counter NAME
-	qkdnctl -j -n "qkdn$1" node show | jq -r ".stats.$2"
-}
-
-MARK=()
-mon_start() {
-	"$QKDNCTL" -j -n "qkdn$1" monitor >"$TEST_DIR/mon-$1" 2>&1 &
-	defer _lib_stop $!
-	MARK[$1]=0
-}
-
-mon_mark_all() {
-	local n
-
-	sleep 0.3
-	for n in 1 2 3 4; do
-		MARK[n]=$(wc -l <"$TEST_DIR/mon-$n")
-	done
-}
-
-# mon_msgs N: "DIR NAME PEER [errno N] [keys N]" per Q.4160 message on
-# node N's monitor since the mark.
-mon_msgs() {
-	tail -n "+$((MARK[$1] + 1))" "$TEST_DIR/mon-$1" | jq -rR \
-		'fromjson? | select(.event == "message") |
-		 "\(.msg_dir) \(.msg) \(.msg_peer)" +
-		 (if .errno then " errno \(.errno)" else "" end) +
-		 (if .key_count then " keys \(.key_count)" else "" end)'
-}
-
-mon_json() {
-	tail -n "+$((MARK[$1] + 1))" "$TEST_DIR/mon-$1" |
-		jq -cR 'fromjson? | select(.event == "message")'
-}
-
-mon_is() {
-	[ "$(mon_msgs "$1")" = "$2" ]
-}
-
-# mon_check NAME N LINE...: node N's monitor shows exactly these messages,
-# in this order (waits up to 5 s for them).
-mon_check() {
-	local name=$1 n=$2 want
-
-	shift 2
-	want=$(printf '%s\n' "$@")
-	if wait_for 5 mon_is "$n" "$want"; then
-		ok "$name"
-	else
-		fail "$name" "kme-$n's monitor differs; expected:"
-		_lib_diag "$want"
-		echo "# saw:"
-		_lib_diag "$(mon_msgs "$n")"
-	fi
-}
-
-# ck N [UID] MSG [ctrl ID] [relay UUID] [route A,B,..] [next NODE]
-# [errno N]: a Ck message to node N's kernel, as a controller sends it
-# (QKDN_CMD_CTRL), by root or by UID; "accepted" or "error ERRNO: TEXT"
-# (EOPNOTSUPP is named ENOTSUP, its other name).
-cat >"$TEST_DIR/ck.py" <<'EOF'
-import sys, uuid
-sys.path.insert(0, sys.argv[1])
-from qkdn_genl import Genl, NlError, Q, nla, nla_strz, nla_u32, NLA_F_NESTED
-args = sys.argv[2:]
-attrs = [nla_u32(Q["QKDN_A_MSG"], Q["QKDN_MSG_" + args[0]])]
-for k, v in zip(args[1::2], args[2::2]):
-    if k == "ctrl":
-        attrs.append(nla_u32(Q["QKDN_A_CTRL_ID"], int(v)))
-    elif k == "relay":
-        attrs.append(nla(Q["QKDN_A_RELAY_ID"], uuid.UUID(v).bytes))
-    elif k == "route":
-        attrs.append(nla(Q["QKDN_A_ROUTE"] | NLA_F_NESTED, b"".join(
-            nla_strz(Q["QKDN_A_ROUTE_NODE"], n) for n in v.split(","))))
-    elif k == "next":
-        attrs.append(nla_strz(Q["QKDN_A_NEXT_HOP"], v))
-    elif k == "errno":
-        attrs.append(nla_u32(Q["QKDN_A_ERRNO"], int(v)))
-try:
-    Genl().request(Q["QKDN_CMD_CTRL"], attrs)
-    print("accepted")
-except NlError as e:
-    print("error %s" % e)
-    sys.exit(1)
-EOF
-ck() {
-	local n=$1
-
-	shift
-	if [[ $1 =~ ^[0-9]+$ ]]; then
-		local uid=$1
-
-		shift
-		as "$n" "$uid" python3 - "$H" "$@" <"$TEST_DIR/ck.py"
-	else
-		in_ns "$n" python3 - "$H" "$@" <"$TEST_DIR/ck.py"
-	fi
-}
-
 # ---- the network ----------------------------------------------------------
 
-[ -x "$TOP/tools/build/qkdn-controllerd" ] || skip "qkdn-controllerd not built"
-topo_up "$TOPO/chain4-central.topo" || { fail i4a_topology_up; exit 1; }
-ok i4a_topology_up
+procedure_up i4a_topology_up "$TOPO/chain4-central.topo"
 CLOG=$TOPO_DIR/logs/controllerd-kme-2.log
-for n in 1 2 3 4; do
-	mon_start "$n"
-done
-if wait_for 20 pool_own 1 1 4096 && wait_for 20 pool_own 2 2 4096 &&
-   wait_for 20 pool_own 3 3 4096 && wait_for 20 route_has 1 kme-4; then
-	ok i4a_ready
-else
-	fail i4a_ready "pools or routes missing"
-	qkdnctl -n qkdn1 route
-	exit 1
-fi
+chain_ready i4a_ready 4096 "1:1 2:2 3:3" "1:kme-4" || exit 1
 bad_mode=""
 for n in 1 2 3 4; do
 	mode=$(qkdnctl -j -n "qkdn$n" node show | jq -r .ctrl_mode)
@@ -185,18 +46,9 @@ fi
 # ---- the relay ------------------------------------------------------------
 
 mon_mark_all
-c1=$(stat 1 relays_started) c2=$(stat 2 relays_forwarded)
-c3=$(stat 3 relays_forwarded) c4=$(stat 4 relays_ended)
-m=$(as 1 1001 "$QKDNCTL" -j key get master sae-a slave sae-d number 4 \
-	size 256 format hex 2>&1)
-if jq -e '.keys | length == 4 and all(.key | length == 64)' <<<"$m" >/dev/null 2>&1; then
-	ok i4a_key_request_answered
-else
-	fail i4a_key_request_answered "$m"
-	tail -n 20 "$CLOG"
-	exit 1
-fi
-ids=$(jq -r '.keys[] | "id \(.key_ID)"' <<<"$m")
+c1=$(node_stat 1 relays_started) c2=$(node_stat 2 relays_forwarded)
+c3=$(node_stat 3 relays_forwarded) c4=$(node_stat 4 relays_ended)
+key_request i4a_key_request_answered 1 1001 sae-a sae-d 4 256 "$CLOG" || exit 1
 
 # Q.4160 I.4a: KM1 asks once, follows the route, and on the completion
 # notification tells the controller ("response to key relay request").
@@ -219,15 +71,7 @@ mon_check i4a_monitor_kme4_relay 4 \
 	'received key relay km:kme-3 keys 4' \
 	'sent key relay completion notification km:kme-1 keys 4'
 
-all=$(for n in 1 2 3 4; do mon_json "$n"; done)
-R=$(jq -r 'select(.relay_id) | .relay_id' <<<"$all" | sort -u)
-bad=$(jq -c 'select(.relay_id) | select(.src_node_id != "kme-1" or
-	.dst_node_id != "kme-4" or .errno != null)' <<<"$all")
-if [ "$(wc -l <<<"$R")" = 1 ] && [ -n "$R" ] && [ -z "$bad" ]; then
-	ok i4a_monitor_one_relay
-else
-	fail i4a_monitor_one_relay "relay IDs [$R], bad: $bad"
-fi
+mon_one_relay i4a_monitor_one_relay kme-1 kme-4
 
 # The controller: one notification, from kme-1's agent; the full route in
 # its answer, which kme-1's agent gave its kernel; the response.
@@ -261,11 +105,11 @@ fi
 
 # Counters: the relay started at kme-1, passed kme-2 and kme-3, ended at
 # kme-4.
-if [ "$(stat 1 relays_started)" = $((c1 + 1)) ] &&
-   [ "$(stat 2 relays_forwarded)" = $((c2 + 1)) ] &&
-   [ "$(stat 3 relays_forwarded)" = $((c3 + 1)) ] &&
-   [ "$(stat 4 relays_ended)" = $((c4 + 1)) ] &&
-   [ "$(stat 1 relays_done)" = "$(stat 1 relays_started)" ]; then
+if [ "$(node_stat 1 relays_started)" = $((c1 + 1)) ] &&
+   [ "$(node_stat 2 relays_forwarded)" = $((c2 + 1)) ] &&
+   [ "$(node_stat 3 relays_forwarded)" = $((c3 + 1)) ] &&
+   [ "$(node_stat 4 relays_ended)" = $((c4 + 1)) ] &&
+   [ "$(node_stat 1 relays_done)" = "$(node_stat 1 relays_started)" ]; then
 	ok i4a_counters
 else
 	fail i4a_counters
@@ -273,24 +117,14 @@ else
 fi
 
 # The destination application: the same bytes, once.
-# shellcheck disable=SC2086 # ids is a word list
-s=$(as 4 1004 "$QKDNCTL" -j key get-by-id master sae-a slave sae-d $ids format hex 2>&1)
-if [ "$(jq -c '[.keys[] | [.key_ID, .key]] | sort' <<<"$m")" = \
-     "$(jq -c '[.keys[] | [.key_ID, .key]] | sort' <<<"$s" 2>/dev/null)" ]; then
-	ok i4a_same_keys_both_ends
-else
-	fail i4a_same_keys_both_ends "$s"
-fi
-# shellcheck disable=SC2086
-refused i4a_supplied_once "key ID unknown or already supplied" \
-	as 4 1004 "$QKDNCTL" key get-by-id master sae-a slave sae-d $ids
+slave_keys i4a 4 1004 sae-a sae-d
 
 # ---- the Ck inputs of I.4a ---------------------------------------------------
 
 # A "key relay request" is taken only as the answer to a waiting request,
 # with a good route, from a controller (CAP_NET_ADMIN).
 mon_mark_all
-c1=$(stat 1 relays_started)
+c1=$(node_stat 1 relays_started)
 refused i4a_route_for_no_request "error ENOENT: no controller request with this ID is waiting" \
 	ck 1 KEY_RELAY_REQUEST ctrl 4000000000 route kme-1,kme-2,kme-3,kme-4
 refused i4a_route_node_twice "error EINVAL: route passes a node twice" \
@@ -307,7 +141,7 @@ refused i4a_notification_not_from_controller "error ENOTSUP: not a message a con
 	ck 1 KEY_RELAY_REQUEST_NOTIFICATION ctrl 1
 sleep 0.3
 msgs=$(for n in 1 2 3 4; do mon_msgs "$n"; done)
-if [ -z "$msgs" ] && [ "$(stat 1 relays_started)" = "$c1" ]; then
+if [ -z "$msgs" ] && [ "$(node_stat 1 relays_started)" = "$c1" ]; then
 	ok i4a_bad_ck_changes_nothing
 else
 	fail i4a_bad_ck_changes_nothing "$msgs"

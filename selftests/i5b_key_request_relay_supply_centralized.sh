@@ -15,150 +15,23 @@
 #
 # timeout: 480
 
+# shellcheck source=selftests/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=selftests/helpers/nodes.sh
+source "$(dirname "$0")/helpers/nodes.sh"
+# shellcheck source=selftests/helpers/relay.sh
+source "$(dirname "$0")/helpers/relay.sh"
+# shellcheck source=selftests/helpers/procedure.sh
+source "$(dirname "$0")/helpers/procedure.sh"
 
 require jq setpriv
 
-H=$TOP/selftests/helpers
-CONTROLLERD=${CONTROLLERD:-$TOP/tools/build/qkdn-controllerd}
-
-as() {
-	local n=$1 uid=$2
-
-	shift 2
-	in_ns "$n" setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
-}
-
-# refused NAME TEXT CMD...: CMD fails and says TEXT.
-refused() {
-	local name=$1 text=$2 out rc
-
-	shift 2
-	out=$("$@" 2>&1) && rc=0 || rc=$?
-	if [ $rc -ne 0 ] && [[ $out == *"$text"* ]]; then
-		ok "$name"
-	else
-		fail "$name" "exit $rc, expected a failure saying \"$text\":"
-		_lib_diag "$out"
-	fi
-}
-
-pool_own() {	# pool_own N LINK BYTES
-	qkdnctl -j -n "qkdn$1" pool show id "$2" |
-		jq -e ".[0].own_bytes >= $3" >/dev/null
-}
-
-route_has() {	# route_has N DST
-	qkdnctl -j -n "qkdn$1" route |
-		jq -e --arg d "$2" 'any(.[]; .dst_node_id == $d)' >/dev/null
-}
-
-stat() {	# stat N NAME: node N's counter NAME
-	qkdnctl -j -n "qkdn$1" node show | jq -r ".stats.$2"
-}
-
-genl() {	# genl N UID ARGS...: helpers/qkdn_genl.py in node N as UID
-	local n=$1 uid=$2
-
-	shift 2
-	as "$n" "$uid" python3 "$H/qkdn_genl.py" "$@"
-}
-
-MARK=()
-mon_start() {
-	"$QKDNCTL" -j -n "qkdn$1" monitor >"$TEST_DIR/mon-$1" 2>&1 &
-	defer _lib_stop $!
-	MARK[$1]=0
-}
-
-mon_mark_all() {
-	local n
-
-	sleep 0.3
-	for n in 1 2 3 4; do
-		MARK[n]=$(wc -l <"$TEST_DIR/mon-$n")
-	done
-}
-
-# mon_msgs N: "DIR NAME PEER [errno N] [keys N]" per Q.4160 message on
-# node N's monitor since the mark.
-mon_msgs() {
-	tail -n "+$((MARK[$1] + 1))" "$TEST_DIR/mon-$1" | jq -rR \
-		'fromjson? | select(.event == "message") |
-		 "\(.msg_dir) \(.msg) \(.msg_peer)" +
-		 (if .errno then " errno \(.errno)" else "" end) +
-		 (if .key_count then " keys \(.key_count)" else "" end)'
-}
-
-mon_is() {
-	[ "$(mon_msgs "$1")" = "$2" ]
-}
-
-mon_check() {	# mon_check NAME N LINE...: exactly these, in order
-	local name=$1 n=$2 want
-
-	shift 2
-	want=$(printf '%s\n' "$@")
-	if wait_for 5 mon_is "$n" "$want"; then
-		ok "$name"
-	else
-		fail "$name" "kme-$n's monitor differs; expected:"
-		_lib_diag "$want"
-		echo "# saw:"
-		_lib_diag "$(mon_msgs "$n")"
-	fi
-}
-
-# supply NAME MN MUID MASTER SN SUID SLAVE NUMBER BITS: a key request at
-# node MN, the key request with ID at node SN; the same keys, as asked.
-supply() {
-	local name=$1 mn=$2 mu=$3 ma=$4 sn=$5 su=$6 sl=$7 num=$8 bits=$9
-	local m s ids
-
-	m=$(as "$mn" "$mu" "$QKDNCTL" -j key get master "$ma" slave "$sl" \
-		number "$num" size "$bits" format hex 2>&1) || {
-		fail "$name" "key get: $m"
-		return
-	}
-	ids=$(jq -r '.keys[] | "id \(.key_ID)"' <<<"$m")
-	# shellcheck disable=SC2086 # ids is a word list
-	s=$(as "$sn" "$su" "$QKDNCTL" -j key get-by-id master "$ma" slave "$sl" \
-		$ids format hex 2>&1) || {
-		fail "$name" "key get-by-id: $s"
-		return
-	}
-	if jq -e --argjson n "$num" --argjson l $((bits / 4)) \
-		'.keys | length == $n and all(.key | length == $l)' \
-		<<<"$m" >/dev/null &&
-	   [ "$(jq -c '[.keys[] | [.key_ID, .key]] | sort' <<<"$m")" = \
-	     "$(jq -c '[.keys[] | [.key_ID, .key]] | sort' <<<"$s")" ]; then
-		ok "$name"
-	else
-		fail "$name" "master: $m"
-		_lib_diag "slave: $s"
-	fi
-}
-
 # ---- the network ----------------------------------------------------------
 
-[ -x "$CONTROLLERD" ] || skip "qkdn-controllerd not built"
-topo_up "$TOPO/chain4-central.topo" || { fail i5b_topology_up; exit 1; }
-ok i5b_topology_up
+procedure_up i5b_topology_up "$TOPO/chain4-central.topo"
 CLOG=$TOPO_DIR/logs/controllerd-kme-2.log
-for n in 1 2 3 4; do
-	mon_start "$n"
-done
-if wait_for 20 pool_own 1 1 16384 && wait_for 20 pool_own 2 2 16384 &&
-   wait_for 20 pool_own 3 3 16384 && wait_for 20 pool_own 4 3 16384 &&
-   wait_for 20 pool_own 3 2 16384 && wait_for 20 pool_own 2 1 16384 &&
-   wait_for 20 route_has 1 kme-4 && wait_for 20 route_has 4 kme-1 &&
-   wait_for 20 route_has 3 kme-1; then
-	ok i5b_ready
-else
-	fail i5b_ready "pools or routes missing"
-	qkdnctl -n qkdn1 route
+chain_ready i5b_ready 16384 "1:1 2:2 3:3 4:3 3:2 2:1" "1:kme-4 4:kme-1 3:kme-1" ||
 	exit 1
-fi
 
 # ---- the whole sequence ------------------------------------------------------
 
@@ -206,8 +79,8 @@ check_output i5b_controller_own_node_route \
 	'sent "key relay request" ctrl-id [0-9]+: route kme-2 kme-3 kme-4 ' cat "$CLOG"
 check_output i5b_controller_agent_route \
 	'sent "key relay request" to kme-4 ctrl-id [0-9]+: route kme-4 kme-3 kme-2 kme-1 ' cat "$CLOG"
-if [ "$(stat 1 relays_failed)" = 0 ] && [ "$(stat 4 relays_failed)" = 0 ] &&
-   [ "$(stat 1 relays_done)" = 5 ]; then
+if [ "$(node_stat 1 relays_failed)" = 0 ] && [ "$(node_stat 4 relays_failed)" = 0 ] &&
+   [ "$(node_stat 1 relays_done)" = 5 ]; then
 	ok i5b_no_relay_failed
 else
 	fail i5b_no_relay_failed
@@ -217,13 +90,13 @@ fi
 # ---- bad requests --------------------------------------------------------------
 
 mon_mark_all
-c1=$(stat 1 relays_started)
+c1=$(node_stat 1 relays_started)
 refused i5b_too_big_for_one_relay "error E2BIG: too many key bytes to relay in one request" \
 	genl 1 1001 get sae-a sae-d 1 --number 7 --sizes 8192
 refused i5b_wrong_uid "error EACCES: caller may not act as the master SAE" \
 	genl 1 1002 get sae-a sae-d 1
 sleep 0.3
-if [ "$(stat 1 relays_started)" = "$c1" ] &&
+if [ "$(node_stat 1 relays_started)" = "$c1" ] &&
    ! grep -q "relay request notification" <<<"$(mon_msgs 1)" &&
    [ -z "$(mon_msgs 2)$(mon_msgs 3)$(mon_msgs 4)" ]; then
 	ok i5b_bad_requests_start_nothing
@@ -248,11 +121,10 @@ cx_back() {	# cx_back N COUNT: node N's agent has it up again
 	[ "$(ups "$1")" -gt "$2" ]
 }
 u1=$(ups 1) u3=$(ups 3) u4=$(ups 4)
-cpid=$(cat "$TOPO_DIR/run/controllerd-kme-2.pid")
-_lib_stop "$cpid"
+ctrl_stop 2
 wait_for 10 cx_lost 1 || echo "# kme-1's agent logged no lost channel"
 mon_mark_all
-c1=$(stat 1 relays_failed)
+c1=$(node_stat 1 relays_failed)
 refused i5b_central_controller_down \
 	"error EHOSTUNREACH: key relay failed at kme-1: QKDN controller kme-2 is not reachable" \
 	genl 1 1001 get sae-a sae-d 1 --number 2
@@ -261,7 +133,7 @@ mon_check i5b_monitor_source_controller_down 1 \
 	'sent key relay request notification controller' \
 	'received key relay request controller errno 113 keys 2' \
 	'sent response to key request sae:sae-a errno 113'
-if [ "$(stat 1 relays_failed)" = $((c1 + 1)) ] &&
+if [ "$(node_stat 1 relays_failed)" = $((c1 + 1)) ] &&
    [ -z "$(mon_msgs 2)$(mon_msgs 3)$(mon_msgs 4)" ]; then
 	ok i5b_controller_down_touches_no_km
 else
@@ -273,10 +145,7 @@ refused i5b_controller_node_without_controller \
 	genl 2 1002 get sae-b sae-d 1
 
 # Back: the agents dial it again, relays work.
-log="$TEST_DIR/controllerd-kme-2.restarted.log"
-daemon_spawn 2 "$log" "$CONTROLLERD" -f -c "$TOPO_DIR/conf/controllerd-kme-2.conf"
-_lib_logs+=("$log")
-defer _lib_stop "$SPAWN_PID"
+daemon_restart 2 controllerd
 # The agents dial again within 2 s, and send their link state; the first
 # relays may find no route yet.
 if wait_for 20 cx_back 1 "$u1" && wait_for 20 cx_back 3 "$u3" &&
