@@ -499,12 +499,3 @@ void qd_chan_accept_all(struct qd_chan **list, int lfd, SSL_CTX *ssl,
 		qd_chan_add(list, ch);
 	}
 }
-
-void qd_backoff(unsigned int *ms, uint64_t *next, uint64_t now,
-		unsigned int max)
-{
-	*next = now + *ms;
-	*ms *= 2;
-	if (*ms > max)
-		*ms = max;
-}

@@ -128,10 +128,4 @@ void qd_chan_accept_all(struct qd_chan **list, int lfd, SSL_CTX *ssl,
 			const char *own_id, const struct qd_chan_ops *ops,
 			void *ctx, size_t max_pending, uint64_t now);
 
-/* Redial backoff: the next attempt at now + *ms, then *ms doubles up to
- * max.
- */
-void qd_backoff(unsigned int *ms, uint64_t *next, uint64_t now,
-		unsigned int max);
-
 #endif /* QD_CHAN_H */

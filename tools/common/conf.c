@@ -131,6 +131,16 @@ int qd_addr_split(const char *s, char *host, size_t hostlen,
 	return 0;
 }
 
+const char *qd_addr_join(const char *host, const char *port, char *buf,
+			 size_t len)
+{
+	bool v6 = strchr(host, ':');
+
+	snprintf(buf, len, "%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "",
+		 port);
+	return buf;
+}
+
 static bool addr_numeric(const char *host, const char *port)
 {
 	struct addrinfo hints = {
@@ -256,6 +266,46 @@ int qd_conf_peer(struct qd_conf *p, const char *kw, const char *id,
 	return 0;
 }
 
+int qd_conf_daemon_key(struct qd_conf *p, struct qd_daemon_conf *c,
+		       const char *kw, const char *arg, bool more,
+		       const char *val)
+{
+	if (!strcmp(kw, "peer")) {
+		if (!arg || more)
+			return qd_conf_fail(p, "expected 'peer NODEID = HOST:PORT'");
+		return qd_conf_peer(p, kw, arg, val, &c->peers, &c->n_peers);
+	}
+	if (strcmp(kw, "listen") && strcmp(kw, "cert") && strcmp(kw, "key") &&
+	    strcmp(kw, "ca"))
+		return 1;
+	if (arg)
+		return qd_conf_fail(p, "unexpected '%s' after '%s'", arg, kw);
+	if (!strcmp(kw, "listen"))
+		return qd_conf_listen(p, val, c->listen_host, c->listen_port);
+	if (!strcmp(kw, "cert"))
+		return qd_conf_path(p, kw, val, &c->cert);
+	if (!strcmp(kw, "key"))
+		return qd_conf_path(p, kw, val, &c->key);
+	return qd_conf_path(p, kw, val, &c->ca);
+}
+
+int qd_conf_daemon_check(struct qd_conf *p, const struct qd_daemon_conf *c)
+{
+	if (!c->cert || !c->key || !c->ca)
+		return qd_conf_fail(p, "missing '%s = FILE'",
+				    !c->cert ? "cert" : !c->key ? "key" : "ca");
+	return 0;
+}
+
+void qd_conf_daemon_free(struct qd_daemon_conf *c)
+{
+	free(c->cert);
+	free(c->key);
+	free(c->ca);
+	free(c->peers);
+	memset(c, 0, sizeof(*c));
+}
+
 static int conf_line(struct qd_conf *p, char *s, qd_conf_line_fn fn,
 		     void *ctx)
 {
@@ -308,8 +358,11 @@ int qd_conf_read(struct qd_conf *p, FILE *f, qd_conf_line_fn fn, void *ctx)
 	return 0;
 }
 
-int qd_conf_open(const char *path, FILE **f, char **dir, char *err,
-		 size_t errlen)
+/* Open path for reading; *dir is its folder (absolute, to free). Returns
+ * 0, or -1 with "PATH: reason" in err.
+ */
+static int conf_open(const char *path, FILE **f, char **dir, char *err,
+		     size_t errlen)
 {
 	char *copy;
 
@@ -330,4 +383,20 @@ int qd_conf_open(const char *path, FILE **f, char **dir, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+int qd_conf_load(const char *path, qd_conf_parse_fn parse, void *cfg,
+		 size_t size, char *err, size_t errlen)
+{
+	char *dir;
+	FILE *f;
+	int ret;
+
+	memset(cfg, 0, size);
+	if (conf_open(path, &f, &dir, err, errlen))
+		return -1;
+	ret = parse(f, path, dir, cfg, err, errlen);
+	free(dir);
+	fclose(f);
+	return ret;
 }

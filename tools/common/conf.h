@@ -4,7 +4,8 @@
  * "FILE:LINE: reason". The daemons' parsers (linkd/config.c,
  * controllerd/config.c) give meaning to the keys; this file reads lines,
  * splits them and checks the values they share: paths, listen addresses,
- * node IDs and "NODEID = HOST:PORT" lines.
+ * node IDs and "NODEID = HOST:PORT" lines. The keys every daemon has are
+ * parsed here too (struct qd_daemon_conf).
  */
 #ifndef QD_CONF_H
 #define QD_CONF_H
@@ -23,6 +24,17 @@ struct qd_peer_conf {
 	char id[QKDN_ID_MAX];		/* its node ID */
 	char host[QD_HOST_MAX];		/* name or numeric address */
 	char port[QD_PORT_MAX];
+};
+
+/* What every daemon's file says, the same way in each. */
+struct qd_daemon_conf {
+	char listen_host[QD_HOST_MAX];	/* numeric; "" when not listening */
+	char listen_port[QD_PORT_MAX];
+	char *cert;			/* absolute paths */
+	char *key;
+	char *ca;
+	struct qd_peer_conf *peers;	/* nodes this one dials */
+	size_t n_peers;
 };
 
 /* A parser's position, for messages. */
@@ -46,11 +58,19 @@ typedef int (*qd_conf_line_fn)(struct qd_conf *p, void *ctx, const char *kw,
  */
 int qd_conf_read(struct qd_conf *p, FILE *f, qd_conf_line_fn fn, void *ctx);
 
-/* Open path for reading; *dir is its folder (absolute, to free). Returns
- * 0, or -1 with "PATH: reason" in err.
+/* A daemon's parser: f, named name in messages, with relative paths taken
+ * from basedir, into cfg. 0, or -1 with the message in err.
  */
-int qd_conf_open(const char *path, FILE **f, char **dir, char *err,
-		 size_t errlen);
+typedef int (*qd_conf_parse_fn)(FILE *f, const char *name,
+				const char *basedir, void *cfg, char *err,
+				size_t errlen);
+
+/* Parse the file path with parse, relative paths from its folder. cfg
+ * (size bytes) is zeroed first. 0, or -1 with "PATH: reason" or parse's
+ * message in err.
+ */
+int qd_conf_load(const char *path, qd_conf_parse_fn parse, void *cfg,
+		 size_t size, char *err, size_t errlen);
 
 /* Write "FILE:LINE: " and the message into p->err. Returns -1. */
 int qd_conf_fail(struct qd_conf *p, const char *fmt, ...)
@@ -74,9 +94,26 @@ int qd_conf_peer(struct qd_conf *p, const char *kw, const char *id,
 const struct qd_peer_conf *qd_conf_peer_find(const struct qd_peer_conf *list,
 					     size_t n, const char *id);
 
+/* The keys of struct qd_daemon_conf: "listen = ADDR:PORT", "cert = FILE",
+ * "key = FILE", "ca = FILE" and "peer NODEID = HOST:PORT". Returns 0, -1
+ * after qd_conf_fail(), or 1 when kw is none of them.
+ */
+int qd_conf_daemon_key(struct qd_conf *p, struct qd_daemon_conf *c,
+		       const char *kw, const char *arg, bool more,
+		       const char *val);
+/* After reading: "missing 'cert = FILE'" (key, ca) or 0. */
+int qd_conf_daemon_check(struct qd_conf *p, const struct qd_daemon_conf *c);
+void qd_conf_daemon_free(struct qd_daemon_conf *c);
+
 /* "HOST:PORT" or "[V6]:PORT" -> host, port. Returns 0 or -1 with a reason. */
 int qd_addr_split(const char *s, char *host, size_t hostlen,
 		  char *port, size_t portlen, const char **why);
+/* host, port -> "HOST:PORT" or "[V6]:PORT" in buf (QD_ADDR_JOIN_MAX
+ * will do); returns buf.
+ */
+#define QD_ADDR_JOIN_MAX	(QD_HOST_MAX + QD_PORT_MAX + 2)
+const char *qd_addr_join(const char *host, const char *port, char *buf,
+			 size_t len);
 
 /* A node ID: 1..QKDN_ID_MAX-1 printable non-space ASCII characters. */
 bool qd_node_id_valid(const char *id, size_t len);

@@ -2,16 +2,19 @@
 /*
  * The command line and signals of the qkdn daemons.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 
 #include "service.h"
 #include "log.h"
+#include "tls.h"
 
 static void usage(const struct qd_daemon *dm, FILE *f)
 {
@@ -73,9 +76,21 @@ int qd_daemon_main(const struct qd_daemon *dm, void *d, int argc,
 	return ret;
 }
 
+SSL_CTX *qd_daemon_tls(const struct qd_daemon_conf *c)
+{
+	char err[512];
+	SSL_CTX *ssl;
+
+	ssl = qd_tls_ctx_new(c->cert, c->key, c->ca, err, sizeof(err));
+	if (!ssl)
+		qd_err("bad config: %s", err);
+	return ssl;
+}
+
 int qd_signalfd(void)
 {
 	sigset_t set;
+	int fd;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -83,25 +98,30 @@ int qd_signalfd(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		qd_err("signalfd: %s", strerror(errno));
+	return fd;
 }
 
-unsigned int qd_signals(int sfd)
+bool qd_signals(int sfd, SSL_CTX **ssl, const struct qd_daemon_conf *c)
 {
 	struct signalfd_siginfo si;
-	unsigned int got = 0;
+	bool reload = false, stop = false;
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGHUP:
-			got |= QD_SIG_RELOAD;
+			reload = true;
 			break;
 		case SIGTERM:
 		case SIGINT:
 			qd_notice("signal %u: exiting", si.ssi_signo);
-			got |= QD_SIG_STOP;
+			stop = true;
 			break;
 		}
 	}
-	return got;
+	if (reload)
+		qd_tls_reload(ssl, c->cert, c->key, c->ca);
+	return stop;
 }

@@ -7,6 +7,11 @@
 #ifndef QD_SERVICE_H
 #define QD_SERVICE_H
 
+#include <stdbool.h>
+#include <openssl/ssl.h>
+
+#include "conf.h"
+
 #define QD_EXIT_OK	0
 #define QD_EXIT_FAIL	1	/* a runtime failure */
 #define QD_EXIT_CONFIG	2	/* a bad command line or configuration */
@@ -29,14 +34,19 @@ struct qd_daemon {
 int qd_daemon_main(const struct qd_daemon *dm, void *d, int argc,
 		   char **argv);
 
-#define QD_SIG_RELOAD	1
-#define QD_SIG_STOP	2
+/* The TLS context for c's cert, key and ca, or NULL after logging "bad
+ * config: REASON".
+ */
+SSL_CTX *qd_daemon_tls(const struct qd_daemon_conf *c);
 
 /* Block SIGHUP, SIGTERM and SIGINT, ignore SIGPIPE; a signalfd for the
- * first three, or -1 with errno.
+ * first three, or -1 after logging why.
  */
 int qd_signalfd(void);
-/* Read what is pending on sfd: QD_SIG_RELOAD and/or QD_SIG_STOP (logged). */
-unsigned int qd_signals(int sfd);
+/* Handle what is pending on sfd: SIGHUP makes a new *ssl from c's files
+ * for new connections (qd_tls_reload()). True when SIGTERM or SIGINT asks
+ * to stop (logged).
+ */
+bool qd_signals(int sfd, SSL_CTX **ssl, const struct qd_daemon_conf *c);
 
 #endif /* QD_SERVICE_H */

@@ -81,6 +81,23 @@ fail:
 	return NULL;
 }
 
+void qd_tls_reload(SSL_CTX **ctx, const char *cert, const char *key,
+		   const char *ca)
+{
+	char err[512];
+	SSL_CTX *n;
+
+	n = qd_tls_ctx_new(cert, key, ca, err, sizeof(err));
+	if (!n) {
+		qd_err("reload failed, keeping the old certificates: %s", err);
+		return;
+	}
+	/* Sessions hold their own reference to the context they began with. */
+	SSL_CTX_free(*ctx);
+	*ctx = n;
+	qd_notice("certificates reloaded; new connections use them");
+}
+
 SSL *qd_tls_new(SSL_CTX *ctx, int fd, bool outbound, const char *expect_id)
 {
 	SSL *ssl = SSL_new(ctx);

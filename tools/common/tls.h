@@ -15,6 +15,12 @@
 SSL_CTX *qd_tls_ctx_new(const char *cert, const char *key, const char *ca,
 			   char *err, size_t errlen);
 
+/* SIGHUP: a new context from cert, key and ca replaces *ctx, for new
+ * connections. On failure *ctx stays. Either way, logged.
+ */
+void qd_tls_reload(SSL_CTX **ctx, const char *cert, const char *key,
+		   const char *ca);
+
 /* A session on fd. outbound: we connect, and the server's certificate
  * must name expect_id (checked during the handshake).
  */

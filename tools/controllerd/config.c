@@ -63,14 +63,16 @@ static int cfg_line(struct qd_conf *p, void *ctx, const char *kw,
 	struct ctrld_config *cfg = st->cfg;
 	uint64_t v;
 	size_t n;
-	int i;
+	int i, r;
 
-	if (!strcmp(kw, "peer")) {
-		if (!arg || more)
-			return qd_conf_fail(p, "expected 'peer NODEID = HOST:PORT'");
-		if (!st->peer_line)
+	r = qd_conf_daemon_key(p, &cfg->common, kw, arg, more, val);
+	if (r <= 0) {
+		/* Where, for cfg_check(). */
+		if (!strcmp(kw, "peer") && !st->peer_line)
 			st->peer_line = p->line;
-		return qd_conf_peer(p, kw, arg, val, &cfg->peers, &cfg->n_peers);
+		if (!strcmp(kw, "listen"))
+			st->listen_line = p->line;
+		return r;
 	}
 	if (!strcmp(kw, "controller")) {
 		struct qd_peer_conf *one = NULL;
@@ -117,16 +119,6 @@ static int cfg_line(struct qd_conf *p, void *ctx, const char *kw,
 		st->scheme_line = p->line;
 		return 0;
 	}
-	if (!strcmp(kw, "listen")) {
-		st->listen_line = p->line;
-		return qd_conf_listen(p, val, cfg->listen_host, cfg->listen_port);
-	}
-	if (!strcmp(kw, "cert"))
-		return qd_conf_path(p, kw, val, &cfg->cert);
-	if (!strcmp(kw, "key"))
-		return qd_conf_path(p, kw, val, &cfg->key);
-	if (!strcmp(kw, "ca"))
-		return qd_conf_path(p, kw, val, &cfg->ca);
 	if (!strcmp(kw, "low_key")) {
 		if (st->have_low)
 			return qd_conf_fail(p, "duplicate 'low_key'");
@@ -172,7 +164,7 @@ static int cfg_check(struct qd_conf *p, struct cfg_state *st)
 			return qd_conf_fail(p, "'controller' is for mode agent, not %s",
 					    mode);
 		}
-		if (!cfg->listen_port[0])
+		if (!cfg->common.listen_port[0])
 			return qd_conf_fail(p, "missing 'listen = ADDR:PORT' (mode %s)",
 					    mode);
 		if (cfg->mode == CTRLD_CENTRAL && st->peer_line) {
@@ -185,10 +177,7 @@ static int cfg_check(struct qd_conf *p, struct cfg_state *st)
 		return qd_conf_fail(p, "'relay_scheme' is for mode central, not %s",
 				    mode);
 	}
-	if (!cfg->cert || !cfg->key || !cfg->ca)
-		return qd_conf_fail(p, "missing '%s = FILE'",
-				    !cfg->cert ? "cert" : !cfg->key ? "key" : "ca");
-	return 0;
+	return qd_conf_daemon_check(p, &cfg->common);
 }
 
 int ctrld_config_parse(FILE *f, const char *name, const char *basedir,
@@ -209,27 +198,20 @@ int ctrld_config_parse(FILE *f, const char *name, const char *basedir,
 	return 0;
 }
 
+static int parse(FILE *f, const char *name, const char *basedir, void *cfg,
+		 char *err, size_t errlen)
+{
+	return ctrld_config_parse(f, name, basedir, cfg, err, errlen);
+}
+
 int ctrld_config_load(const char *path, struct ctrld_config *cfg,
 		      char *err, size_t errlen)
 {
-	char *dir;
-	FILE *f;
-	int ret;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (qd_conf_open(path, &f, &dir, err, errlen))
-		return -1;
-	ret = ctrld_config_parse(f, path, dir, cfg, err, errlen);
-	free(dir);
-	fclose(f);
-	return ret;
+	return qd_conf_load(path, parse, cfg, sizeof(*cfg), err, errlen);
 }
 
 void ctrld_config_free(struct ctrld_config *cfg)
 {
-	free(cfg->cert);
-	free(cfg->key);
-	free(cfg->ca);
-	free(cfg->peers);
+	qd_conf_daemon_free(&cfg->common);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -29,14 +29,9 @@ enum ctrld_relay_scheme {
 #define CTRLD_LSA_MAX_AGE_MAX		3600
 
 struct ctrld_config {
+	/* listen: not for an agent; peers: distributed only */
+	struct qd_daemon_conf common;
 	enum ctrld_mode mode;
-	char listen_host[QD_HOST_MAX];	/* numeric; "" for an agent */
-	char listen_port[QD_PORT_MAX];
-	char *cert;			/* absolute paths */
-	char *key;
-	char *ca;
-	struct qd_peer_conf *peers;	/* distributed: nodes this one dials */
-	size_t n_peers;
 	struct qd_peer_conf controller;	/* agent: the central controller */
 	uint64_t low_key;		/* bytes: below, a link costs more */
 	unsigned int lsa_max_age;	/* seconds */

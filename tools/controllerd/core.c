@@ -19,35 +19,22 @@ static const struct qd_chan_ops cx_ops;
 
 /* Peers. */
 
+_Static_assert(offsetof(struct ctrld_peer, q) == 0, "struct qd_peer first");
+
+static struct ctrld_peer *peer_at(const struct ctrld_core *c, size_t i)
+{
+	return qd_peer_of(c->peers.list[i], struct ctrld_peer);
+}
+
 struct ctrld_peer *ctrld_peer_find(struct ctrld_core *c, const char *id)
 {
-	size_t i;
-
-	for (i = 0; i < c->n_peers; i++)
-		if (!strcmp(c->peers[i]->id, id))
-			return c->peers[i];
-	return NULL;
+	return qd_peer_of(qd_peer_find(&c->peers, id), struct ctrld_peer);
 }
 
 static struct ctrld_peer *peer_add(struct ctrld_core *c, const char *id,
 				   bool dial)
 {
-	struct ctrld_peer *p = calloc(1, sizeof(*p)), **n;
-
-	n = realloc(c->peers, (c->n_peers + 1) * sizeof(*n));
-	if (!p || !n) {
-		free(p);
-		if (n)
-			c->peers = n;
-		qd_err("out of memory");
-		return NULL;
-	}
-	c->peers = n;
-	c->peers[c->n_peers++] = p;
-	snprintf(p->id, sizeof(p->id), "%s", id);
-	p->dial = dial;
-	p->backoff_ms = CTRLD_BACKOFF_MIN_MS;
-	return p;
+	return qd_peer_of(qd_peer_add(&c->peers, id, dial), struct ctrld_peer);
 }
 
 bool ctrld_chan_up(const struct qd_chan *ch)
@@ -55,43 +42,12 @@ bool ctrld_chan_up(const struct qd_chan *ch)
 	return ch && ch->state == QD_CHAN_UP;
 }
 
-/* The peer loses its channel (closed, or about to be replaced). */
-static void peer_detach(struct ctrld_core *c, struct ctrld_peer *p,
-			uint64_t now)
-{
-	struct qd_chan *ch = p->chan;
-
-	if (!ch)
-		return;
-	p->chan = NULL;
-	ch->owner = NULL;
-	if (p->dial)
-		qd_backoff(&p->backoff_ms, &p->next_dial, now,
-			   CTRLD_BACKOFF_MAX_MS);
-	ctrld_rtable_free(&p->sent);
-	(void)c;
-}
-
-static void peer_remove(struct ctrld_core *c, size_t i, const char *why)
-{
-	struct ctrld_peer *p = c->peers[i];
-	struct qd_chan *ch = p->chan;
-
-	if (ch) {
-		peer_detach(c, p, 0);
-		qd_chan_close(ch, "%s", why);
-	}
-	ctrld_rtable_free(&p->sent);
-	c->peers[i] = c->peers[--c->n_peers];
-	free(p);
-}
-
 size_t ctrld_core_up(const struct ctrld_core *c)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < c->n_peers; i++)
-		n += ctrld_chan_up(c->peers[i]->chan);
+	for (i = 0; i < c->peers.n; i++)
+		n += ctrld_chan_up(c->peers.list[i]->chan);
 	return n;
 }
 
@@ -137,9 +93,10 @@ static void flood(struct ctrld_core *c, const char *origin,
 
 	if (!e)
 		return;
-	for (i = 0; i < c->n_peers; i++)
-		if (ctrld_chan_up(c->peers[i]->chan) && c->peers[i]->chan != from)
-			send_lsa(c, c->peers[i]->chan, e, now);
+	for (i = 0; i < c->peers.n; i++)
+		if (ctrld_chan_up(c->peers.list[i]->chan) &&
+		    c->peers.list[i]->chan != from)
+			send_lsa(c, c->peers.list[i]->chan, e, now);
 }
 
 int ctrld_cx_route(struct ctrld_core *c, const char *to,
@@ -152,13 +109,13 @@ int ctrld_cx_route(struct ctrld_core *c, const char *to,
 	/* Adjacent: straight there, whatever its key links; else along the
 	 * best path of the link-state graph.
 	 */
-	if (!p || !ctrld_chan_up(p->chan)) {
+	if (!p || !ctrld_chan_up(p->q.chan)) {
 		ctrld_graph_of(c, &g, 0, NULL);
 		p = NULL;
 		if (!ctrld_route_path(&g, c->node_id, to, &path, why, whylen))
 			p = ctrld_peer_find(c, path.node[1]);
 	}
-	if (!p || !ctrld_chan_up(p->chan) || ctrld_send(c, p->chan, m)) {
+	if (!p || !ctrld_chan_up(p->q.chan) || ctrld_send(c, p->q.chan, m)) {
 		snprintf(why, whylen, "its QKDN controller is not reachable over Cx");
 		return -EHOSTUNREACH;
 	}
@@ -204,9 +161,9 @@ static void originate(struct ctrld_core *c, uint64_t now)
 	       (unsigned long long)lsa->seq, lsa->n_links);
 	if (c->cfg->mode == CTRLD_CENTRAL)
 		return;
-	for (i = 0; i < c->n_peers; i++)
-		if (ctrld_chan_up(c->peers[i]->chan))
-			send_lsa(c, c->peers[i]->chan,
+	for (i = 0; i < c->peers.n; i++)
+		if (ctrld_chan_up(c->peers.list[i]->chan))
+			send_lsa(c, c->peers.list[i]->chan,
 				 ctrld_lsdb_find(&c->db, lsa->origin), now);
 }
 
@@ -312,7 +269,7 @@ static void send_table(struct ctrld_core *c, struct ctrld_peer *p)
 	size_t i;
 
 	ctrld_graph_of(c, &g, 0, NULL);
-	if (ctrld_route_table(&g, p->id, &t))
+	if (ctrld_route_table(&g, p->q.id, &t))
 		return;
 	if (!p->send_table && rtable_equal(&t, &p->sent)) {
 		ctrld_rtable_free(&t);
@@ -328,16 +285,16 @@ static void send_table(struct ctrld_core *c, struct ctrld_peer *p)
 	m->route.gen = c->gen;
 	for (i = 0; i < t.n; i++) {
 		m->route.route = t.r[i];
-		ctrld_send(c, p->chan, m);
+		ctrld_send(c, p->q.chan, m);
 	}
 	m->type = CTRLD_CX_ROUTES_END;
 	m->end.gen = c->gen;
 	m->end.count = (uint16_t)t.n;
-	if (!ctrld_send(c, p->chan, m)) {
+	if (!ctrld_send(c, p->q.chan, m)) {
 		ctrld_rtable_free(&p->sent);
 		p->sent = t;
 		p->send_table = false;
-		qd_dbg("%s: sent %zu routes", p->id, t.n);
+		qd_dbg("%s: sent %zu routes", p->q.id, t.n);
 	} else {
 		ctrld_rtable_free(&t);
 	}
@@ -364,9 +321,9 @@ static void routes_tick(struct ctrld_core *c, uint64_t now)
 	}
 	if (c->cfg->mode != CTRLD_CENTRAL)
 		return;
-	for (i = 0; i < c->n_peers; i++)
-		if (ctrld_chan_up(c->peers[i]->chan))
-			send_table(c, c->peers[i]);
+	for (i = 0; i < c->peers.n; i++)
+		if (ctrld_chan_up(c->peers.list[i]->chan))
+			send_table(c, peer_at(c, i));
 }
 
 /* Answers and commands. */
@@ -532,7 +489,7 @@ int ctrld_ck_send(struct ctrld_core *c, const char *node,
 		return r < 0 ? r : 0;
 	}
 	p = c->cfg->mode == CTRLD_CENTRAL ? ctrld_peer_find(c, node) : NULL;
-	m = p && ctrld_chan_up(p->chan) ? malloc(sizeof(*m)) : NULL;
+	m = p && ctrld_chan_up(p->q.chan) ? malloc(sizeof(*m)) : NULL;
 	if (!m) {
 		snprintf(why, whylen, "not reachable: no agent of it is connected");
 		return -EHOSTUNREACH;
@@ -543,7 +500,7 @@ int ctrld_ck_send(struct ctrld_core *c, const char *node,
 	m->command.seq = c->cmd_seq;
 	m->command.cmd = *a;
 	ctrld_log_answer(a, node, quiet ? LOG_DEBUG : LOG_INFO);
-	r = ctrld_send(c, p->chan, m);
+	r = ctrld_send(c, p->q.chan, m);
 	free(m);
 	if (r) {
 		snprintf(why, whylen, "not reachable: its agent's channel failed");
@@ -643,7 +600,7 @@ static void answer_error(struct ctrld_core *c, const struct ctrld_req *r,
 
 static struct ctrld_peer *controller(struct ctrld_core *c)
 {
-	return c->n_peers ? c->peers[0] : NULL;
+	return c->peers.n ? peer_at(c, 0) : NULL;
 }
 
 /* Agent: a message of this node's kernel goes up to the controller. */
@@ -655,7 +612,7 @@ static void agent_up(struct ctrld_core *c, const struct ctrld_req *r,
 	struct ctrld_cx_msg *m;
 	unsigned int ms;
 
-	if (!p || !ctrld_chan_up(p->chan)) {
+	if (!p || !ctrld_chan_up(p->q.chan)) {
 		if (ask)
 			answer_error(c, r, "QKDN controller %s is not reachable",
 				     c->cfg->controller.id);
@@ -676,7 +633,7 @@ static void agent_up(struct ctrld_core *c, const struct ctrld_req *r,
 		m->type = CTRLD_CX_CTRL;
 		m->req = *r;
 	}
-	if (ctrld_send(c, p->chan, m)) {
+	if (ctrld_send(c, p->q.chan, m)) {
 		if (ask)
 			answer_error(c, r, "QKDN controller %s is not reachable",
 				     c->cfg->controller.id);
@@ -1039,7 +996,6 @@ static void on_frame(void *ctx, struct qd_chan *ch, const uint8_t *data,
 static const char *on_hello(void *ctx, struct qd_chan *ch, const char *id)
 {
 	struct ctrld_core *c = ctx;
-	struct ctrld_peer *p;
 
 	if (ch->outbound)
 		return ch->owner ? NULL : "no longer wanted";
@@ -1047,18 +1003,7 @@ static const char *on_hello(void *ctx, struct qd_chan *ch, const char *id)
 		return "that is this node's ID";
 	if (c->cfg->mode == CTRLD_CENTRAL)
 		return NULL;
-	p = ctrld_peer_find(c, id);
-	if (!p) {
-		snprintf(c->why, sizeof(c->why), "no link to node '%s'", id);
-		return c->why;
-	}
-	if (p->dial) {
-		snprintf(c->why, sizeof(c->why),
-			 "node '%s' must wait for us to dial (its node ID is larger)",
-			 id);
-		return c->why;
-	}
-	return NULL;
+	return qd_peers_hello(&c->peers, id);
 }
 
 static void on_up(void *ctx, struct qd_chan *ch)
@@ -1077,19 +1022,9 @@ static void on_up(void *ctx, struct qd_chan *ch)
 			qd_chan_close(ch, "no peer");
 			return;
 		}
-		if (p->chan) {
-			/* A restarted peer: the new connection wins. */
-			qd_info("%s: new connection from %s replaces the channel",
-				p->id, ch->addr);
-			qd_chan_close(p->chan, "replaced by a new connection");
-			peer_detach(c, p, now);
-		}
-		p->chan = ch;
-		ch->owner = p;
 	}
-	p->failures = 0;
-	p->backoff_ms = CTRLD_BACKOFF_MIN_MS;
-	qd_notice("%s: Cx channel up (%s %s)", p->id,
+	qd_peer_attach(&c->peers, &p->q, ch, now);
+	qd_notice("%s: Cx channel up (%s %s)", p->q.id,
 		  ch->outbound ? "dialled" : "accepted from", ch->addr);
 	switch (c->cfg->mode) {
 	case CTRLD_DISTRIBUTED:
@@ -1118,103 +1053,61 @@ static const struct qd_chan_ops cx_ops = {
 	.frame = on_frame,
 };
 
-/* Free closed channels; say what they were. */
+/* The peer list. */
+
+/* The routes an agent was sent go with its channel, and with it. */
+static void peer_release(void *ctx, struct qd_peer *q)
+{
+	(void)ctx;
+	ctrld_rtable_free(&qd_peer_of(q, struct ctrld_peer)->sent);
+}
+
+static void peer_detached(void *ctx, struct qd_peer *q, struct qd_chan *ch)
+{
+	(void)ch;
+	peer_release(ctx, q);
+}
+
+static void peer_lost(void *ctx, struct qd_peer *q, uint64_t now)
+{
+	struct ctrld_core *c = ctx;
+
+	(void)q;
+	if (c->cfg->mode == CTRLD_AGENT)
+		wait_tick(c, now, true);
+}
+
+static const struct qd_peer_conf *peer_addr(void *ctx,
+					    const struct qd_peer *q)
+{
+	struct ctrld_core *c = ctx;
+
+	if (c->cfg->mode == CTRLD_AGENT)
+		return &c->cfg->controller;
+	return qd_conf_peer_find(c->cfg->common.peers, c->cfg->common.n_peers,
+				 q->id);
+}
+
+static const struct qd_peers_ops peers_ops = {
+	.detach = peer_detached,
+	.lost = peer_lost,
+	.release = peer_release,
+	.addr = peer_addr,
+};
+
+/* Free closed channels. Central: an agent is known while its channel
+ * lasts.
+ */
 static void sweep(struct ctrld_core *c, uint64_t now)
 {
-	struct qd_chan **pp = &c->chans, *ch;
-	struct ctrld_peer *p;
 	size_t i;
 
-	while ((ch = *pp)) {
-		if (ch->state != QD_CHAN_CLOSED) {
-			pp = &ch->next;
-			continue;
-		}
-		*pp = ch->next;
-		p = ch->owner;
-		if (p && p->chan == ch) {
-			if (ch->was_up)
-				qd_warn("%s [%s]: Cx channel lost: %s", p->id,
-					ch->addr, ch->reason);
-			else
-				qd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
-				       "%s [%s]: no Cx channel: %s%s", p->id,
-				       ch->addr, ch->reason,
-				       p->failures ? "" : " (retrying quietly)");
-			if (!ch->was_up)
-				p->failures++;
-			peer_detach(c, p, now);
-			if (c->cfg->mode == CTRLD_AGENT)
-				wait_tick(c, now, true);
-		} else if (!ch->owner && !ch->was_up && !ch->outbound) {
-			qd_notice("connection from %s%s%s refused: %s", ch->addr,
-				  ch->peer_id[0] ? " claiming " : "",
-				  ch->peer_id, ch->reason);
-		}
-		qd_chan_free(ch);
-	}
-	/* Central: an agent is known while its channel lasts. */
+	qd_peers_sweep(&c->peers, now);
 	if (c->cfg->mode != CTRLD_CENTRAL)
 		return;
-	for (i = c->n_peers; i-- > 0;)
-		if (!c->peers[i]->chan)
-			peer_remove(c, i, "gone");
-}
-
-static void dial(struct ctrld_core *c, uint64_t now)
-{
-	const struct qd_peer_conf *pc;
-	char addr[QD_ADDR_STR], err[256];
-	struct ctrld_peer *p;
-	struct qd_chan *ch;
-	bool busy;
-	size_t i;
-	int fd;
-
-	for (i = 0; i < c->n_peers; i++) {
-		p = c->peers[i];
-		if (!p->dial || p->chan || now < p->next_dial)
-			continue;
-		pc = c->cfg->mode == CTRLD_AGENT ? &c->cfg->controller :
-		     qd_conf_peer_find(c->cfg->peers, c->cfg->n_peers, p->id);
-		if (!pc) {
-			if (!p->warned_addr)
-				qd_warn("%s: no 'peer %s = HOST:PORT' in the configuration: cannot dial it",
-					p->id, p->id);
-			p->warned_addr = true;
-			p->next_dial = now + CTRLD_BACKOFF_MAX_MS;
-			continue;
-		}
-		p->warned_addr = false;
-		fd = qd_net_dial(pc->host, pc->port, &busy, addr, sizeof(addr),
-				 err, sizeof(err));
-		ch = fd < 0 ? NULL :
-		     qd_chan_new(fd, c->ssl, true, busy, c->node_id, p->id, addr,
-				 &cx_ops, c, now);
-		if (!ch) {
-			qd_log(p->failures ? LOG_DEBUG : LOG_NOTICE,
-			       "%s: cannot dial: %s", p->id,
-			       fd < 0 ? err : "out of memory");
-			p->failures++;
-			qd_backoff(&p->backoff_ms, &p->next_dial, now,
-				   CTRLD_BACKOFF_MAX_MS);
-			continue;
-		}
-		qd_dbg("%s: dialling %s", p->id, addr);
-		ch->owner = p;
-		p->chan = ch;
-		qd_chan_add(&c->chans, ch);
-	}
-}
-
-static void drop_all(struct ctrld_core *c, const char *why)
-{
-	struct qd_chan *ch;
-
-	while (c->n_peers)
-		peer_remove(c, c->n_peers - 1, why);
-	for (ch = c->chans; ch; ch = ch->next)
-		qd_chan_close(ch, "%s", why);
+	for (i = c->peers.n; i-- > 0;)
+		if (!c->peers.list[i]->chan)
+			qd_peer_remove(&c->peers, i, "gone");
 }
 
 static void expired(void *ctx, const char *origin)
@@ -1227,8 +1120,6 @@ static void expired(void *ctx, const char *origin)
 
 void ctrld_core_tick(struct ctrld_core *c, uint64_t now)
 {
-	struct qd_chan *ch;
-
 	if (now >= c->next_expire) {
 		if (ctrld_lsdb_expire(&c->db, now, c->node_id, expired, c))
 			c->graph_dirty = true;
@@ -1241,27 +1132,19 @@ void ctrld_core_tick(struct ctrld_core *c, uint64_t now)
 	ctrld_relay_tick(c, now);
 	ctrld_session_tick(c, now);
 	if (c->node_id[0])
-		dial(c, now);
-	for (ch = c->chans; ch; ch = ch->next)
-		qd_chan_tick(ch, now);
+		qd_peers_dial(&c->peers, c->ssl, c->node_id, now);
+	qd_peers_tick(&c->peers, now);
 	sweep(c, now);
 }
 
 static int poll_timeout(const struct ctrld_core *c, uint64_t now, int max_ms)
 {
 	uint64_t t = now + (max_ms < 0 ? CTRLD_TICK_MS : (uint64_t)max_ms);
-	const struct qd_chan *ch;
 	size_t i;
 
 	if (t > now + CTRLD_TICK_MS)
 		t = now + CTRLD_TICK_MS;
-	for (i = 0; i < c->n_peers; i++)
-		if (c->peers[i]->dial && !c->peers[i]->chan &&
-		    c->peers[i]->next_dial < t)
-			t = c->peers[i]->next_dial;
-	for (ch = c->chans; ch; ch = ch->next)
-		if (qd_chan_deadline(ch) < t)
-			t = qd_chan_deadline(ch);
+	t = qd_peers_deadline(&c->peers, t);
 	/* I.4b retries come faster than the tick. */
 	for (i = 0; i < c->n_relays; i++)
 		if (c->relays[i]->state == CTRLD_RL_RETRY &&
@@ -1273,51 +1156,31 @@ static int poll_timeout(const struct ctrld_core *c, uint64_t now, int max_ms)
 int ctrld_core_poll(struct ctrld_core *c, struct pollfd *extra,
 		    size_t n_extra, int max_ms)
 {
-	size_t n, i, base;
-	struct qd_chan *ch;
 	uint64_t now = qd_now_ms();
+	struct pollfd *pfd;
+	size_t n, i;
 	int r;
 
 	ctrld_core_tick(c, now);
-	n = n_extra + 1 + qd_chan_count(c->chans);
-	if (n > c->pfd_cap) {
-		struct pollfd *np = realloc(c->pfd, n * sizeof(*np));
-		struct qd_chan **nm;
-
-		if (np)
-			c->pfd = np;
-		nm = realloc(c->map, n * sizeof(*nm));
-		if (nm)
-			c->map = nm;
-		if (!np || !nm) {
-			errno = ENOMEM;
-			return -1;
-		}
-		c->pfd_cap = n;
+	pfd = qd_peers_pollfd(&c->peers, n_extra + 1, &n);
+	if (!pfd) {
+		errno = ENOMEM;
+		return -1;
 	}
 	for (i = 0; i < n_extra; i++) {
-		c->pfd[i] = extra[i];
-		c->pfd[i].revents = 0;
+		pfd[i] = extra[i];
+		pfd[i].revents = 0;
 	}
-	c->pfd[n_extra] = (struct pollfd){ .fd = c->lfd, .events = POLLIN };
-	base = n_extra + 1;
-	for (i = base, ch = c->chans; ch; ch = ch->next, i++) {
-		c->pfd[i] = (struct pollfd){ .fd = ch->fd,
-					     .events = qd_chan_events(ch) };
-		c->map[i] = ch;
-	}
-	r = poll(c->pfd, n, poll_timeout(c, now, max_ms));
+	pfd[n_extra] = (struct pollfd){ .fd = c->lfd, .events = POLLIN };
+	r = poll(pfd, n, poll_timeout(c, now, max_ms));
 	if (r < 0)
 		return errno == EINTR ? 0 : -1;
 	now = qd_now_ms();
 	for (i = 0; i < n_extra; i++)
-		extra[i].revents = c->pfd[i].revents;
-	for (i = base; i < n; i++)
-		if (c->pfd[i].revents)
-			qd_chan_io(c->map[i], c->pfd[i].revents, now);
-	if (c->lfd >= 0 && c->pfd[n_extra].revents)
-		qd_chan_accept_all(&c->chans, c->lfd, c->ssl, c->node_id,
-				   &cx_ops, c, CTRLD_PENDING_MAX, now);
+		extra[i].revents = pfd[i].revents;
+	qd_peers_io(&c->peers, n_extra + 1, n, now);
+	if (c->lfd >= 0 && pfd[n_extra].revents)
+		qd_peers_accept(&c->peers, c->lfd, c->ssl, c->node_id, now);
 	sweep(c, now);
 	return r;
 }
@@ -1331,7 +1194,7 @@ void ctrld_core_set_node(struct ctrld_core *c, const char *id)
 	if (c->node_id[0])
 		qd_notice("node ID changed from %s to %s", c->node_id,
 			  id[0] ? id : "(none)");
-	drop_all(c, "node ID changed");
+	qd_peers_drop_all(&c->peers, "node ID changed");
 	ctrld_lsdb_free(&c->db);
 	c->have_self = false;
 	c->originated = false;
@@ -1385,8 +1248,8 @@ void ctrld_core_set_links(struct ctrld_core *c, const struct ctrld_link *l,
 	if (c->cfg->mode != CTRLD_DISTRIBUTED)
 		return;
 	/* Adjacent controllers: the peers of this node's links. */
-	for (i = 0; i < c->n_peers; i++)
-		c->peers[i]->seen = false;
+	for (i = 0; i < c->peers.n; i++)
+		peer_at(c, i)->seen = false;
 	for (i = 0; i < c->self.n_links; i++) {
 		const char *id = c->self.links[i].peer;
 
@@ -1396,15 +1259,15 @@ void ctrld_core_set_links(struct ctrld_core *c, const struct ctrld_link *l,
 			if (!p)
 				continue;
 			qd_info("%s: adjacent node, %s", id,
-				p->dial ? "dialling it" : "waiting for it to dial");
+				p->q.dial ? "dialling it" : "waiting for it to dial");
 		}
 		p->seen = true;
 	}
-	for (i = c->n_peers; i-- > 0;) {
-		if (c->peers[i]->seen)
+	for (i = c->peers.n; i-- > 0;) {
+		if (peer_at(c, i)->seen)
 			continue;
-		qd_info("%s: no link to it any more", c->peers[i]->id);
-		peer_remove(c, i, "link deleted");
+		qd_info("%s: no link to it any more", c->peers.list[i]->id);
+		qd_peer_remove(&c->peers, i, "link deleted");
 	}
 }
 
@@ -1420,38 +1283,38 @@ int ctrld_core_init(struct ctrld_core *c, const struct ctrld_config *cfg,
 	c->ops = ops;
 	c->ops_ctx = ctx;
 	c->lfd = -1;
+	c->peers = (struct qd_peers){
+		.size = sizeof(struct ctrld_peer),
+		.ops = &peers_ops,
+		.chan_ops = &cx_ops,
+		.ctx = c,
+		.what = "Cx channel",
+		.conf_name = "the configuration",
+		.backoff_min_ms = CTRLD_BACKOFF_MIN_MS,
+		.backoff_max_ms = CTRLD_BACKOFF_MAX_MS,
+		.max_pending = CTRLD_PENDING_MAX,
+	};
 	ctrld_lsdb_init(&c->db, cfg->lsa_max_age);
 	if (cfg->mode == CTRLD_AGENT)
 		return 0;
-	c->lfd = qd_net_listen(cfg->listen_host, cfg->listen_port, err, errlen);
+	c->lfd = qd_net_listen(cfg->common.listen_host, cfg->common.listen_port,
+			       err, errlen);
 	return c->lfd < 0 ? -1 : 0;
-}
-
-void ctrld_core_set_ssl(struct ctrld_core *c, SSL_CTX *ssl)
-{
-	/* Sessions hold their own reference to the context they began with. */
-	SSL_CTX_free(c->ssl);
-	c->ssl = ssl;
 }
 
 void ctrld_core_free(struct ctrld_core *c)
 {
-	drop_all(c, "shutting down");
+	qd_peers_drop_all(&c->peers, "shutting down");
 	ctrld_relay_flush(c);
 	ctrld_session_flush(c);
 	sweep(c, 0);
-	free(c->peers);
-	c->peers = NULL;
+	qd_peers_free(&c->peers);
 	if (c->lfd >= 0)
 		close(c->lfd);
 	c->lfd = -1;
 	ctrld_lsdb_free(&c->db);
 	ctrld_rtable_free(&c->installed);
 	ctrld_rtable_free(&c->staging);
-	free(c->pfd);
-	free(c->map);
-	c->pfd = NULL;
-	c->map = NULL;
 	SSL_CTX_free(c->ssl);
 	c->ssl = NULL;
 }

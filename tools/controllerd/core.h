@@ -27,10 +27,10 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
-#include "chan.h"
 #include "config.h"
 #include "cx.h"
 #include "lsdb.h"
+#include "peer.h"
 #include "route.h"
 
 #define CTRLD_BACKOFF_MIN_MS	100
@@ -68,14 +68,8 @@ struct ctrld_node_ops {
  * agent (central) or the central controller (agent).
  */
 struct ctrld_peer {
-	char id[QKDN_ID_MAX];
-	bool dial;		/* we connect */
+	struct qd_peer q;	/* first */
 	bool seen;		/* still adjacent (distributed) */
-	bool warned_addr;
-	struct qd_chan *chan;	/* the channel in use, or NULL */
-	unsigned int backoff_ms;
-	unsigned int failures;	/* dial attempts failed in a row */
-	uint64_t next_dial;
 	/* central: the routes this agent was last sent */
 	struct ctrld_rtable sent;
 	bool send_table;	/* send them even if unchanged */
@@ -161,9 +155,7 @@ struct ctrld_core {
 	uint32_t staging_gen;
 	uint32_t gen;			/* central: tables sent */
 
-	struct ctrld_peer **peers;
-	size_t n_peers;
-	struct qd_chan *chans;		/* every channel, owned or in set-up */
+	struct qd_peers peers;		/* of struct ctrld_peer */
 	struct ctrld_wait wait[CTRLD_WAIT_MAX];
 	size_t n_wait;
 	uint32_t cmd_seq;		/* central: last COMMAND sent */
@@ -179,10 +171,6 @@ struct ctrld_core {
 	size_t n_notified;
 
 	struct ctrld_stats st;
-	struct pollfd *pfd;
-	struct qd_chan **map;
-	size_t pfd_cap;
-	char why[160];
 	struct ctrld_cx_msg rx;		/* the message being handled */
 	uint8_t buf[CTRLD_CX_MAX];
 };
@@ -193,8 +181,6 @@ int ctrld_core_init(struct ctrld_core *c, const struct ctrld_config *cfg,
 		    char *err, size_t errlen);
 /* Close every channel, free everything (routes stay where they are). */
 void ctrld_core_free(struct ctrld_core *c);
-/* New certificates for new connections (the core takes the reference). */
-void ctrld_core_set_ssl(struct ctrld_core *c, SSL_CTX *ssl);
 
 /* This node's ID ("" while unknown). A change drops every channel, the
  * database and the routes.

@@ -15,7 +15,6 @@
 #include "libqkdn.h"
 #include "log.h"
 #include "service.h"
-#include "tls.h"
 
 /* The core's requests to the node. */
 
@@ -26,8 +25,8 @@ static int node_answer(void *ctx, const struct ctrld_answer *a, char *why,
 	int r = ctrld_kernel_answer(&d->kern, a);
 
 	if (r < 0)
-		snprintf(why, whylen, "%s", *ctrld_kernel_errmsg(&d->kern) ?
-			 ctrld_kernel_errmsg(&d->kern) : strerror(-r));
+		snprintf(why, whylen, "%s", *qd_nl_errmsg(&d->kern) ?
+			 qd_nl_errmsg(&d->kern) : strerror(-r));
 	return r;
 }
 
@@ -36,8 +35,8 @@ static int node_route_set(void *ctx, const struct ctrld_route *rt)
 	struct ctrld *d = ctx;
 	int r = ctrld_kernel_route_set(&d->kern, rt);
 
-	if (r < 0 && *ctrld_kernel_errmsg(&d->kern))
-		qd_dbg("route-new %s: %s", rt->dst, ctrld_kernel_errmsg(&d->kern));
+	if (r < 0 && *qd_nl_errmsg(&d->kern))
+		qd_dbg("route-new %s: %s", rt->dst, qd_nl_errmsg(&d->kern));
 	return r;
 }
 
@@ -83,7 +82,7 @@ static void set_mode(struct ctrld *d)
 	if (r < 0) {
 		if (r != d->mode_err)
 			qd_err("cannot set the node's ctrl-mode: %s (%s); retrying",
-			       ctrld_kernel_errmsg(&d->kern), strerror(-r));
+			       qd_nl_errmsg(&d->kern), strerror(-r));
 		d->mode_err = r;
 		return;
 	}
@@ -100,7 +99,7 @@ static void refresh(struct ctrld *d, uint64_t now)
 
 	if (!d->mode_set)
 		set_mode(d);
-	r = ctrld_kernel_node_id(&d->kern, id);
+	r = qd_nl_node_id(&d->kern, id);
 	if (r < 0)
 		goto fail;
 	ctrld_core_set_node(&d->core, id);
@@ -120,28 +119,13 @@ static void refresh(struct ctrld *d, uint64_t now)
 fail:
 	if (r != d->refresh_err)
 		qd_err("cannot read the node: %s (%s)",
-		       ctrld_kernel_errmsg(&d->kern), strerror(-r));
+		       qd_nl_errmsg(&d->kern), strerror(-r));
 	d->refresh_err = r;
-}
-
-static void reload(struct ctrld *d)
-{
-	char err[512];
-	SSL_CTX *ctx;
-
-	ctx = qd_tls_ctx_new(d->cfg.cert, d->cfg.key, d->cfg.ca, err,
-			     sizeof(err));
-	if (!ctx) {
-		qd_err("reload failed, keeping the old certificates: %s", err);
-		return;
-	}
-	ctrld_core_set_ssl(&d->core, ctx);
-	qd_notice("certificates reloaded; new connections use them");
 }
 
 int ctrld_start(struct ctrld *d, const char *cfg_path)
 {
-	char err[512];
+	char err[512], addr[QD_ADDR_JOIN_MAX];
 	SSL_CTX *ssl;
 	int r;
 
@@ -150,19 +134,16 @@ int ctrld_start(struct ctrld *d, const char *cfg_path)
 	d->cfg_path = cfg_path;
 	if (ctrld_config_load(cfg_path, &d->cfg, err, sizeof(err))) {
 		qd_err("bad config: %s", err);
-		return CTRLD_EXIT_CONFIG;
+		return QD_EXIT_CONFIG;
 	}
-	ssl = qd_tls_ctx_new(d->cfg.cert, d->cfg.key, d->cfg.ca, err,
-			     sizeof(err));
-	if (!ssl) {
-		qd_err("bad config: %s", err);
-		return CTRLD_EXIT_CONFIG;
-	}
+	ssl = qd_daemon_tls(&d->cfg.common);
+	if (!ssl)
+		return QD_EXIT_CONFIG;
 	r = ctrld_kernel_open(&d->kern, err, sizeof(err));
 	if (r < 0) {
 		SSL_CTX_free(ssl);
 		qd_err("%s", err);
-		return CTRLD_EXIT_FAIL;
+		return QD_EXIT_FAIL;
 	}
 	/* The core owns ssl from here, also on failure. */
 	r = ctrld_core_init(&d->core, &d->cfg, ssl, &node_ops, d, err,
@@ -170,37 +151,33 @@ int ctrld_start(struct ctrld *d, const char *cfg_path)
 	d->core_up = true;
 	if (r < 0) {
 		qd_err("%s", err);
-		return CTRLD_EXIT_FAIL;
+		return QD_EXIT_FAIL;
 	}
 	d->sfd = qd_signalfd();
-	if (d->sfd < 0) {
-		qd_err("signalfd: %s", strerror(errno));
-		return CTRLD_EXIT_FAIL;
-	}
+	if (d->sfd < 0)
+		return QD_EXIT_FAIL;
 	/* Routes left by an earlier run describe an old graph. */
 	r = ctrld_kernel_route_del(&d->kern, NULL);
 	if (r < 0 && r != -ENOENT)
 		qd_warn("cannot flush the route table: %s (%s)",
-			ctrld_kernel_errmsg(&d->kern), strerror(-r));
+			qd_nl_errmsg(&d->kern), strerror(-r));
 	if (d->cfg.mode == CTRLD_AGENT)
 		qd_notice("mode agent, controller %s at %s:%s",
 			  d->cfg.controller.id, d->cfg.controller.host,
 			  d->cfg.controller.port);
 	else
-		qd_notice("mode %s, listening on %s%s%s:%s, low_key %llu bytes",
+		qd_notice("mode %s, listening on %s, low_key %llu bytes",
 			  ctrld_mode_name(d->cfg.mode),
-			  strchr(d->cfg.listen_host, ':') ? "[" : "",
-			  d->cfg.listen_host,
-			  strchr(d->cfg.listen_host, ':') ? "]" : "",
-			  d->cfg.listen_port,
+			  qd_addr_join(d->cfg.common.listen_host,
+				       d->cfg.common.listen_port, addr,
+				       sizeof(addr)),
 			  (unsigned long long)d->cfg.low_key);
-	return CTRLD_EXIT_OK;
+	return QD_EXIT_OK;
 }
 
 int ctrld_run(struct ctrld *d)
 {
 	struct pollfd pfd[2];
-	unsigned int sig;
 	bool pending;
 	uint64_t now;
 	int r;
@@ -212,9 +189,9 @@ int ctrld_run(struct ctrld *d)
 			refresh(d, now);
 		}
 		pfd[0] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = ctrld_kernel_fd(&d->kern),
+		pfd[1] = (struct pollfd){ .fd = qd_nl_event_fd(&d->kern),
 					  .events = POLLIN };
-		pending = ctrld_kernel_pending(&d->kern) > 0;
+		pending = qd_nl_pending(&d->kern) > 0;
 		now = qd_now_ms();
 		r = ctrld_core_poll(&d->core, pfd, 2, pending ? 0 :
 				    d->next_refresh > now ?
@@ -223,13 +200,9 @@ int ctrld_run(struct ctrld *d)
 			qd_err("poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[0].revents) {
-			sig = qd_signals(d->sfd);
-			if (sig & QD_SIG_RELOAD)
-				reload(d);
-			if (sig & QD_SIG_STOP)
-				d->stop = true;
-		}
+		if (pfd[0].revents &&
+		    qd_signals(d->sfd, &d->core.ssl, &d->cfg.common))
+			d->stop = true;
 		if (d->stop)
 			break;
 		if (pfd[1].revents || pending) {
@@ -241,7 +214,7 @@ int ctrld_run(struct ctrld *d)
 			}
 		}
 	}
-	return d->stop ? CTRLD_EXIT_OK : CTRLD_EXIT_FAIL;
+	return d->stop ? QD_EXIT_OK : QD_EXIT_FAIL;
 }
 
 void ctrld_stop(struct ctrld *d)
@@ -261,6 +234,6 @@ void ctrld_stop(struct ctrld *d)
 	if (d->sfd >= 0)
 		close(d->sfd);
 	d->sfd = -1;
-	ctrld_kernel_close(&d->kern);
+	qd_nl_close(&d->kern);
 	ctrld_config_free(&d->cfg);
 }

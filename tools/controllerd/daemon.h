@@ -11,19 +11,15 @@
 #include "config.h"
 #include "core.h"
 #include "kernel.h"
+#include "service.h"
 
 #define CTRLD_REFRESH_MS	200	/* node and links read this often */
 #define CTRLD_EVENT_REFRESH_MS	20	/* and this soon after an event */
 
-/* Exit codes. */
-#define CTRLD_EXIT_OK		0
-#define CTRLD_EXIT_FAIL		1
-#define CTRLD_EXIT_CONFIG	2
-
 struct ctrld {
 	const char *cfg_path;
 	struct ctrld_config cfg;
-	struct ctrld_kernel kern;
+	struct qd_nl kern;
 	struct ctrld_core core;
 	bool core_up;
 	int sfd;
@@ -37,7 +33,7 @@ struct ctrld {
 };
 
 /* Read the config, load TLS, open the kernel side, listen. Returns
- * CTRLD_EXIT_OK, or an exit code after logging why.
+ * QD_EXIT_OK, or an exit code (service.h) after logging why.
  */
 int ctrld_start(struct ctrld *d, const char *cfg_path);
 /* Run until SIGTERM or SIGINT; returns the exit code. */

@@ -4,11 +4,9 @@
  * messages and the core's structures; no decisions are made here.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <linux/genetlink.h>
 
 #include "libqkdn.h"
@@ -16,30 +14,16 @@
 #include "kernel.h"
 #include "log.h"
 
-int ctrld_kernel_open(struct ctrld_kernel *k, char *err, size_t errlen)
+int ctrld_kernel_open(struct qd_nl *k, char *err, size_t errlen)
 {
 	static const char *const groups[] = { QKDN_MCGRP_CTRL, QKDN_MCGRP_EVENTS };
 	char what[64];
-	int fd, size, r, fl;
 	size_t i;
+	int r;
 
-	memset(k, 0, sizeof(*k));
-	k->buf = malloc(QKDN_BUF_SIZE);
-	if (!k->buf) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	k->cmd = qkdn_open();
-	k->ev = k->cmd ? qkdn_open() : NULL;
-	if (!k->cmd || !k->ev) {
-		r = -errno;
-		qkdn_errfmt(err, errlen, "netlink", -r, NULL);
-		goto fail;
-	}
-	fd = qkdn_fd(k->ev);
-	size = CTRLD_EVENT_RCVBUF;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	r = qd_nl_open(k, CTRLD_EVENT_RCVBUF, err, errlen);
+	if (r < 0)
+		return r;
 	for (i = 0; i < 2; i++) {
 		r = qkdn_mcast_join(k->ev, groups[i]);
 		if (r == -ENOENT) {
@@ -53,49 +37,13 @@ int ctrld_kernel_open(struct ctrld_kernel *k, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "netlink: %s", strerror(-r));
-		goto fail;
-	}
-	return 0;
+	r = qd_nl_nonblock(k, err, errlen);
+	if (!r)
+		return 0;
 
 fail:
-	ctrld_kernel_close(k);
+	qd_nl_close(k);
 	return r;
-}
-
-void ctrld_kernel_close(struct ctrld_kernel *k)
-{
-	qkdn_close(k->ev);
-	qkdn_close(k->cmd);
-	free(k->buf);
-	k->ev = NULL;
-	k->cmd = NULL;
-	k->buf = NULL;
-}
-
-int ctrld_kernel_fd(const struct ctrld_kernel *k)
-{
-	return qkdn_fd(k->ev);
-}
-
-int ctrld_kernel_pending(const struct ctrld_kernel *k)
-{
-	return qkdn_pending(k->ev);
-}
-
-const char *ctrld_kernel_errmsg(const struct ctrld_kernel *k)
-{
-	const char *m = qkdn_errmsg(k->cmd);
-
-	return m ? m : "";
-}
-
-int ctrld_kernel_node_id(struct ctrld_kernel *k, char id[QKDN_ID_MAX])
-{
-	return qkdn_node_id(k->cmd, k->buf, id);
 }
 
 /* Links as the kernel lists them, before they are merged per peer. */
@@ -107,7 +55,7 @@ struct klink {
 };
 
 struct klinks {
-	struct ctrld_kernel *k;
+	struct qd_nl *k;
 	struct klink l[CTRLD_KLINKS_MAX];
 	size_t n;
 };
@@ -153,7 +101,7 @@ static int pool_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int ctrld_kernel_links(struct ctrld_kernel *k, struct ctrld_link *out,
+int ctrld_kernel_links(struct qd_nl *k, struct ctrld_link *out,
 		       size_t max, size_t *n)
 {
 	struct klinks *kl = calloc(1, sizeof(*kl));
@@ -195,7 +143,7 @@ int ctrld_kernel_links(struct ctrld_kernel *k, struct ctrld_link *out,
 	return r;
 }
 
-int ctrld_kernel_set_mode(struct ctrld_kernel *k, uint8_t mode)
+int ctrld_kernel_set_mode(struct qd_nl *k, uint8_t mode)
 {
 	struct nlmsghdr *nlh;
 
@@ -214,7 +162,7 @@ static void put_route(struct nlmsghdr *nlh, const struct ctrld_path *p)
 	mnl_attr_nest_end(nlh, nest);
 }
 
-int ctrld_kernel_answer(struct ctrld_kernel *k, const struct ctrld_answer *a)
+int ctrld_kernel_answer(struct qd_nl *k, const struct ctrld_answer *a)
 {
 	struct nlmsghdr *nlh;
 
@@ -252,7 +200,7 @@ int ctrld_kernel_answer(struct ctrld_kernel *k, const struct ctrld_answer *a)
 	return qkdn_request(k->cmd, nlh, NULL, NULL);
 }
 
-int ctrld_kernel_route_set(struct ctrld_kernel *k, const struct ctrld_route *r)
+int ctrld_kernel_route_set(struct qd_nl *k, const struct ctrld_route *r)
 {
 	struct nlmsghdr *nlh;
 
@@ -266,7 +214,7 @@ int ctrld_kernel_route_set(struct ctrld_kernel *k, const struct ctrld_route *r)
 	return qkdn_request(k->cmd, nlh, NULL, NULL);
 }
 
-int ctrld_kernel_route_del(struct ctrld_kernel *k, const char *dst)
+int ctrld_kernel_route_del(struct qd_nl *k, const char *dst)
 {
 	struct nlmsghdr *nlh;
 
@@ -277,7 +225,7 @@ int ctrld_kernel_route_del(struct ctrld_kernel *k, const char *dst)
 }
 
 struct recv_ctx {
-	struct ctrld_kernel *k;
+	struct qd_nl *k;
 	ctrld_kreq_cb req;
 	ctrld_kevent_cb event;
 	void *ctx;
@@ -364,27 +312,11 @@ bad:
 	return MNL_CB_OK;
 }
 
-int ctrld_kernel_recv(struct ctrld_kernel *k, ctrld_kreq_cb req,
+int ctrld_kernel_recv(struct qd_nl *k, ctrld_kreq_cb req,
 		      ctrld_kevent_cb event, void *ctx)
 {
 	struct recv_ctx rc = { .k = k, .req = req, .event = event, .ctx = ctx };
-	int i, r;
 
-	/* Bounded, so that channels get their turn; poll() calls again. */
-	for (i = 0; i < 256; i++) {
-		r = qkdn_recv(k->ev, recv_cb, &rc);
-		if (r == -EINTR)
-			continue;
-		if (r == -ENOBUFS) {
-			k->enobufs++;
-			qd_warn("kernel messages lost: event socket overflowed (%llu times); lost requests time out in the kernel",
-				(unsigned long long)k->enobufs);
-			continue;
-		}
-		if (r == -EAGAIN || r == -EWOULDBLOCK || r == 0)
-			return 0;
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return qd_nl_recv(k, recv_cb, &rc, "kernel messages",
+			  "lost requests time out in the kernel");
 }

@@ -12,55 +12,41 @@
 
 #include "cx.h"
 #include "lsdb.h"
+#include "nl.h"
 #include "route.h"
 
 #define CTRLD_EVENT_RCVBUF	(4 << 20)
 #define CTRLD_KLINKS_MAX	256	/* links read from the kernel */
 
-struct qkdn_sock;
-
-struct ctrld_kernel {
-	struct qkdn_sock *cmd;
-	struct qkdn_sock *ev;
-	void *buf;			/* QKDN_BUF_SIZE, for requests */
-	uint64_t enobufs;		/* times the event socket overflowed */
-	uint64_t bad_msgs;		/* malformed messages from the kernel */
-};
-
 typedef void (*ctrld_kreq_cb)(void *ctx, const struct ctrld_req *r);
 typedef void (*ctrld_kevent_cb)(void *ctx, uint32_t event);
 
-/* Open both sockets, join "ctrl" and "events". 0 or -errno, with a
- * message for the operator in err.
+/* Open both sockets (qd_nl_open()), join "ctrl" and "events". 0 or
+ * -errno, with a message for the operator in err. The rest of the
+ * sockets' life is qd_nl_*().
  */
-int ctrld_kernel_open(struct ctrld_kernel *k, char *err, size_t errlen);
-void ctrld_kernel_close(struct ctrld_kernel *k);
-int ctrld_kernel_fd(const struct ctrld_kernel *k);
-int ctrld_kernel_pending(const struct ctrld_kernel *k);
-const char *ctrld_kernel_errmsg(const struct ctrld_kernel *k);
+int ctrld_kernel_open(struct qd_nl *k, char *err, size_t errlen);
 
-/* This node's ID ("" while it is not set). 0 or -errno. */
-int ctrld_kernel_node_id(struct ctrld_kernel *k, char id[QKDN_ID_MAX]);
 /* This node's links, one per peer node: up if any link to it is up, and
  * the own bytes of the best such link. 0 or -errno.
  */
-int ctrld_kernel_links(struct ctrld_kernel *k, struct ctrld_link *out,
+int ctrld_kernel_links(struct qd_nl *k, struct ctrld_link *out,
 		       size_t max, size_t *n);
 /* NODE_SET ctrl-mode (enum qkdn_ctrl_mode). 0 or -errno. */
-int ctrld_kernel_set_mode(struct ctrld_kernel *k, uint8_t mode);
+int ctrld_kernel_set_mode(struct qd_nl *k, uint8_t mode);
 /* QKDN_CMD_CTRL with a Ck message: an answer or a command. 0 or -errno
- * (ctrld_kernel_errmsg() says why).
+ * (qd_nl_errmsg() says why).
  */
-int ctrld_kernel_answer(struct ctrld_kernel *k, const struct ctrld_answer *a);
+int ctrld_kernel_answer(struct qd_nl *k, const struct ctrld_answer *a);
 /* ROUTE_NEW; ROUTE_DEL of dst, or of every route when dst is NULL. */
-int ctrld_kernel_route_set(struct ctrld_kernel *k, const struct ctrld_route *r);
-int ctrld_kernel_route_del(struct ctrld_kernel *k, const char *dst);
+int ctrld_kernel_route_set(struct qd_nl *k, const struct ctrld_route *r);
+int ctrld_kernel_route_del(struct qd_nl *k, const char *dst);
 
 /* Take what is queued on the event socket: req for each ctrl message,
  * event for each event. 0 when drained, or -errno on a failure of the
  * socket itself. An overflow (ENOBUFS) is counted and logged.
  */
-int ctrld_kernel_recv(struct ctrld_kernel *k, ctrld_kreq_cb req,
+int ctrld_kernel_recv(struct qd_nl *k, ctrld_kreq_cb req,
 		      ctrld_kevent_cb event, void *ctx);
 
 #endif /* CTRLD_KERNEL_H */

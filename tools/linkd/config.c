@@ -8,7 +8,6 @@
  *	ca = FILE			CA certificate(s) that sign peers (PEM)
  *	peer NODEID = HOST:PORT		one per adjacent KM this node dials
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -16,28 +15,17 @@
 static int cfg_line(struct qd_conf *p, void *ctx, const char *kw,
 		    const char *arg, bool more, const char *val)
 {
-	struct linkd_config *cfg = ctx;
+	int r = qd_conf_daemon_key(p, ctx, kw, arg, more, val);
 
-	if (!strcmp(kw, "peer")) {
-		if (!arg || more)
-			return qd_conf_fail(p, "expected 'peer NODEID = HOST:PORT'");
-		return qd_conf_peer(p, kw, arg, val, &cfg->peers, &cfg->n_peers);
-	}
+	if (r <= 0)
+		return r;
 	if (arg)
 		return qd_conf_fail(p, "unexpected '%s' after '%s'", arg, kw);
-	if (!strcmp(kw, "listen"))
-		return qd_conf_listen(p, val, cfg->listen_host, cfg->listen_port);
-	if (!strcmp(kw, "cert"))
-		return qd_conf_path(p, kw, val, &cfg->cert);
-	if (!strcmp(kw, "key"))
-		return qd_conf_path(p, kw, val, &cfg->key);
-	if (!strcmp(kw, "ca"))
-		return qd_conf_path(p, kw, val, &cfg->ca);
 	return qd_conf_fail(p, "unknown key '%s'", kw);
 }
 
 int linkd_config_parse(FILE *f, const char *name, const char *basedir,
-		       struct linkd_config *cfg, char *err, size_t errlen)
+		       struct qd_daemon_conf *cfg, char *err, size_t errlen)
 {
 	struct qd_conf p = {
 		.name = name, .basedir = basedir, .err = err, .errlen = errlen,
@@ -50,45 +38,23 @@ int linkd_config_parse(FILE *f, const char *name, const char *basedir,
 		qd_conf_fail(&p, "missing 'listen = ADDR:PORT'");
 		goto fail;
 	}
-	if (!cfg->cert || !cfg->key || !cfg->ca) {
-		qd_conf_fail(&p, "missing '%s = FILE'",
-			     !cfg->cert ? "cert" : !cfg->key ? "key" : "ca");
+	if (qd_conf_daemon_check(&p, cfg))
 		goto fail;
-	}
 	return 0;
 
 fail:
-	linkd_config_free(cfg);
+	qd_conf_daemon_free(cfg);
 	return -1;
 }
 
-int linkd_config_load(const char *path, struct linkd_config *cfg,
+static int parse(FILE *f, const char *name, const char *basedir, void *cfg,
+		 char *err, size_t errlen)
+{
+	return linkd_config_parse(f, name, basedir, cfg, err, errlen);
+}
+
+int linkd_config_load(const char *path, struct qd_daemon_conf *cfg,
 		      char *err, size_t errlen)
 {
-	char *dir;
-	FILE *f;
-	int ret;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (qd_conf_open(path, &f, &dir, err, errlen))
-		return -1;
-	ret = linkd_config_parse(f, path, dir, cfg, err, errlen);
-	free(dir);
-	fclose(f);
-	return ret;
-}
-
-void linkd_config_free(struct linkd_config *cfg)
-{
-	free(cfg->cert);
-	free(cfg->key);
-	free(cfg->ca);
-	free(cfg->peers);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
-const struct qd_peer_conf *linkd_config_peer(const struct linkd_config *cfg,
-					     const char *id)
-{
-	return qd_conf_peer_find(cfg->peers, cfg->n_peers, id);
+	return qd_conf_load(path, parse, cfg, sizeof(*cfg), err, errlen);
 }

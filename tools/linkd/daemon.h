@@ -9,35 +9,28 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
-#include "chan.h"
 #include "config.h"
 #include "kernel.h"
+#include "peer.h"
+#include "service.h"
 
 #define LINKD_REFRESH_MS	1000
 #define LINKD_BACKOFF_MIN_MS	100
 #define LINKD_BACKOFF_MAX_MS	2000
 #define LINKD_PENDING_MAX	64	/* accepted, no hello yet */
 
-/* Exit codes. */
-#define LINKD_EXIT_OK		0
-#define LINKD_EXIT_FAIL		1
-#define LINKD_EXIT_CONFIG	2
-
-/* An adjacent KM: a node at the other end of one of our links. */
+/* An adjacent KM: a node at the other end of one of our links. We dial
+ * it (q.dial) when our node ID is smaller.
+ */
 struct linkd_peer {
-	char id[QKDN_ID_MAX];
+	struct qd_peer q;	/* first */
 	uint32_t link_id;	/* the link used with it (the lowest ID) */
 	uint32_t new_link;	/* during a refresh */
 	uint32_t n_links;
 	uint32_t reported;	/* link whose channel the kernel thinks up */
 	int kernel_up;		/* the kernel's LINK_UP of that link, -1 unknown */
-	bool dial;		/* our node ID is smaller: we connect */
 	bool seen;
-	bool warned_addr, warned_multi;
-	struct qd_chan *chan;	/* the channel in use, or NULL */
-	unsigned int backoff_ms;
-	unsigned int failures;	/* dial attempts failed in a row */
-	uint64_t next_dial;
+	bool warned_multi;
 	/* counters */
 	uint64_t to_kernel, rejected, dropped_in, dropped_out;
 	uint64_t reject_log_at, reject_quiet;
@@ -45,24 +38,21 @@ struct linkd_peer {
 
 struct linkd {
 	const char *cfg_path;
-	struct linkd_config cfg;
+	struct qd_daemon_conf cfg;
 	SSL_CTX *ssl;
-	struct linkd_kernel kern;
+	struct qd_nl kern;
 	int lfd;
 	int sfd;
 	char node_id[QKDN_ID_MAX];
-	struct linkd_peer **peers;
-	size_t n_peers;
-	struct qd_chan *chans;	/* every channel, owned or pending */
+	struct qd_peers peers;	/* of struct linkd_peer */
 	uint64_t next_refresh;
 	int refresh_err;	/* last refresh failure logged */
 	bool warned_no_id;
 	bool stop;
-	char why[160];		/* reason returned by the hello callback */
 };
 
 /* Read the config, load TLS, bind to the kernel, listen. Returns
- * LINKD_EXIT_OK, or an exit code after logging why.
+ * QD_EXIT_OK, or an exit code (service.h) after logging why.
  */
 int linkd_start(struct linkd *d, const char *cfg_path);
 /* Run until SIGTERM or SIGINT; returns the exit code. */

@@ -5,11 +5,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <linux/genetlink.h>
 
 #include "libqkdn.h"
@@ -17,100 +13,44 @@
 #include "kernel.h"
 #include "log.h"
 
+static bool kernel_busy(int e)
+{
+	return e == EBUSY || e == EEXIST || e == EALREADY;
+}
+
 static void kernel_errfmt(char *err, size_t errlen, const char *what,
 			  int e, const char *extack)
 {
-	if ((e == EBUSY || e == EEXIST || e == EALREADY) &&
-	    !(extack && *extack))
+	if (kernel_busy(e) && !(extack && *extack))
 		snprintf(err, errlen, "%s: another link daemon is bound in this network namespace",
 			 what);
 	else
 		qkdn_errfmt(err, errlen, what, e, extack);
 }
 
-int linkd_kernel_open(struct linkd_kernel *k, char *err, size_t errlen)
+int linkd_kernel_open(struct qd_nl *k, char *err, size_t errlen)
 {
 	struct nlmsghdr *nlh;
-	int fd, size, r, fl;
+	int r;
 
-	memset(k, 0, sizeof(*k));
-	k->buf = malloc(QKDN_BUF_SIZE);
-	if (!k->buf) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	k->cmd = qkdn_open();
-	if (!k->cmd) {
-		r = -errno;
+	r = qd_nl_open(k, LINKD_EVENT_RCVBUF, err, errlen);
+	if (r < 0 && kernel_busy(-r))
 		kernel_errfmt(err, errlen, "netlink", -r, NULL);
-		goto fail;
-	}
-	k->ev = qkdn_open();
-	if (!k->ev) {
-		r = -errno;
-		kernel_errfmt(err, errlen, "netlink", -r, NULL);
-		goto fail;
-	}
-	fd = qkdn_fd(k->ev);
-	size = LINKD_EVENT_RCVBUF;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-
+	if (r < 0)
+		return r;
 	nlh = qkdn_msg(k->ev, k->buf, QKDN_CMD_KX_BIND, 0);
 	r = qkdn_request(k->ev, nlh, NULL, NULL);
-	if (r < 0) {
+	if (r < 0)
 		kernel_errfmt(err, errlen, "kx-bind", -r, qkdn_errmsg(k->ev));
-		goto fail;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "netlink: %s", strerror(-r));
-		goto fail;
-	}
-	return 0;
-
-fail:
-	linkd_kernel_close(k);
+	else
+		r = qd_nl_nonblock(k, err, errlen);
+	if (r < 0)
+		qd_nl_close(k);
 	return r;
 }
 
-void linkd_kernel_close(struct linkd_kernel *k)
-{
-	if (k->ev)
-		qkdn_close(k->ev);
-	if (k->cmd)
-		qkdn_close(k->cmd);
-	free(k->buf);
-	k->ev = NULL;
-	k->cmd = NULL;
-	k->buf = NULL;
-}
-
-int linkd_kernel_event_fd(const struct linkd_kernel *k)
-{
-	return qkdn_fd(k->ev);
-}
-
-int linkd_kernel_pending(const struct linkd_kernel *k)
-{
-	return qkdn_pending(k->ev);
-}
-
-const char *linkd_kernel_errmsg(const struct linkd_kernel *k)
-{
-	const char *m = qkdn_errmsg(k->cmd);
-
-	return m ? m : "";
-}
-
-int linkd_kernel_node_id(struct linkd_kernel *k, char id[QKDN_ID_MAX])
-{
-	return qkdn_node_id(k->cmd, k->buf, id);
-}
-
 struct links_ctx {
-	struct linkd_kernel *k;
+	struct qd_nl *k;
 	linkd_link_cb cb;
 	void *ctx;
 };
@@ -132,7 +72,7 @@ static int links_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int linkd_kernel_links(struct linkd_kernel *k, linkd_link_cb cb, void *ctx)
+int linkd_kernel_links(struct qd_nl *k, linkd_link_cb cb, void *ctx)
 {
 	struct links_ctx lc = { .k = k, .cb = cb, .ctx = ctx };
 	struct nlmsghdr *nlh;
@@ -141,7 +81,7 @@ int linkd_kernel_links(struct linkd_kernel *k, linkd_link_cb cb, void *ctx)
 	return qkdn_request(k->cmd, nlh, links_cb, &lc);
 }
 
-int linkd_kernel_frame(struct linkd_kernel *k, uint32_t link_id,
+int linkd_kernel_frame(struct qd_nl *k, uint32_t link_id,
 		       const uint8_t *frame, size_t len)
 {
 	struct nlmsghdr *nlh;
@@ -154,7 +94,7 @@ int linkd_kernel_frame(struct linkd_kernel *k, uint32_t link_id,
 	return qkdn_request(k->cmd, nlh, NULL, NULL);
 }
 
-int linkd_kernel_channel(struct linkd_kernel *k, uint32_t link_id, int up)
+int linkd_kernel_channel(struct qd_nl *k, uint32_t link_id, int up)
 {
 	struct nlmsghdr *nlh;
 
@@ -165,7 +105,7 @@ int linkd_kernel_channel(struct linkd_kernel *k, uint32_t link_id, int up)
 }
 
 struct recv_ctx {
-	struct linkd_kernel *k;
+	struct qd_nl *k;
 	linkd_frame_cb cb;
 	void *ctx;
 };
@@ -199,26 +139,10 @@ bad:
 	return MNL_CB_OK;
 }
 
-int linkd_kernel_recv(struct linkd_kernel *k, linkd_frame_cb cb, void *ctx)
+int linkd_kernel_recv(struct qd_nl *k, linkd_frame_cb cb, void *ctx)
 {
 	struct recv_ctx rc = { .k = k, .cb = cb, .ctx = ctx };
-	int i, r;
 
-	/* Bounded, so that channels get their turn; poll() calls again. */
-	for (i = 0; i < 256; i++) {
-		r = qkdn_recv(k->ev, recv_cb, &rc);
-		if (r == -EINTR)
-			continue;
-		if (r == -ENOBUFS) {
-			k->enobufs++;
-			qd_warn("kernel frames lost: event socket overflowed (%llu times); the kernel retransmits",
-				   (unsigned long long)k->enobufs);
-			continue;
-		}
-		if (r == -EAGAIN || r == -EWOULDBLOCK || r == 0)
-			return 0;
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return qd_nl_recv(k, recv_cb, &rc, "kernel frames",
+			  "the kernel retransmits");
 }

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,8 @@
 #include "net.h"
 #include "tls.h"
 #include "tap.h"
-#include "test_linkd_pki.h"
+#include "test_pki.h"
+#include "test_util.h"
 
 static char dir[] = "/tmp/ctrld-core-XXXXXX";
 static char logpath[64];
@@ -226,7 +226,8 @@ static bool start(struct tnode *n, const char *fmt, ...)
 		printf("# %s: %s\n", n->name, err);
 		return false;
 	}
-	ssl = qd_tls_ctx_new(n->cfg.cert, n->cfg.key, n->cfg.ca, err, sizeof(err));
+	ssl = qd_tls_ctx_new(n->cfg.common.cert, n->cfg.common.key,
+			     n->cfg.common.ca, err, sizeof(err));
 	if (!ssl || ctrld_core_init(&n->core, &n->cfg, ssl, &ops, n, err,
 				    sizeof(err))) {
 		printf("# %s: %s\n", n->name, err);
@@ -290,30 +291,7 @@ static bool route_is(struct tnode *n, const char *dst, const char *want)
 
 static bool log_has(const char *what)
 {
-	char line[1024];
-	bool found = false;
-	FILE *f = fopen(logpath, "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what);
-	fclose(f);
-	return found;
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
+	return file_has(logpath, what);
 }
 
 static void ports(void)
@@ -345,17 +323,14 @@ static const struct qd_chan_ops raw_ops = { .magic = QD_MAGIC_CX };
 static struct qd_chan *raw_dial(const char *file, const char *id,
 				const char *expect, int port)
 {
-	char crt[128], key[128], ca[128], p[8], addr[QD_ADDR_STR], err[256];
+	char p[8], addr[QD_ADDR_STR], err[256];
 	struct qd_chan *ch;
 	SSL_CTX *ctx;
 	bool busy;
 	int fd;
 
-	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, file);
-	snprintf(key, sizeof(key), "%s/%s.key", dir, file);
-	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
 	snprintf(p, sizeof(p), "%d", port);
-	ctx = qd_tls_ctx_new(crt, key, ca, err, sizeof(err));
+	ctx = pki_ctx(file, err, sizeof(err));
 	fd = qd_net_dial("127.0.0.1", p, &busy, addr, sizeof(addr), err,
 			 sizeof(err));
 	ch = qd_chan_new(fd, ctx, true, busy, id, expect, addr, &raw_ops, NULL,
@@ -966,15 +941,12 @@ static void fake_command(uint32_t seq)
 /* An agent under a controller that sends the same command twice. */
 static void test_agent_replay(void)
 {
-	char crt[128], key[128], ca[128], p[8], err[256];
+	char p[8], err[256];
 	bool ok;
 
 	ports();
-	snprintf(crt, sizeof(crt), "%s/alice.crt", dir);
-	snprintf(key, sizeof(key), "%s/alice.key", dir);
-	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
 	snprintf(p, sizeof(p), "%d", alice.port);
-	fake_ssl = qd_tls_ctx_new(crt, key, ca, err, sizeof(err));
+	fake_ssl = pki_ctx("alice", err, sizeof(err));
 	fake_lfd = qd_net_listen("127.0.0.1", p, err, sizeof(err));
 	ok = fake_ssl && fake_lfd >= 0 &&
 	     start(&bob, "mode = agent\ncontroller alice = 127.0.0.1:%d\n"
@@ -1013,24 +985,12 @@ out:
 	SSL_CTX_free(fake_ssl);
 }
 
-static void cleanup(void)
-{
-	remove_pki(dir);
-	unlink(logpath);
-	rmdir(dir);
-}
-
 int main(void)
 {
 	int fd;
 
-	signal(SIGPIPE, SIG_IGN);
-	printf("TAP version 13\n");
-	if (!mkdtemp(dir)) {
-		tap_skip_all("no temporary folder");
+	if (!pki_setup(dir))
 		return tap_done();
-	}
-	make_pki(dir);
 	snprintf(logpath, sizeof(logpath), "%s/log", dir);
 	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	fflush(stderr);
@@ -1042,17 +1002,10 @@ int main(void)
 	test_reserve();
 	test_session_distributed();
 	test_agent_replay();
-	if (tap_failed || getenv("CTRLD_TEST_LOGS")) {
-		char line[1024];
-		FILE *f = fopen(logpath, "r");
-
-		while (f && fgets(line, sizeof(line), f))
-			printf("# | %s", line);
-		if (f)
-			fclose(f);
-	}
-	free_pki();
-	cleanup();
+	if (tap_failed || getenv("CTRLD_TEST_LOGS"))
+		file_show(logpath, "");
+	unlink(logpath);
+	pki_teardown(dir);
 	printf("1..%d\n", tap_n);
 	return tap_done();
 }

@@ -9,12 +9,11 @@
 
 #include "../linkd/config.h"
 #include "tap.h"
+#include "test_conf.h"
 
-static char err[512];
-
-static int parse(const char *text, struct linkd_config *cfg)
+static int parse(const char *text, struct qd_daemon_conf *cfg)
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	FILE *f = conf_text(text);
 	int r;
 
 	if (!f)
@@ -27,19 +26,22 @@ static int parse(const char *text, struct linkd_config *cfg)
 /* Expect a failure whose message contains want. */
 static void bad(const char *text, const char *want, const char *name)
 {
-	struct linkd_config cfg;
-	int r = parse(text, &cfg);
+	struct qd_daemon_conf cfg;
 
-	if (!tap_ok(r == -1 && strstr(err, want) && !cfg.peers && !cfg.cert,
-		    "%s", name))
-		printf("#   got %d '%s', want '%s'\n", r, err, want);
+	conf_refused(parse(text, &cfg), &cfg, want, name);
+}
+
+static const struct qd_peer_conf *peer(const struct qd_daemon_conf *cfg,
+				       const char *id)
+{
+	return qd_conf_peer_find(cfg->peers, cfg->n_peers, id);
 }
 
 #define BASE "listen = 0.0.0.0:4433\ncert = a.crt\nkey = a.key\nca = ca.crt\n"
 
 static void test_good(void)
 {
-	struct linkd_config cfg;
+	struct qd_daemon_conf cfg;
 	const struct qd_peer_conf *p;
 	int r;
 
@@ -60,20 +62,20 @@ static void test_good(void)
 	       cfg.key && !strcmp(cfg.key, "/etc/qkdn/keys/a.key") &&
 	       cfg.ca && !strcmp(cfg.ca, "/etc/qkdn/ca#1.pem"),
 	       "good: absolute path kept, relative paths from the config folder, '#' inside a value kept");
-	p = linkd_config_peer(&cfg, "node-b");
+	p = peer(&cfg, "node-b");
 	tap_ok(cfg.n_peers == 3 && p && !strcmp(p->host, "10.0.0.2") &&
 	       !strcmp(p->port, "4433"), "good: IPv4 peer");
-	p = linkd_config_peer(&cfg, "node-c");
+	p = peer(&cfg, "node-c");
 	tap_ok(p && !strcmp(p->host, "fe80::1%veth0"), "good: IPv6 peer with scope");
-	p = linkd_config_peer(&cfg, "node-d");
+	p = peer(&cfg, "node-d");
 	tap_ok(p && !strcmp(p->host, "km-d.example") && !strcmp(p->port, "443"),
 	       "good: peer by host name");
-	tap_ok(!linkd_config_peer(&cfg, "node-e"), "good: unknown peer not found");
-	linkd_config_free(&cfg);
+	tap_ok(!peer(&cfg, "node-e"), "good: unknown peer not found");
+	qd_conf_daemon_free(&cfg);
 
 	r = parse(BASE, &cfg);
 	tap_ok(r == 0 && cfg.n_peers == 0, "good: no peers (a node that only accepts)");
-	linkd_config_free(&cfg);
+	qd_conf_daemon_free(&cfg);
 }
 
 static void test_bad(void)
@@ -113,21 +115,10 @@ static void test_bad(void)
 	bad(BASE "cert x = y\n", "unexpected 'x' after 'cert'", "extra word after key");
 }
 
-static void test_long_line(void)
-{
-	char *text = malloc(QD_LINE_MAX + 64);
-
-	strcpy(text, "cert = ");
-	memset(text + 7, 'a', QD_LINE_MAX);
-	strcpy(text + 7 + QD_LINE_MAX, "\n");
-	bad(text, "t.conf:1: line longer than", "line too long");
-	free(text);
-}
-
 static void test_load(void)
 {
 	char dir[] = "/tmp/linkd-cfg-XXXXXX", path[64], want[128];
-	struct linkd_config cfg;
+	struct qd_daemon_conf cfg;
 	FILE *f;
 	int r;
 
@@ -142,7 +133,7 @@ static void test_load(void)
 	r = linkd_config_load(path, &cfg, err, sizeof(err));
 	snprintf(want, sizeof(want), "%s/a.crt", dir);
 	tap_ok(r == 0 && !strcmp(cfg.cert, want), "load: relative paths from the file's folder");
-	linkd_config_free(&cfg);
+	qd_conf_daemon_free(&cfg);
 	unlink(path);
 	r = linkd_config_load(path, &cfg, err, sizeof(err));
 	tap_ok(r == -1 && strstr(err, "No such file"), "load: missing file: %s", err);
@@ -154,7 +145,7 @@ int main(void)
 	printf("TAP version 13\n");
 	test_good();
 	test_bad();
-	test_long_line();
+	conf_long_line(bad, "t.conf");
 	test_load();
 	printf("1..%d\n", tap_n);
 	return tap_done();

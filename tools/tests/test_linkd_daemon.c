@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * qkdn-linkd daemons end to end, with the netlink side replaced by a fake
- * kernel (this file defines the linkd_kernel_* functions, so kernel.o is
- * not linked): two daemons, alice and bob, run in child processes on
+ * kernel (this file defines the linkd_kernel_* functions and the qd_nl_*
+ * ones the daemon calls, so neither kernel.o nor nl.o is linked): two daemons, alice and bob, run in child processes on
  * 127.0.0.1; each fake kernel reads its node ID and links from files and
  * talks to the test over a socketpair. The test checks channel reports,
  * frames both ways, a refused frame, SIGHUP, a peer restart, a connection
@@ -27,7 +27,8 @@
 #include "../linkd/kernel.h"
 #include "log.h"
 #include "tap.h"
-#include "test_linkd_pki.h"
+#include "test_pki.h"
+#include "test_util.h"
 
 static char dir[] = "/tmp/linkd-daemon-XXXXXX";
 
@@ -55,7 +56,7 @@ static void fk_send(uint8_t type, uint32_t link, int up, const void *data,
 		;
 }
 
-int linkd_kernel_open(struct linkd_kernel *k, char *err, size_t errlen)
+int linkd_kernel_open(struct qd_nl *k, char *err, size_t errlen)
 {
 	memset(k, 0, sizeof(*k));
 	if (fk_fd < 0) {
@@ -67,25 +68,25 @@ int linkd_kernel_open(struct linkd_kernel *k, char *err, size_t errlen)
 	return 0;
 }
 
-void linkd_kernel_close(struct linkd_kernel *k)
+void qd_nl_close(struct qd_nl *k)
 {
 	k->cmd = NULL;
 	k->ev = NULL;
 }
 
-int linkd_kernel_event_fd(const struct linkd_kernel *k)
+int qd_nl_event_fd(const struct qd_nl *k)
 {
 	(void)k;
 	return fk_fd;
 }
 
-int linkd_kernel_pending(const struct linkd_kernel *k)
+int qd_nl_pending(const struct qd_nl *k)
 {
 	(void)k;
 	return 0;
 }
 
-const char *linkd_kernel_errmsg(const struct linkd_kernel *k)
+const char *qd_nl_errmsg(const struct qd_nl *k)
 {
 	(void)k;
 	return fk_err;
@@ -99,7 +100,7 @@ static FILE *fk_open(const char *ext)
 	return fopen(path, "r");
 }
 
-int linkd_kernel_node_id(struct linkd_kernel *k, char id[QKDN_ID_MAX])
+int qd_nl_node_id(struct qd_nl *k, char id[QKDN_ID_MAX])
 {
 	FILE *f = fk_open("node");
 
@@ -113,7 +114,7 @@ int linkd_kernel_node_id(struct linkd_kernel *k, char id[QKDN_ID_MAX])
 	return 0;
 }
 
-int linkd_kernel_links(struct linkd_kernel *k, linkd_link_cb cb, void *ctx)
+int linkd_kernel_links(struct qd_nl *k, linkd_link_cb cb, void *ctx)
 {
 	FILE *f = fk_open("links");
 	char peer[QKDN_ID_MAX];
@@ -128,7 +129,7 @@ int linkd_kernel_links(struct linkd_kernel *k, linkd_link_cb cb, void *ctx)
 	return 0;
 }
 
-int linkd_kernel_frame(struct linkd_kernel *k, uint32_t link_id,
+int linkd_kernel_frame(struct qd_nl *k, uint32_t link_id,
 		       const uint8_t *frame, size_t len)
 {
 	(void)k;
@@ -141,14 +142,14 @@ int linkd_kernel_frame(struct linkd_kernel *k, uint32_t link_id,
 	return 0;
 }
 
-int linkd_kernel_channel(struct linkd_kernel *k, uint32_t link_id, int up)
+int linkd_kernel_channel(struct qd_nl *k, uint32_t link_id, int up)
 {
 	(void)k;
 	fk_send(FK_CHANNEL, link_id, up, NULL, 0);
 	return 0;
 }
 
-int linkd_kernel_recv(struct linkd_kernel *k, linkd_frame_cb cb, void *ctx)
+int linkd_kernel_recv(struct qd_nl *k, linkd_frame_cb cb, void *ctx)
 {
 	static uint8_t m[FK_HDR + QKDN_KX_FRAME_MAX + 1];
 	uint32_t link;
@@ -192,20 +193,6 @@ static void put_file(const char *name, const char *ext, const char *text)
 	rename(tmp, path);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static void start(struct node *n)
 {
 	char cfg[128], log[128];
@@ -228,7 +215,7 @@ static void start(struct node *n)
 		qd_log_init("qkdn-linkd", true, true);
 		snprintf(cfg, sizeof(cfg), "%s/%s.conf", dir, n->name);
 		r = linkd_start(&d, cfg);
-		if (r == LINKD_EXIT_OK)
+		if (r == QD_EXIT_OK)
 			r = linkd_run(&d);
 		linkd_stop(&d);
 		exit(r);
@@ -308,36 +295,22 @@ static void kframe(struct node *n, uint32_t link, const void *data, size_t len)
 
 static void show_logs(void)
 {
-	char path[128], line[512];
 	static const char *const names[] = { "alice", "bob" };
-	FILE *f;
+	char path[128];
 	int i;
 
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s.log", dir, names[i]);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			printf("# %s| %s", names[i], line);
-		fclose(f);
+		file_show(path, names[i]);
 	}
 }
 
 static bool log_has(const char *name, const char *what)
 {
-	char path[128], line[512];
-	bool found = false;
-	FILE *f;
+	char path[128];
 
 	snprintf(path, sizeof(path), "%s/%s.log", dir, name);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what);
-	fclose(f);
-	return found;
+	return file_has(path, what);
 }
 
 /* A raw TLS client dialling bob as file's certificate, hello as id. */
@@ -554,14 +527,14 @@ static void test_bad_config(void)
 	start(&alice);
 	waitpid(alice.pid, &st, 0);
 	close(alice.fd);
-	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == LINKD_EXIT_CONFIG &&
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == QD_EXIT_CONFIG &&
 	       log_has("alice", "bad config:") && log_has("alice", "expected HOST:PORT"),
 	       "config: a bad config exits 2 with the reason");
 	put_file("alice", "conf", "listen = 127.0.0.1:1\ncert = nope.crt\nkey = alice.key\nca = ca.crt\n");
 	start(&alice);
 	waitpid(alice.pid, &st, 0);
 	close(alice.fd);
-	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == LINKD_EXIT_CONFIG &&
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == QD_EXIT_CONFIG &&
 	       log_has("alice", "nope.crt"),
 	       "config: a missing certificate exits 2 naming the file");
 }
@@ -578,21 +551,14 @@ static void cleanup(void)
 		snprintf(path, sizeof(path), "%s/bob.%s", dir, ext[i]);
 		unlink(path);
 	}
-	remove_pki(dir);
-	rmdir(dir);
 }
 
 int main(void)
 {
-	signal(SIGPIPE, SIG_IGN);
 	qd_log_init("qkdn-linkd", true, false);
 	qd_log_level(LOG_CRIT);
-	printf("TAP version 13\n");
-	if (!mkdtemp(dir)) {
-		tap_skip_all("no temporary folder");
+	if (!pki_setup(dir))
 		return tap_done();
-	}
-	make_pki(dir);
 	alice.port = free_port();
 	do
 		bob.port = free_port();
@@ -606,8 +572,8 @@ int main(void)
 		stop(&alice, SIGKILL);
 	if (bob.pid)
 		stop(&bob, SIGKILL);
-	free_pki();
 	cleanup();
+	pki_teardown(dir);
 	printf("1..%d\n", tap_n);
 	return tap_done();
 }

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +20,15 @@
 #include "net.h"
 #include "tls.h"
 #include "tap.h"
-#include "test_linkd_pki.h"
+#include "test_pki.h"
 
 static char dir[] = "/tmp/linkd-tls-XXXXXX";
 
 static SSL_CTX *ctx_for(const char *file)
 {
-	char crt[128], key[128], ca[128], err[512];
-	SSL_CTX *ctx;
+	char err[512];
+	SSL_CTX *ctx = pki_ctx(file, err, sizeof(err));
 
-	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, file);
-	snprintf(key, sizeof(key), "%s/%s.key", dir, file);
-	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
-	ctx = qd_tls_ctx_new(crt, key, ca, err, sizeof(err));
 	if (!ctx)
 		printf("# %s: %s\n", file, err);
 	return ctx;
@@ -505,15 +500,10 @@ static void test_ctx_errors(void)
 
 int main(void)
 {
-	signal(SIGPIPE, SIG_IGN);
 	qd_log_init("qkdn-linkd", true, false);
 	qd_log_level(LOG_CRIT);
-	printf("TAP version 13\n");
-	if (!mkdtemp(dir)) {
-		tap_skip_all("no temporary folder");
+	if (!pki_setup(dir))
 		return tap_done();
-	}
-	make_pki(dir);
 	alice = ctx_for("alice");
 	bob = ctx_for("bob");
 	carol = ctx_for("carol");
@@ -534,9 +524,7 @@ int main(void)
 	SSL_CTX_free(carol);
 	SSL_CTX_free(mallory);
 	SSL_CTX_free(wild);
-	free_pki();
-	remove_pki(dir);
-	rmdir(dir);
+	pki_teardown(dir);
 	printf("1..%d\n", tap_n);
 	return tap_done();
 }

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Test PKI for the qkdn-linkd tests: a CA, a rogue CA and node
- * certificates (EC P-256), made with the OpenSSL API into a folder.
+ * Test PKI for the daemons' tests: a CA, a rogue CA and node certificates
+ * (EC P-256), made with the OpenSSL API into a temporary folder.
  */
-#ifndef TEST_LINKD_PKI_H
-#define TEST_LINKD_PKI_H
+#ifndef TEST_PKI_H
+#define TEST_PKI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include "tap.h"
+#include "tls.h"
 
 static const char *pki_dir;
 
@@ -146,4 +151,42 @@ static void remove_pki(const char *dir)
 	}
 }
 
-#endif /* TEST_LINKD_PKI_H */
+/* A test over TLS begins: the TAP header, SIGPIPE ignored, and the
+ * temporary folder dir (a mkdtemp() template) with the PKI in it. False,
+ * every test skipped, when there is no folder.
+ */
+static inline bool pki_setup(char *dir)
+{
+	signal(SIGPIPE, SIG_IGN);
+	printf("TAP version 13\n");
+	if (!mkdtemp(dir)) {
+		tap_skip_all("no temporary folder");
+		return false;
+	}
+	make_pki(dir);
+	return true;
+}
+
+/* The PKI gone, and the folder with it (the test's own files first). */
+static inline void pki_teardown(const char *dir)
+{
+	free_pki();
+	remove_pki(dir);
+	rmdir(dir);
+}
+
+/* A daemon's TLS context (qd_tls_ctx_new()) as file's certificate and
+ * key, trusting the test CA. NULL with the reason in err.
+ */
+static inline SSL_CTX *pki_ctx(const char *file, char *err,
+			       size_t errlen)
+{
+	char crt[128], key[128], ca[128];
+
+	snprintf(crt, sizeof(crt), "%s/%s.crt", pki_dir, file);
+	snprintf(key, sizeof(key), "%s/%s.key", pki_dir, file);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", pki_dir);
+	return qd_tls_ctx_new(crt, key, ca, err, errlen);
+}
+
+#endif /* TEST_PKI_H */
