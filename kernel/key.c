@@ -76,9 +76,22 @@ void qkdn_key_id_gen(u8 *id)
 	memcpy(id, u.b, QKDN_KEY_ID_LEN);
 }
 
-bool qkdn_may_act_as(const struct qkdn_sae *sae)
+/*
+ * Whether the requester may act as the local SAE sae: a process of its
+ * uid, or the bound key delivery gateway for a client whose credential
+ * (QKDN_A_SAE_CRED) is the one the SAE was registered with.
+ */
+bool qkdn_may_act_as(struct qkdn_net *qn, struct genl_info *info,
+		     const struct qkdn_sae *sae)
 {
-	return sae->local && uid_eq(current_euid(), sae->uid);
+	struct nlattr *cred = info->attrs[QKDN_A_SAE_CRED];
+
+	if (!sae->local)
+		return false;
+	if (uid_valid(sae->uid) && uid_eq(current_euid(), sae->uid))
+		return true;
+	return sae->cred && cred && qn->gw_portid &&
+	       info->snd_portid == qn->gw_portid && !nla_strcmp(cred, sae->cred);
 }
 
 /*
@@ -132,7 +145,7 @@ static int qkdn_key_get_session(struct qkdn_net *qn, struct genl_info *info,
 	mutex_lock(&qn->lock);
 	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
 	err = PTR_ERR_OR_ZERO(master);
-	if (!err && !qkdn_may_act_as(master)) {
+	if (!err && !qkdn_may_act_as(qn, info, master)) {
 		NL_SET_ERR_MSG_ATTR(info->extack,
 				    info->attrs[QKDN_A_MASTER_SAE_ID],
 				    "caller may not act as the master SAE");
@@ -204,7 +217,7 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		goto out_unlock;
 	err = -EACCES;
-	if (!qkdn_may_act_as(master)) {
+	if (!qkdn_may_act_as(qn, info, master)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
 				    "caller may not act as the master SAE");
 		goto out_unlock;
@@ -380,7 +393,7 @@ static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
 	if (IS_ERR(master))
 		return PTR_ERR(master);
-	if (!qkdn_may_act_as(slave)) {
+	if (!qkdn_may_act_as(qn, info, slave)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
 				    "caller may not act as the slave SAE");
 		return -EACCES;

@@ -61,6 +61,8 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_SAE_ID]		= QKDN_ID_POLICY,
 	[QKDN_A_SAE_UID]	= { .type = NLA_U32 },
 	[QKDN_A_SAE_NODE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_SAE_CRED]	= { .type = NLA_NUL_STRING,
+				    .len = QKDN_CRED_MAX - 1 },
 	[QKDN_A_MASTER_SAE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_SLAVE_SAE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_KEY_NUMBER]	= NLA_POLICY_RANGE(NLA_U32, 1,
@@ -104,6 +106,25 @@ bool qkdn_nl_need(struct genl_info *info, int type)
 		return false;
 	NL_SET_ERR_MSG(info->extack, "required attribute missing");
 	return true;
+}
+
+/* A client credential: 1 to QKDN_CRED_MAX - 1 printable ASCII bytes. */
+static int qkdn_nl_cred(struct genl_info *info, char **out)
+{
+	struct nlattr *attr = info->attrs[QKDN_A_SAE_CRED];
+	const char *s = nla_data(attr);
+	size_t i, n = strnlen(s, nla_len(attr));
+
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			break;
+	if (!n || i < n) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "client credential must be 1 to 255 printable ASCII characters");
+		return -EINVAL;
+	}
+	*out = kmemdup_nul(s, n, GFP_KERNEL);
+	return *out ? 0 : -ENOMEM;
 }
 
 /* IDs are printable names: letters, digits and . _ - : @ */
@@ -494,9 +515,10 @@ static int qkdn_fill_sae(struct sk_buff *skb, struct qkdn_sae *sae,
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_string(skb, QKDN_A_SAE_ID, sae->id) ||
-	    (sae->local &&
+	    (uid_valid(sae->uid) &&
 	     nla_put_u32(skb, QKDN_A_SAE_UID,
 			 from_kuid_munged(current_user_ns(), sae->uid))) ||
+	    (sae->cred && nla_put_string(skb, QKDN_A_SAE_CRED, sae->cred)) ||
 	    (!sae->local &&
 	     nla_put_string(skb, QKDN_A_SAE_NODE_ID, sae->node_id))) {
 		genlmsg_cancel(skb, hdr);
@@ -575,19 +597,20 @@ static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
 	struct qkdn_sae *sae;
 	int err;
 
-	if (!!a[QKDN_A_SAE_UID] == !!a[QKDN_A_SAE_NODE_ID]) {
+	if (!(a[QKDN_A_SAE_UID] || a[QKDN_A_SAE_CRED]) ==
+	    !a[QKDN_A_SAE_NODE_ID]) {
 		NL_SET_ERR_MSG(info->extack,
-			       "give a uid (local SAE) or a node ID (remote SAE)");
+			       "give a uid or a client credential (local SAE), or a node ID (remote SAE)");
 		return -EINVAL;
 	}
 	sae = kzalloc(sizeof(*sae), GFP_KERNEL);
 	if (!sae)
 		return -ENOMEM;
+	sae->uid = INVALID_UID;
 	err = qkdn_nl_id(info, QKDN_A_SAE_ID, sae->id);
 	if (err)
 		goto free;
 	if (a[QKDN_A_SAE_UID]) {
-		sae->local = true;
 		sae->uid = make_kuid(current_user_ns(),
 				     nla_get_u32(a[QKDN_A_SAE_UID]));
 		if (!uid_valid(sae->uid)) {
@@ -596,6 +619,14 @@ static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
 			err = -EINVAL;
 			goto free;
 		}
+	}
+	if (a[QKDN_A_SAE_CRED]) {
+		err = qkdn_nl_cred(info, &sae->cred);
+		if (err)
+			goto free;
+	}
+	if (a[QKDN_A_SAE_UID] || a[QKDN_A_SAE_CRED]) {
+		sae->local = true;
 	} else {
 		err = qkdn_nl_id(info, QKDN_A_SAE_NODE_ID, sae->node_id);
 		if (err)
@@ -607,6 +638,10 @@ static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_ID],
 				    "SAE ID in use");
 		err = -EEXIST;
+	} else if (sae->cred && qkdn_sae_find_cred(qn, sae->cred)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_CRED],
+				    "client credential in use by another SAE");
+		err = -EEXIST;
 	} else if (!sae->local && !strcmp(sae->node_id, qn->node_id)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_NODE_ID],
 				    "a remote SAE cannot be served by this node");
@@ -617,6 +652,8 @@ static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
 	}
 	mutex_unlock(&qn->lock);
 free:
+	if (sae)
+		kfree(sae->cred);
 	kfree(sae);
 	return err;
 }
@@ -746,6 +783,28 @@ static int qkdn_nl_kx_bind(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/*
+ * The key delivery gateway (qkdn-kmed) claims its role: from this socket,
+ * and only from it, key requests may act as a local SAE registered with a
+ * client credential, for the client whose credential they carry. The role
+ * ends with the socket.
+ */
+static int qkdn_nl_gw_bind(struct sk_buff *skb, struct genl_info *info)
+{
+	struct qkdn_net *qn = qkdn_info_qn(info);
+	int err = 0;
+
+	mutex_lock(&qn->lock);
+	if (qn->gw_portid && qn->gw_portid != info->snd_portid) {
+		NL_SET_ERR_MSG(info->extack, "a gateway is already bound");
+		err = -EBUSY;
+	} else {
+		qn->gw_portid = info->snd_portid;
+	}
+	mutex_unlock(&qn->lock);
+	return err;
+}
+
 static int qkdn_nl_kx_frame(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkdn_net *qn = qkdn_info_qn(info);
@@ -829,6 +888,8 @@ static int qkdn_nl_release(struct notifier_block *nb, unsigned long event,
 	mutex_lock(&qn->lock);
 	if (qn->kx_portid == n->portid)
 		qkdn_kx_unbind(qn);
+	if (qn->gw_portid == n->portid)
+		qn->gw_portid = 0;
 	qkdn_session_release(qn, n->portid);
 	mutex_unlock(&qn->lock);
 	return NOTIFY_DONE;
@@ -921,6 +982,8 @@ static const struct genl_small_ops qkdn_ops[] = {
 	{ .cmd = QKDN_CMD_SAE_LISTEN, .doit = qkdn_nl_sae_listen },
 	{ .cmd = QKDN_CMD_SESSION, .doit = qkdn_nl_session },
 	{ .cmd = QKDN_CMD_KEY_SUPPLY, .doit = qkdn_nl_key_supply },
+	{ .cmd = QKDN_CMD_GW_BIND, .doit = qkdn_nl_gw_bind,
+	  .flags = GENL_UNS_ADMIN_PERM },
 };
 
 struct genl_family qkdn_genl_family __ro_after_init = {

@@ -103,9 +103,21 @@ struct qkdn_sae *qkdn_sae_find(struct qkdn_net *qn, const char *id)
 	return NULL;
 }
 
+struct qkdn_sae *qkdn_sae_find_cred(struct qkdn_net *qn, const char *cred)
+{
+	struct qkdn_sae *sae;
+
+	lockdep_assert_held(&qn->lock);
+	list_for_each_entry(sae, &qn->saes, node)
+		if (sae->cred && !strcmp(sae->cred, cred))
+			return sae;
+	return NULL;
+}
+
 void qkdn_sae_destroy(struct qkdn_sae *sae)
 {
 	list_del(&sae->node);
+	kfree(sae->cred);
 	kfree(sae);
 }
 

@@ -193,7 +193,12 @@ struct qkdn_sae {
 	struct list_head node;
 	char id[QKDN_ID_MAX];
 	bool local;
-	kuid_t uid;			/* local: who may act as this SAE */
+	kuid_t uid;			/* local: who may act as this SAE, or
+					 * INVALID_UID
+					 */
+	char *cred;			/* local: the gateway may act as this
+					 * SAE for this client credential
+					 */
 	char node_id[QKDN_ID_MAX];	/* remote: the node serving it */
 };
 
@@ -209,6 +214,7 @@ struct qkdn_net {
 	struct list_head saes;
 	struct list_head devices;
 	u32 kx_portid;			/* bound link daemon, 0 if none */
+	u32 gw_portid;			/* bound key delivery gateway, or 0 */
 	wait_queue_head_t keys_wq;	/* a reservation arrived */
 	unsigned long keys_gen;
 	bool dying;
@@ -261,6 +267,7 @@ struct qkdn_link *qkdn_link_create(struct qkdn_net *qn, u32 id,
 				   const char *peer);
 void qkdn_link_destroy(struct qkdn_link *link);
 struct qkdn_sae *qkdn_sae_find(struct qkdn_net *qn, const char *id);
+struct qkdn_sae *qkdn_sae_find_cred(struct qkdn_net *qn, const char *cred);
 void qkdn_sae_destroy(struct qkdn_sae *sae);
 void qkdn_stats_add(struct qkdn_stats *sum, const struct qkdn_stats *s);
 int qkdn_netns_init(void);
@@ -429,7 +436,8 @@ struct sk_buff *qkdn_key_msg_new(size_t payload);
 void qkdn_key_msg_fill(struct sk_buff *msg);
 size_t qkdn_key_msg_size(u32 count, u32 key_bytes);
 void qkdn_key_id_gen(u8 *id);
-bool qkdn_may_act_as(const struct qkdn_sae *sae);
+bool qkdn_may_act_as(struct qkdn_net *qn, struct genl_info *info,
+		     const struct qkdn_sae *sae);
 int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info);
 int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info);
 

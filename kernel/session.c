@@ -251,7 +251,7 @@ int qkdn_nl_session_new(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		goto out;
 	err = -EACCES;
-	if (!qkdn_may_act_as(master)) {
+	if (!qkdn_may_act_as(qn, info, master)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
 				    "caller may not act as the master SAE");
 		goto out;
@@ -507,7 +507,8 @@ static struct qkdn_listener *qkdn_nl_listener(struct qkdn_net *qn,
 	struct qkdn_listener *l = qkdn_listener_find(qn, sae);
 	struct qkdn_sae *s = qkdn_sae_find(qn, sae);
 
-	if (!l || l->portid != info->snd_portid || !s || !qkdn_may_act_as(s)) {
+	if (!l || l->portid != info->snd_portid || !s ||
+	    !qkdn_may_act_as(qn, info, s)) {
 		NL_SET_ERR_MSG(info->extack,
 			       "only the socket listening for the slave SAE may answer");
 		return NULL;
@@ -563,7 +564,7 @@ int qkdn_nl_sae_listen(struct sk_buff *skb, struct genl_info *info)
 		err = PTR_ERR(sae);
 		goto out;
 	}
-	if (!qkdn_may_act_as(sae)) {
+	if (!qkdn_may_act_as(qn, info, sae)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_ID],
 				    "caller may not act as this SAE");
 		err = -EACCES;

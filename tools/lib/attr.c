@@ -10,7 +10,7 @@
 
 enum qkdn_atype {
 	AT_NONE,	/* unknown or padding: ignored */
-	AT_STRING,	/* NUL-terminated, < QKDN_ID_MAX */
+	AT_STRING,	/* NUL-terminated, < max, or QKDN_ID_MAX if 0 */
 	AT_U8,
 	AT_U32,
 	AT_U64,
@@ -21,7 +21,7 @@ enum qkdn_atype {
 
 struct qkdn_apol {
 	enum qkdn_atype type;
-	uint16_t min, max;	/* payload bounds for AT_BINARY */
+	uint16_t min, max;	/* payload bounds for AT_BINARY, AT_STRING */
 	const char *name;
 };
 
@@ -73,6 +73,7 @@ static const struct qkdn_apol qkdn_pol[QKDN_A_MAX + 1] = {
 	[QKDN_A_ERRMSG]		= { AT_TEXT, 0, 0, "errmsg" },
 	[QKDN_A_CTRL_MODE]	= { AT_U8, 0, 0, "ctrl-mode" },
 	[QKDN_A_SESSION_ID]	= { AT_U32, 0, 0, "session-id" },
+	[QKDN_A_SAE_CRED]	= { AT_STRING, 0, QKDN_CRED_MAX, "sae-cred" },
 };
 
 static const struct qkdn_apol qkdn_key_pol[QKDN_A_KEY_MAX + 1] = {
@@ -89,7 +90,7 @@ static int qkdn_check(const struct nlattr *a, const struct qkdn_apol *p)
 		return 0;
 	case AT_STRING:
 		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0 ||
-		    len > QKDN_ID_MAX ||
+		    len > (p->max ? p->max : QKDN_ID_MAX) ||
 		    strlen(mnl_attr_get_str(a)) != (size_t)len - 1)
 			return -1;
 		return 0;
@@ -216,6 +217,7 @@ static const char *const qkdn_cmd_names[QKDN_CMD_MAX + 1] = {
 	[QKDN_CMD_SAE_LISTEN]	= "sae-listen",
 	[QKDN_CMD_SESSION]	= "session",
 	[QKDN_CMD_KEY_SUPPLY]	= "key-supply",
+	[QKDN_CMD_GW_BIND]	= "gw-bind",
 };
 
 static const char *const qkdn_event_names[QKDN_EVENT_MAX + 1] = {

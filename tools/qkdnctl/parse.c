@@ -37,6 +37,7 @@ static const char *const qkdnctl_usage_text[] = {
 	[QKDNCTL_OBJ_SAE] =
 	"       qkdnctl sae show [id SAEID]\n"
 	"       qkdnctl sae add id SAEID uid UID\n"
+	"       qkdnctl sae add id SAEID cred CREDENTIAL [uid UID]\n"
 	"       qkdnctl sae add id SAEID node NODEID\n"
 	"       qkdnctl sae del id SAEID\n",
 	[QKDNCTL_OBJ_POOL] =
@@ -398,8 +399,9 @@ static int get_uid(struct qkdnctl_req *req, const char *s, uint32_t *uid)
 static int sae_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 {
 	static const char *const show_words[] = { "id", NULL };
-	static const char *const add_words[] = { "id", "uid", "node", NULL };
-	const char *val[3] = { NULL };
+	static const char *const add_words[] = { "id", "uid", "node", "cred",
+						 NULL };
+	const char *val[4] = { NULL };
 	struct kv kv = { show_words, val, -1, NULL, 0, 0, 0 };
 	uint32_t uid = 0;
 
@@ -422,14 +424,26 @@ static int sae_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 		return -1;
 	if (cmd != 1)
 		return 0;
-	if (!val[1] == !val[2])
-		return perr(req, "give either \"uid\" (local SAE) or \"node\" (remote SAE)");
+	if (!(val[1] || val[3]) == !val[2])
+		return perr(req, "give \"uid\" or \"cred\" (local SAE), or \"node\" (remote SAE)");
+	if (val[3]) {
+		size_t i, n = strlen(val[3]);
+
+		for (i = 0; i < n; i++)
+			if (val[3][i] < 0x20 || val[3][i] > 0x7e)
+				break;
+		if (!n || i < n || n >= QKDN_CRED_MAX)
+			return perr(req, "credential must be 1 to %d printable ASCII characters",
+				    QKDN_CRED_MAX - 1);
+		mnl_attr_put_strz(req->nlh, QKDN_A_SAE_CRED, val[3]);
+	}
 	if (val[1]) {
 		if (get_uid(req, val[1], &uid))
 			return -1;
 		mnl_attr_put_u32(req->nlh, QKDN_A_SAE_UID, uid);
-		return 0;
 	}
+	if (val[1] || val[3])
+		return 0;
 	return put_name(req, QKDN_A_SAE_NODE_ID, "node id", val[2]);
 }
 

@@ -279,6 +279,7 @@ static int print_link(struct qkdnctl_out *out, const struct nlattr **tb)
 static const struct field sae_fields[] = {
 	{ QKDN_A_SAE_ID, F_STR, "sae", "sae_id" },
 	{ QKDN_A_SAE_UID, F_U32, "uid", "uid" },
+	{ QKDN_A_SAE_CRED, F_STR, "cred", "cred" },
 	{ QKDN_A_SAE_NODE_ID, F_STR, "node", "node_id" },
 };
 
@@ -293,7 +294,7 @@ static int print_sae(struct qkdnctl_out *out, const struct nlattr **tb)
 	fputs("sae", out->f);
 	if (tb[QKDN_A_SAE_ID])
 		fprintf(out->f, " %s", mnl_attr_get_str(tb[QKDN_A_SAE_ID]));
-	text_fields(out->f, tb, sae_fields + 1, 2);
+	text_fields(out->f, tb, sae_fields + 1, ARRAY_SIZE(sae_fields) - 1);
 	fputc('\n', out->f);
 	return 0;
 }

@@ -220,9 +220,33 @@ static void test_sae(void)
 	tap_ok(parse("sae", "add", "id", "far", "node", "KM-C", NULL) == 0 &&
 	       has_str(QKDN_A_SAE_NODE_ID, "KM-C") && !tb[QKDN_A_SAE_UID] &&
 	       nattrs() == 2, "sae add node: remote SAE");
-	tap_ok(BAD("either", "sae", "add", "id", "x", "uid", "1", "node", "B"),
-	       "sae add with uid and node");
-	tap_ok(BAD("either", "sae", "add", "id", "x"), "sae add with neither");
+	tap_ok(BAD("\"uid\" or \"cred\"", "sae", "add", "id", "x", "uid", "1",
+		   "node", "B"), "sae add with uid and node");
+	tap_ok(BAD("\"uid\" or \"cred\"", "sae", "add", "id", "x"),
+	       "sae add with neither");
+	tap_ok(parse("sae", "add", "id", "g1", "cred", "CN=sae g1,O=Bank", NULL) == 0 &&
+	       cmd() == QKDN_CMD_SAE_NEW && has_str(QKDN_A_SAE_CRED, "CN=sae g1,O=Bank") &&
+	       nattrs() == 2, "sae add cred: local SAE served by the gateway");
+	tap_ok(parse("sae", "add", "id", "g1", "cred", "g1", "uid", "1000", NULL) == 0 &&
+	       has_str(QKDN_A_SAE_CRED, "g1") && has_u32(QKDN_A_SAE_UID, 1000) &&
+	       nattrs() == 3, "sae add cred and uid");
+	tap_ok(BAD("\"uid\" or \"cred\"", "sae", "add", "id", "x", "cred", "c",
+		   "node", "B"), "sae add with cred and node");
+	tap_ok(BAD("printable ASCII", "sae", "add", "id", "x", "cred", ""),
+	       "sae add with an empty credential");
+	tap_ok(BAD("printable ASCII", "sae", "add", "id", "x", "cred", "a\tb"),
+	       "sae add with a control character in the credential");
+	{
+		char big[QKDN_CRED_MAX + 1];
+
+		memset(big, 'c', QKDN_CRED_MAX);
+		big[QKDN_CRED_MAX] = 0;
+		tap_ok(BAD("printable ASCII", "sae", "add", "id", "x", "cred", big),
+		       "sae add with a credential of 256 characters");
+		big[QKDN_CRED_MAX - 1] = 0;
+		tap_ok(parse("sae", "add", "id", "x", "cred", big, NULL) == 0,
+		       "sae add with a credential of 255 characters");
+	}
 	tap_ok(BAD("out of range", "sae", "add", "id", "x", "uid", "4294967295"),
 	       "uid -1 rejected");
 	tap_ok(BAD("unknown user", "sae", "add", "id", "x", "uid", "no-such-user-x"),

@@ -15,6 +15,7 @@
 #define QKDN_MCGRP_CTRL		"ctrl"	/* Ck: requests to the controller */
 
 #define QKDN_ID_MAX		64	/* node, SAE and device names, with NUL */
+#define QKDN_CRED_MAX		256	/* an SAE's client credential, with NUL */
 #define QKDN_KEY_ID_LEN		16	/* a UUID, binary */
 #define QKDN_KEY_SIZE_MIN	64	/* bits */
 #define QKDN_KEY_SIZE_MAX	8192	/* bits */
@@ -66,6 +67,9 @@ enum qkdn_cmd {
 	QKDN_CMD_KEY_SUPPLY,	/* kernel -> listening SAE: "proactive key
 				 * supply"; SAE -> kernel: "response to
 				 * proactive key supply" (key IDs)
+				 */
+	QKDN_CMD_GW_BIND,	/* admin: the key delivery gateway claims the
+				 * gateway role for its socket
 				 */
 
 	__QKDN_CMD_MAX,
@@ -128,6 +132,11 @@ enum qkdn_attr {
 	QKDN_A_ERRMSG,		/* string: why, for the requester */
 	QKDN_A_CTRL_MODE,	/* u8: enum qkdn_ctrl_mode */
 	QKDN_A_SESSION_ID,	/* u32: a proactive key supply session, never 0 */
+	QKDN_A_SAE_CRED,	/* string: the client credential (from its TLS
+				 * certificate) for which the gateway may act
+				 * as a local SAE; in a key request from the
+				 * gateway, that of the client it serves
+				 */
 
 	__QKDN_A_MAX,
 	QKDN_A_MAX = __QKDN_A_MAX - 1
