@@ -90,8 +90,8 @@ bool qkdn_may_act_as(struct qkdn_net *qn, struct genl_info *info,
 		return false;
 	if (uid_valid(sae->uid) && uid_eq(current_euid(), sae->uid))
 		return true;
-	return sae->cred && cred && qn->gw_portid &&
-	       info->snd_portid == qn->gw_portid && !nla_strcmp(cred, sae->cred);
+	return sae->cred && cred && qkdn_gw_sock(qn, info->snd_portid) &&
+	       !nla_strcmp(cred, sae->cred);
 }
 
 /*
@@ -260,6 +260,12 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 		nla_nest_end(msg, nest);
 	}
 
+	err = -EWOULDBLOCK;
+	if (relay && info->attrs[QKDN_A_NOWAIT]) {
+		NL_SET_ERR_MSG(info->extack,
+			       "the request would wait for a key relay");
+		goto out_unlock;
+	}
 	if (relay) {
 		err = qkdn_key_get_relayed(qn, master, slave, number, kb, ids,
 					   first, stride, info->extack);
@@ -461,6 +467,12 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 	/* The reservation may still be on its way from the master's KM. */
 	while ((err = qkdn_key_lookup(qn, info, ids, n, keys, tabs)) ==
 	       -EAGAIN && left > 0 && !qn->dying) {
+		if (info->attrs[QKDN_A_NOWAIT]) {
+			NL_SET_ERR_MSG(info->extack,
+				       "the request would wait for keys on their way");
+			err = -EWOULDBLOCK;
+			goto out_unlock;
+		}
 		unsigned long gen = qn->keys_gen;
 
 		mutex_unlock(&qn->lock);

@@ -63,6 +63,7 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_SAE_NODE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_SAE_CRED]	= { .type = NLA_NUL_STRING,
 				    .len = QKDN_CRED_MAX - 1 },
+	[QKDN_A_NOWAIT]		= { .type = NLA_FLAG },
 	[QKDN_A_MASTER_SAE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_SLAVE_SAE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_KEY_NUMBER]	= NLA_POLICY_RANGE(NLA_U32, 1,
@@ -783,24 +784,67 @@ static int qkdn_nl_kx_bind(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/* Whether portid is a socket of the bound key delivery gateway. */
+bool qkdn_gw_sock(struct qkdn_net *qn, u32 portid)
+{
+	int i;
+
+	lockdep_assert_held(&qn->lock);
+	for (i = 0; portid && qn->gw_pid && i < QKDN_GW_SOCKS_MAX; i++)
+		if (qn->gw_portids[i] == portid)
+			return true;
+	return false;
+}
+
+/* A socket closed: if the gateway's, it leaves the role; the last ends it. */
+void qkdn_gw_release(struct qkdn_net *qn, u32 portid)
+{
+	int i, left = 0;
+
+	lockdep_assert_held(&qn->lock);
+	for (i = 0; i < QKDN_GW_SOCKS_MAX; i++) {
+		if (qn->gw_portids[i] == portid)
+			qn->gw_portids[i] = 0;
+		left += !!qn->gw_portids[i];
+	}
+	if (!left && qn->gw_pid) {
+		put_pid(qn->gw_pid);
+		qn->gw_pid = NULL;
+	}
+}
+
 /*
- * The key delivery gateway (qkdn-kmed) claims its role: from this socket,
- * and only from it, key requests may act as a local SAE registered with a
- * client credential, for the client whose credential they carry. The role
- * ends with the socket.
+ * The key delivery gateway (qkdn-kmed) claims its role for the calling
+ * socket: from the sockets of one process, and only from them, key
+ * requests may act as a local SAE registered with a client credential,
+ * for the client whose credential they carry. A socket leaves the role
+ * when it closes; the process, when its last one does.
  */
 static int qkdn_nl_gw_bind(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkdn_net *qn = qkdn_info_qn(info);
-	int err = 0;
+	int i, err = 0;
 
 	mutex_lock(&qn->lock);
-	if (qn->gw_portid && qn->gw_portid != info->snd_portid) {
-		NL_SET_ERR_MSG(info->extack, "a gateway is already bound");
+	if (qn->gw_pid && qn->gw_pid != task_tgid(current)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "another process is the bound gateway");
 		err = -EBUSY;
-	} else {
-		qn->gw_portid = info->snd_portid;
+		goto out;
 	}
+	if (qkdn_gw_sock(qn, info->snd_portid))
+		goto out;
+	for (i = 0; i < QKDN_GW_SOCKS_MAX && qn->gw_portids[i]; i++)
+		;
+	if (i == QKDN_GW_SOCKS_MAX) {
+		NL_SET_ERR_MSG(info->extack, "the gateway has too many sockets");
+		err = -ENOSPC;
+		goto out;
+	}
+	qn->gw_portids[i] = info->snd_portid;
+	if (!qn->gw_pid)
+		qn->gw_pid = get_pid(task_tgid(current));
+out:
 	mutex_unlock(&qn->lock);
 	return err;
 }
@@ -888,8 +932,7 @@ static int qkdn_nl_release(struct notifier_block *nb, unsigned long event,
 	mutex_lock(&qn->lock);
 	if (qn->kx_portid == n->portid)
 		qkdn_kx_unbind(qn);
-	if (qn->gw_portid == n->portid)
-		qn->gw_portid = 0;
+	qkdn_gw_release(qn, n->portid);
 	qkdn_session_release(qn, n->portid);
 	mutex_unlock(&qn->lock);
 	return NOTIFY_DONE;

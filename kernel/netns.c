@@ -157,6 +157,8 @@ static void __net_exit qkdn_net_exit(struct net *net)
 	mutex_lock(&qn->lock);
 	qn->dying = true;
 	qn->kx_portid = 0;
+	memset(qn->gw_portids, 0, sizeof(qn->gw_portids));
+	qkdn_gw_release(qn, 0);
 	mutex_unlock(&qn->lock);
 	cancel_delayed_work_sync(&qn->tx_work);
 	cancel_delayed_work_sync(&qn->relay_work);

@@ -214,7 +214,8 @@ struct qkdn_net {
 	struct list_head saes;
 	struct list_head devices;
 	u32 kx_portid;			/* bound link daemon, 0 if none */
-	u32 gw_portid;			/* bound key delivery gateway, or 0 */
+	struct pid *gw_pid;		/* the key delivery gateway process */
+	u32 gw_portids[QKDN_GW_SOCKS_MAX];	/* its sockets, 0: free */
 	wait_queue_head_t keys_wq;	/* a reservation arrived */
 	unsigned long keys_gen;
 	bool dying;
@@ -438,6 +439,8 @@ size_t qkdn_key_msg_size(u32 count, u32 key_bytes);
 void qkdn_key_id_gen(u8 *id);
 bool qkdn_may_act_as(struct qkdn_net *qn, struct genl_info *info,
 		     const struct qkdn_sae *sae);
+bool qkdn_gw_sock(struct qkdn_net *qn, u32 portid);
+void qkdn_gw_release(struct qkdn_net *qn, u32 portid);
 int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info);
 int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info);
 

@@ -16,6 +16,7 @@
 
 #define QKDN_ID_MAX		64	/* node, SAE and device names, with NUL */
 #define QKDN_CRED_MAX		256	/* an SAE's client credential, with NUL */
+#define QKDN_GW_SOCKS_MAX	64	/* sockets of the gateway process */
 #define QKDN_KEY_ID_LEN		16	/* a UUID, binary */
 #define QKDN_KEY_SIZE_MIN	64	/* bits */
 #define QKDN_KEY_SIZE_MAX	8192	/* bits */
@@ -69,7 +70,7 @@ enum qkdn_cmd {
 				 * proactive key supply" (key IDs)
 				 */
 	QKDN_CMD_GW_BIND,	/* admin: the key delivery gateway claims the
-				 * gateway role for its socket
+				 * gateway role for a socket of its process
 				 */
 
 	__QKDN_CMD_MAX,
@@ -136,6 +137,11 @@ enum qkdn_attr {
 				 * certificate) for which the gateway may act
 				 * as a local SAE; in a key request from the
 				 * gateway, that of the client it serves
+				 */
+	QKDN_A_NOWAIT,		/* flag: a key request that would wait (for a
+				 * relay, or for a reservation on its way)
+				 * fails at once with EWOULDBLOCK, having
+				 * changed nothing
 				 */
 
 	__QKDN_A_MAX,
