@@ -171,6 +171,13 @@ static void *kx_put(struct kxf *f, uint32_t n)
 	return p;
 }
 
+/* Drops the last n bytes, the header's length following. */
+static void kx_trim(struct kxf *f, uint32_t n)
+{
+	f->len -= n;
+	kx_set_len(f, f->len);
+}
+
 static void kx_count(struct kxf *f, uint32_t count)
 {
 	uint32_t *c = kx_put(f, 8);
@@ -589,6 +596,13 @@ static const char *errname(int e)
 	return s ? s : "unknown errno";
 }
 
+/* s gets n characters c and a NUL. */
+static void fill_str(char *s, char c, size_t n)
+{
+	memset(s, c, n);
+	s[n] = '\0';
+}
+
 static void nlc_close(struct nlc *s)
 {
 	if (s->nl)
@@ -881,6 +895,60 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
 }
 
+/*
+ * What the kernel sends unasked (multicasts, messages to an application or
+ * a link daemon) goes to a callback for each message of the family with
+ * the command looked for. It returns true when the wait is over; the rest
+ * of the same read still goes to it.
+ */
+typedef bool nl_msg_fn(const struct nlmsghdr *nlh, void *arg);
+
+/* The messages in buf (n bytes) of the family, of cmd (0: any), to fn. */
+static bool nl_walk(const void *buf, ssize_t n, uint8_t cmd, nl_msg_fn *fn,
+		    void *arg)
+{
+	const struct nlmsghdr *nlh = buf;
+	bool done = false;
+	int len = n;
+
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+
+		if (nlh->nlmsg_type != qkdn_family || (cmd && g->cmd != cmd))
+			continue;
+		if (fn(nlh, arg))
+			done = true;
+	}
+	return done;
+}
+
+/*
+ * Reads s and walks what comes (nl_walk()) until fn is done, for up to ms;
+ * quiet: until nothing came for ms. True if fn was done.
+ */
+static bool nl_recv(struct nlc *s, int ms, bool quiet, uint8_t cmd,
+		    nl_msg_fn *fn, void *arg)
+{
+	int fd = mnl_socket_get_fd(s->nl);
+	uint64_t deadline = now_ms() + ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = now_ms();
+		ssize_t n;
+
+		if (now >= deadline)
+			return false;
+		if (poll(&p, 1, deadline - now) <= 0)
+			continue;
+		if (quiet)
+			deadline = now_ms() + ms;
+		n = recv(fd, s->rx, RX_MAX, MSG_DONTWAIT);
+		if (n > 0 && nl_walk(s->rx, n, cmd, fn, arg))
+			return true;
+	}
+}
+
 /* ---- state snapshots: node, links, SAEs and pools as dumped ---- */
 
 struct snap {
@@ -921,7 +989,7 @@ static void snap_msgs(struct snap *sn, const struct rep *r, bool stats)
 }
 
 /* flags: F_NOSTATS, F_ROUTES. */
-static bool take_snap_f(struct nlc *s, struct snap *sn, int flags)
+static bool take_snap(struct nlc *s, struct snap *sn, int flags)
 {
 	static const uint8_t dumps[] = {
 		QKDN_CMD_LINK_GET, QKDN_CMD_SAE_GET, QKDN_CMD_POOL_GET,
@@ -946,11 +1014,6 @@ static bool take_snap_f(struct nlc *s, struct snap *sn, int flags)
 	}
 	rep_free(r);
 	return sn->ok;
-}
-
-static bool take_snap(struct nlc *s, struct snap *sn, bool stats)
-{
-	return take_snap_f(s, sn, stats ? 0 : F_NOSTATS);
 }
 
 /* SIZE_MAX when equal, else the first byte that differs. */
@@ -1052,6 +1115,46 @@ static void run_as(struct __test_metadata *_metadata, int ns,
 	run_as_n(_metadata, ns, c, nlh, r, 1);
 }
 
+/*
+ * This thread acts with effective uid and gid uid (0: root again). The raw
+ * system calls change the calling thread only, where glibc's change every
+ * thread of the process (the Kx carrier of pair.* must stay root).
+ * Capabilities follow: none while the uid is not 0, all of them back after.
+ */
+static int act_as(uid_t uid)
+{
+	if (uid) {
+		if (syscall(SYS_setresgid, -1L, (long)uid, -1L))
+			return -1;
+		return syscall(SYS_setresuid, -1L, (long)uid, -1L);
+	}
+	if (syscall(SYS_setresuid, -1L, 0L, -1L))
+		return -1;
+	return syscall(SYS_setresgid, -1L, 0L, -1L);
+}
+
+/* An application's socket, opened as uid, in this thread's namespace. */
+static int sae_open(struct nlc *s, uid_t uid)
+{
+	int err;
+
+	if (act_as(uid))
+		return -errno;
+	err = nlc_open(s);
+	if (act_as(0) && !err)
+		err = -errno;
+	return err;
+}
+
+/* A request on the application's socket s, sent as uid. */
+static void sae_txrx(struct __test_metadata *_metadata, struct nlc *s,
+		     uid_t uid, struct nlmsghdr *nlh, struct rep *r)
+{
+	ASSERT_EQ(0, act_as(uid));
+	nlc_txrx(s, nlh, r);
+	ASSERT_EQ(0, act_as(0));
+}
+
 /* ---- expectations ---- */
 
 static void check_err(struct __test_metadata *_metadata, const char *what,
@@ -1091,6 +1194,36 @@ static void check_err(struct __test_metadata *_metadata, const char *what,
 	}
 }
 
+/* The dumps of s's node (flags as take_snap()) before what is done. */
+static struct snap *state_before(struct __test_metadata *_metadata,
+				 struct nlc *s, int flags, const char *what)
+{
+	struct snap *a = malloc(sizeof(*a));
+
+	ASSERT_TRUE(a != NULL);
+	ASSERT_TRUE(take_snap(s, a, flags))
+		TH_LOG("%s: cannot dump the state before", what);
+	return a;
+}
+
+/* After it: they must be the same as before. Frees before. */
+static void expect_state(struct __test_metadata *_metadata, struct nlc *s,
+			 struct snap *before, int flags, const char *what)
+{
+	struct snap *b = malloc(sizeof(*b));
+	size_t d;
+
+	ASSERT_TRUE(b != NULL);
+	ASSERT_TRUE(take_snap(s, b, flags))
+		TH_LOG("%s: cannot dump the state after", what);
+	d = snap_diff(before, b);
+	EXPECT_EQ(SIZE_MAX, d)
+		TH_LOG("%s: the state changed (dumps differ at byte %zu)",
+		       what, d);
+	free(before);
+	free(b);
+}
+
 /*
  * The request in m must fail with err and the extack described, and change
  * nothing the dumps of s's node show. who: the credentials to send it with
@@ -1101,26 +1234,17 @@ static void bad(struct __test_metadata *_metadata, struct nlc *s, int ns,
 		int err, const char *msg, uint32_t offs, uint16_t miss,
 		int flags)
 {
-	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 	struct rep *r = rep_new();
-	size_t d;
+	struct snap *a;
 
-	ASSERT_TRUE(a && b && r);
-	ASSERT_TRUE(take_snap_f(s, a, flags))
-		TH_LOG("%s: cannot dump the state before", what);
+	ASSERT_TRUE(r != NULL);
+	a = state_before(_metadata, s, flags, what);
 	if (who)
 		run_as(_metadata, ns, who, m->nlh, r);
 	else
 		nlc_txrx(s, m->nlh, r);
-	ASSERT_TRUE(take_snap_f(s, b, flags))
-		TH_LOG("%s: cannot dump the state after", what);
+	expect_state(_metadata, s, a, flags, what);
 	check_err(_metadata, what, r, err, msg, offs, miss);
-	d = snap_diff(a, b);
-	EXPECT_EQ(SIZE_MAX, d)
-		TH_LOG("%s: the request changed the state (dumps differ at byte %zu)",
-		       what, d);
-	free(a);
-	free(b);
 	rep_free(r);
 }
 
@@ -1137,20 +1261,27 @@ static void bad(struct __test_metadata *_metadata, struct nlc *s, int ns,
 	bad(_metadata, &self->s, self->ns, who, m, what, err, msg, offs, \
 	    miss, F_ROUTES)
 
+/* r, the answer to what, must be a success. Frees r. */
+static void ok_rep(struct __test_metadata *_metadata, struct rep *r,
+		   const char *what)
+{
+	int err = r->err;
+
+	EXPECT_EQ(0, err)
+		TH_LOG("%s: %s (extack \"%s\")", what, errname(err), r->msg);
+	rep_free(r);
+	ASSERT_EQ(0, err);
+}
+
 /* The request must succeed. */
 static void ok_req(struct __test_metadata *_metadata, struct nlc *s,
 		   struct msg *m, const char *what)
 {
 	struct rep *r = rep_new();
-	int err;
 
 	ASSERT_TRUE(r != NULL);
 	nlc_txrx(s, m->nlh, r);
-	err = r->err;
-	EXPECT_EQ(0, err)
-		TH_LOG("%s: %s (extack \"%s\")", what, errname(err), r->msg);
-	rep_free(r);
-	ASSERT_EQ(0, err);
+	ok_rep(_metadata, r, what);
 }
 
 static void set_node(struct __test_metadata *_metadata, struct nlc *s,
@@ -1209,19 +1340,16 @@ static void kx_channel(struct __test_metadata *_metadata, struct nlc *s,
 	ok_req(_metadata, s, &m, "KX_CHANNEL");
 }
 
-/* A counter of a link, UINT64_MAX if it cannot be read. */
-static uint64_t link_stat(struct nlc *s, uint32_t link, uint16_t stat)
+/* A counter in the STATS of the one reply to m, UINT64_MAX if none. */
+static uint64_t reply_stat(struct nlc *s, struct msg *m, uint16_t stat)
 {
 	struct rep *r = rep_new();
 	const struct nlattr *st, *a;
 	uint64_t v = UINT64_MAX;
-	struct msg m;
 
 	if (!r)
 		return v;
-	req(&m, QKDN_CMD_LINK_GET);
-	put_u32(&m, QKDN_A_LINK_ID, link);
-	if (!nlc_txrx(s, m.nlh, r) && r->nmsg == 1) {
+	if (!nlc_txrx(s, m->nlh, r) && r->nmsg == 1) {
 		st = attr_find((const struct nlmsghdr *)r->data, QKDN_A_STATS);
 		a = st ? nest_find(st, stat) : NULL;
 		if (a && mnl_attr_get_payload_len(a) == sizeof(uint64_t))
@@ -1229,6 +1357,25 @@ static uint64_t link_stat(struct nlc *s, uint32_t link, uint16_t stat)
 	}
 	rep_free(r);
 	return v;
+}
+
+/* A counter of a link, UINT64_MAX if it cannot be read. */
+static uint64_t link_stat(struct nlc *s, uint32_t link, uint16_t stat)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_LINK_GET);
+	put_u32(&m, QKDN_A_LINK_ID, link);
+	return reply_stat(s, &m, stat);
+}
+
+/* A counter of the node, UINT64_MAX if it cannot be read. */
+static uint64_t node_stat(struct nlc *s, uint16_t stat)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_NODE_GET);
+	return reply_stat(s, &m, stat);
 }
 
 struct pool {
@@ -1340,6 +1487,43 @@ static uint32_t qkdsim_pick(void)
 	return 0;
 }
 
+#define DEV_LEN	32
+
+static void qkdsim_dev(char *dev, uint32_t pair)
+{
+	snprintf(dev, DEV_LEN, "qkdsim%u", pair);
+}
+
+static void need_qkdsim(struct __test_metadata *_metadata)
+{
+	if (access(QKDSIM "/new_device", W_OK))
+		SKIP(_exit(255), "qkdsim is not loaded");
+}
+
+/*
+ * A qkdsim pair with an end in ns[0] and one in ns[1], where the thread
+ * ends: *pair gets its ID (at once, for the teardown), *seed base plus
+ * that ID, which seeds the pair's stream, dev its device name.
+ */
+static void qkdsim_pair(struct __test_metadata *_metadata, const int *ns,
+			uint32_t *pair, uint64_t base, uint64_t *seed,
+			char *dev)
+{
+	char v[32];
+	int i;
+
+	*pair = qkdsim_pick();
+	ASSERT_NE(0U, *pair);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, setns(ns[i], CLONE_NEWNET));
+		ASSERT_EQ(0, qkdsim_new(*pair));
+	}
+	*seed = base + *pair;
+	snprintf(v, sizeof(v), "%" PRIu64, *seed);
+	ASSERT_EQ(0, qkdsim_knob(*pair, "seed", v));
+	qkdsim_dev(dev, *pair);
+}
+
 /* qkdsim's byte generator, splitmix64 (Documentation/qkdsim.md). */
 static uint64_t splitmix64(uint64_t x)
 {
@@ -1421,6 +1605,31 @@ static bool keys_parse(const struct rep *r, struct keyset *k)
 	return true;
 }
 
+/* r, the reply to what, holds exactly n keys of kb bytes: ids, keys. */
+static void expect_keys(struct __test_metadata *_metadata,
+			const struct rep *r, const uint8_t *ids,
+			const uint8_t *keys, uint32_t n, uint32_t kb,
+			const char *what)
+{
+	struct keyset *k = malloc(sizeof(*k));
+	uint32_t i;
+
+	ASSERT_TRUE(k != NULL);
+	ASSERT_EQ(0, r->err) TH_LOG("%s: %s (%s)", what, errname(r->err),
+				    r->msg);
+	ASSERT_TRUE(keys_parse(r, k)) TH_LOG("%s: malformed reply", what);
+	ASSERT_EQ(n, k->n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0, memcmp(k->id[i], ids + i * QKDN_KEY_ID_LEN,
+				    QKDN_KEY_ID_LEN))
+			TH_LOG("%s: key %u has another ID", what, i);
+		EXPECT_EQ(kb, k->len[i]);
+		EXPECT_EQ(0, memcmp(k->data[i], keys + i * kb, kb))
+			TH_LOG("%s: key %u is not the key sent", what, i);
+	}
+	free(k);
+}
+
 /* ---- requests used by several tests ---- */
 
 static const char *const cmd_names[] = {
@@ -1468,6 +1677,24 @@ static const uint8_t admin_cmds[] = {
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
 	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
 };
+
+/*
+ * A "key request" of master for slave: number keys of bits (0: the
+ * defaults), with the session ID session (0: none).
+ */
+static void key_get_msg(struct msg *m, const char *master, const char *slave,
+			uint32_t session, uint32_t number, uint32_t bits)
+{
+	req(m, QKDN_CMD_KEY_GET);
+	put_str(m, QKDN_A_MASTER_SAE_ID, master);
+	put_str(m, QKDN_A_SLAVE_SAE_ID, slave);
+	if (session)
+		put_u32(m, QKDN_A_SESSION_ID, session);
+	if (number)
+		put_u32(m, QKDN_A_KEY_NUMBER, number);
+	if (bits)
+		put_u32(m, QKDN_A_KEY_SIZE, bits);
+}
 
 #define CTRL_ID_NONE	4242	/* a controller request ID nothing waits for */
 #define SESSION_NONE	4243	/* a session ID nothing knows */
@@ -1568,6 +1795,27 @@ static void base(struct msg *m, uint8_t cmd, uint16_t except)
  *	sae-b served by kme-2, sae-far served by kme-3 (no link).
  * ==================================================================== */
 
+/* The calling thread in a new network namespace; returns a handle on it. */
+static int new_netns(struct __test_metadata *_metadata)
+{
+	int fd;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	return fd;
+}
+
+/* Learns the family's ID on s; skips the test if there is none. */
+static void need_family(struct __test_metadata *_metadata, struct nlc *s)
+{
+	int err = resolve_family(s);
+
+	if (err == -ENOENT)
+		SKIP(_exit(255), "the qkdn family is not registered");
+	ASSERT_EQ(0, err);
+}
+
 FIXTURE(node) {
 	int ns;
 	struct nlc s;
@@ -1576,17 +1824,10 @@ FIXTURE(node) {
 
 FIXTURE_SETUP(node)
 {
-	int err;
-
 	self->ns = -1;
-	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	self->ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, self->ns);
+	self->ns = new_netns(_metadata);
 	ASSERT_EQ(0, nlc_open(&self->s));
-	err = resolve_family(&self->s);
-	if (err == -ENOENT)
-		SKIP(_exit(255), "the qkdn family is not registered");
-	ASSERT_EQ(0, err);
+	need_family(_metadata, &self->s);
 	set_node(_metadata, &self->s, "kme-1");
 	new_link(_metadata, &self->s, 1, "kme-2", NULL);
 	new_sae(_metadata, &self->s, "sae-a", UID_A, NULL);
@@ -1629,14 +1870,14 @@ TEST_F_TIMEOUT(node, reply_only_attributes, 120)
 		uint8_t cmd = all_cmds[c];
 		const char *name = cmd_names[cmd];
 
-		for (i = 0; i < sizeof(u32s) / sizeof(u32s[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(u32s); i++) {
 			base(&m, cmd, 0);
 			o = put_u32(&m, u32s[i], 1);
 			snprintf(what, sizeof(what), "%s with reply attribute %u",
 				 name, u32s[i]);
 			BAD(&m, what, EINVAL, "Unsupported attribute", o, 0);
 		}
-		for (i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(u64s); i++) {
 			base(&m, cmd, 0);
 			o = put_u64(&m, u64s[i], 1);
 			snprintf(what, sizeof(what), "%s with reply attribute %u",
@@ -1713,69 +1954,49 @@ TEST_F(node, genl_header)
 /* Fixed-size attributes of the wrong size, and nest flags. */
 TEST_F(node, attribute_sizes)
 {
-	static const uint8_t id16[QKDN_KEY_ID_LEN];
-	const uint8_t two[2] = { 1, 0 }, eight[8] = { 1 }, four[4] = { 1 };
+	/* base() of cmd but for except, and type of len bytes 1, 0, ... */
+	static const struct {
+		uint8_t cmd;
+		uint16_t except, type, len;
+		const char *what;
+	} sizes[] = {
+		{ QKDN_CMD_LINK_GET, QKDN_A_LINK_ID, QKDN_A_LINK_ID, 2,
+		  "LINK_GET LINK_ID of 2 bytes" },
+		{ QKDN_CMD_LINK_DEL, QKDN_A_LINK_ID, QKDN_A_LINK_ID, 8,
+		  "LINK_DEL LINK_ID of 8 bytes" },
+		{ QKDN_CMD_LINK_NEW, QKDN_A_LINK_ID, QKDN_A_LINK_ID, 0,
+		  "LINK_NEW empty LINK_ID" },
+		{ QKDN_CMD_KEY_GET, 0, QKDN_A_KEY_NUMBER, 2,
+		  "KEY_GET KEY_NUMBER of 2 bytes" },
+		{ QKDN_CMD_KEY_GET, 0, QKDN_A_KEY_SIZE, 1,
+		  "KEY_GET KEY_SIZE of 1 byte" },
+		{ QKDN_CMD_SAE_NEW, QKDN_A_SAE_UID, QKDN_A_SAE_UID, 2,
+		  "SAE_NEW SAE_UID of 2 bytes" },
+		{ QKDN_CMD_LINK_SET, 0, QKDN_A_POOL_CAPACITY, 8,
+		  "LINK_SET POOL_CAPACITY of 8 bytes" },
+		{ QKDN_CMD_LINK_SET, QKDN_A_POOL_LOW, QKDN_A_POOL_LOW, 2,
+		  "LINK_SET POOL_LOW of 2 bytes" },
+		{ QKDN_CMD_LINK_SET, 0, QKDN_A_RATE, 4,
+		  "LINK_SET RATE of 4 bytes" },
+		{ QKDN_CMD_LINK_SET, 0, QKDN_A_DEVICE_RUNNING, 4,
+		  "LINK_SET DEVICE_RUNNING of 4 bytes" },
+		{ QKDN_CMD_KX_CHANNEL, QKDN_A_LINK_UP, QKDN_A_LINK_UP, 4,
+		  "KX_CHANNEL LINK_UP of 4 bytes" },
+	};
+	static const uint8_t id16[QKDN_KEY_ID_LEN], one[8] = { 1 };
+	unsigned int i;
 	struct msg m;
 	uint32_t o;
 
-	base(&m, QKDN_CMD_LINK_GET, QKDN_A_LINK_ID);
-	o = put(&m, QKDN_A_LINK_ID, sizeof(two), two);
-	BAD(&m, "LINK_GET LINK_ID of 2 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_LINK_DEL, QKDN_A_LINK_ID);
-	o = put(&m, QKDN_A_LINK_ID, sizeof(eight), eight);
-	BAD(&m, "LINK_DEL LINK_ID of 8 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_LINK_NEW, QKDN_A_LINK_ID);
-	o = put(&m, QKDN_A_LINK_ID, 0, NULL);
-	BAD(&m, "LINK_NEW empty LINK_ID", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_KEY_GET, 0);
-	o = put(&m, QKDN_A_KEY_NUMBER, sizeof(two), two);
-	BAD(&m, "KEY_GET KEY_NUMBER of 2 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_KEY_GET, 0);
-	o = put(&m, QKDN_A_KEY_SIZE, 1, two);
-	BAD(&m, "KEY_GET KEY_SIZE of 1 byte", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_SAE_NEW, QKDN_A_SAE_UID);
-	o = put(&m, QKDN_A_SAE_UID, sizeof(two), two);
-	BAD(&m, "SAE_NEW SAE_UID of 2 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		base(&m, sizes[i].cmd, sizes[i].except);
+		o = put(&m, sizes[i].type, sizes[i].len, one);
+		BAD(&m, sizes[i].what, EINVAL, "invalid attribute length", o,
+		    0);
+	}
 	base(&m, QKDN_CMD_SAE_NEW, QKDN_A_SAE_UID);
 	o = put_str(&m, QKDN_A_SAE_UID, "1001");
 	BAD(&m, "SAE_NEW SAE_UID as a string", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_LINK_SET, 0);
-	o = put(&m, QKDN_A_POOL_CAPACITY, sizeof(eight), eight);
-	BAD(&m, "LINK_SET POOL_CAPACITY of 8 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_LINK_SET, QKDN_A_POOL_LOW);
-	o = put(&m, QKDN_A_POOL_LOW, sizeof(two), two);
-	BAD(&m, "LINK_SET POOL_LOW of 2 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_LINK_SET, 0);
-	o = put(&m, QKDN_A_RATE, sizeof(four), four);
-	BAD(&m, "LINK_SET RATE of 4 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_LINK_SET, 0);
-	o = put(&m, QKDN_A_DEVICE_RUNNING, sizeof(four), four);
-	BAD(&m, "LINK_SET DEVICE_RUNNING of 4 bytes", EINVAL,
-	    "invalid attribute length", o, 0);
-
-	base(&m, QKDN_CMD_KX_CHANNEL, QKDN_A_LINK_UP);
-	o = put(&m, QKDN_A_LINK_UP, sizeof(four), four);
-	BAD(&m, "KX_CHANNEL LINK_UP of 4 bytes", EINVAL,
 	    "invalid attribute length", o, 0);
 
 	/* A nest without NLA_F_NESTED, a scalar with it. */
@@ -1799,13 +2020,35 @@ TEST_F(node, attribute_sizes)
 	    NO_OFFS, 0);
 }
 
+/* A command and an attribute of it. */
+struct cmd_attr {
+	uint8_t cmd;
+	uint16_t type;
+};
+
+/* The commands that take a LINK_ID. */
+static const uint8_t link_cmds[] = {
+	QKDN_CMD_LINK_GET, QKDN_CMD_LINK_NEW, QKDN_CMD_LINK_SET,
+	QKDN_CMD_LINK_DEL, QKDN_CMD_POOL_GET, QKDN_CMD_KX_FRAME,
+	QKDN_CMD_KX_CHANNEL,
+};
+
+/* base() of cmd for an ID attribute of type t to come. */
+static void id_base(struct msg *m, uint8_t cmd, uint16_t t)
+{
+	/* POOL_GET by slave SAE: LINK_ID would be used otherwise. */
+	if (cmd == QKDN_CMD_POOL_GET)
+		req(m, cmd);
+	else if (cmd == QKDN_CMD_SAE_NEW && t == QKDN_A_SAE_NODE_ID)
+		base(m, cmd, QKDN_A_SAE_UID);
+	else
+		base(m, cmd, t);
+}
+
 /* String attributes: no NUL, too long, empty, characters out of the set. */
 TEST_F(node, string_attributes)
 {
-	static const struct {
-		uint8_t cmd;
-		uint16_t type;
-	} ids[] = {
+	static const struct cmd_attr ids[] = {
 		{ QKDN_CMD_NODE_SET, QKDN_A_NODE_ID },
 		{ QKDN_CMD_LINK_NEW, QKDN_A_PEER_NODE_ID },
 		{ QKDN_CMD_SAE_NEW, QKDN_A_SAE_ID },
@@ -1829,66 +2072,38 @@ TEST_F(node, string_attributes)
 	struct msg m;
 	uint32_t o;
 
-	memset(long_id, 'x', QKDN_ID_MAX);	/* 64 characters */
-	long_id[QKDN_ID_MAX] = '\0';
+	fill_str(long_id, 'x', QKDN_ID_MAX);	/* 64 characters */
 
-	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(ids); i++) {
 		uint8_t cmd = ids[i].cmd;
 		uint16_t t = ids[i].type;
 		const char *name = cmd_names[cmd];
 
-		/* POOL_GET by slave SAE: LINK_ID would be used otherwise. */
-		if (cmd == QKDN_CMD_POOL_GET)
-			req(&m, cmd);
-		else if (cmd == QKDN_CMD_SAE_NEW && t == QKDN_A_SAE_NODE_ID)
-			base(&m, cmd, QKDN_A_SAE_UID);
-		else
-			base(&m, cmd, t);
+		id_base(&m, cmd, t);
 		o = put_strn(&m, t, "kme-x");
 		snprintf(what, sizeof(what), "%s attribute %u without NUL",
 			 name, t);
 		BAD(&m, what, EINVAL, POLICY_MSG, o, 0);
 
-		if (cmd == QKDN_CMD_POOL_GET)
-			req(&m, cmd);
-		else if (cmd == QKDN_CMD_SAE_NEW && t == QKDN_A_SAE_NODE_ID)
-			base(&m, cmd, QKDN_A_SAE_UID);
-		else
-			base(&m, cmd, t);
+		id_base(&m, cmd, t);
 		o = put_str(&m, t, long_id);
 		snprintf(what, sizeof(what), "%s attribute %u of 64 characters",
 			 name, t);
 		BAD(&m, what, EINVAL, POLICY_MSG, o, 0);
 
-		if (cmd == QKDN_CMD_POOL_GET)
-			req(&m, cmd);
-		else if (cmd == QKDN_CMD_SAE_NEW && t == QKDN_A_SAE_NODE_ID)
-			base(&m, cmd, QKDN_A_SAE_UID);
-		else
-			base(&m, cmd, t);
+		id_base(&m, cmd, t);
 		o = put_strn(&m, t, long_id);
 		snprintf(what, sizeof(what),
 			 "%s attribute %u of 64 characters without NUL", name, t);
 		BAD(&m, what, EINVAL, POLICY_MSG, o, 0);
 
-		if (cmd == QKDN_CMD_POOL_GET)
-			req(&m, cmd);
-		else if (cmd == QKDN_CMD_SAE_NEW && t == QKDN_A_SAE_NODE_ID)
-			base(&m, cmd, QKDN_A_SAE_UID);
-		else
-			base(&m, cmd, t);
+		id_base(&m, cmd, t);
 		o = put_str(&m, t, "");
 		snprintf(what, sizeof(what), "%s attribute %u empty", name, t);
 		BAD(&m, what, EINVAL, "ID must be", o, 0);
 
-		for (j = 0; j < sizeof(bad_chars) / sizeof(bad_chars[0]); j++) {
-			if (cmd == QKDN_CMD_POOL_GET)
-				req(&m, cmd);
-			else if (cmd == QKDN_CMD_SAE_NEW &&
-				 t == QKDN_A_SAE_NODE_ID)
-				base(&m, cmd, QKDN_A_SAE_UID);
-			else
-				base(&m, cmd, t);
+		for (j = 0; j < ARRAY_SIZE(bad_chars); j++) {
+			id_base(&m, cmd, t);
 			o = put_str(&m, t, bad_chars[j]);
 			snprintf(what, sizeof(what), "%s attribute %u \"%s\"",
 				 name, t, bad_chars[j]);
@@ -1897,8 +2112,7 @@ TEST_F(node, string_attributes)
 	}
 
 	/* Device names: up to 31 characters. */
-	memset(long_dev, 'd', 32);
-	long_dev[32] = '\0';
+	fill_str(long_dev, 'd', 32);
 	base(&m, QKDN_CMD_LINK_SET, 0);
 	o = put_str(&m, QKDN_A_DEVICE, long_dev);
 	BAD(&m, "LINK_SET DEVICE of 32 characters", EINVAL, POLICY_MSG, o, 0);
@@ -1917,12 +2131,9 @@ TEST_F(node, id_boundaries)
 	struct msg m;
 
 	ASSERT_TRUE(r != NULL);
-	memset(id63, 'n', QKDN_ID_MAX - 1);
-	id63[QKDN_ID_MAX - 1] = '\0';
-	memset(other63, 'p', QKDN_ID_MAX - 1);
-	other63[QKDN_ID_MAX - 1] = '\0';
-	memset(dev31, 'd', 31);
-	dev31[31] = '\0';
+	fill_str(id63, 'n', QKDN_ID_MAX - 1);
+	fill_str(other63, 'p', QKDN_ID_MAX - 1);
+	fill_str(dev31, 'd', 31);
 
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
 	ASSERT_EQ(0, nlc_open(&s2));
@@ -1949,19 +2160,12 @@ TEST_F(node, id_boundaries)
 	EXPECT_STREQ(other63, mnl_attr_get_str(a));
 
 	/* The extreme key sizes and counts pass validation (root is no SAE). */
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, other63);
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae.remote_1:x@y");
-	put_u32(&m, QKDN_A_KEY_NUMBER, QKDN_KEYS_PER_REQUEST);
-	put_u32(&m, QKDN_A_KEY_SIZE, QKDN_KEY_SIZE_MAX);
+	key_get_msg(&m, other63, "sae.remote_1:x@y", 0, QKDN_KEYS_PER_REQUEST,
+		    QKDN_KEY_SIZE_MAX);
 	nlc_txrx(&s2, m.nlh, r);
 	EXPECT_EQ(EACCES, r->err) TH_LOG("KEY_GET 128 x 8192 bits: %s (%s)",
 					 errname(r->err), r->msg);
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, other63);
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae.remote_1:x@y");
-	put_u32(&m, QKDN_A_KEY_NUMBER, 1);
-	put_u32(&m, QKDN_A_KEY_SIZE, QKDN_KEY_SIZE_MIN);
+	key_get_msg(&m, other63, "sae.remote_1:x@y", 0, 1, QKDN_KEY_SIZE_MIN);
 	nlc_txrx(&s2, m.nlh, r);
 	EXPECT_EQ(EACCES, r->err) TH_LOG("KEY_GET 1 x 64 bits: %s (%s)",
 					 errname(r->err), r->msg);
@@ -1971,11 +2175,6 @@ TEST_F(node, id_boundaries)
 
 TEST_F(node, integer_ranges)
 {
-	static const uint8_t link_cmds[] = {
-		QKDN_CMD_LINK_GET, QKDN_CMD_LINK_NEW, QKDN_CMD_LINK_SET,
-		QKDN_CMD_LINK_DEL, QKDN_CMD_POOL_GET, QKDN_CMD_KX_FRAME,
-		QKDN_CMD_KX_CHANNEL,
-	};
 	static const uint32_t bad_links[] = { 0, 65536, UINT32_MAX };
 	static const uint32_t bad_numbers[] = { 0, 129, UINT32_MAX };
 	static const uint32_t bad_sizes[] = { 0, 63, 8193, 8200, UINT32_MAX };
@@ -1988,7 +2187,7 @@ TEST_F(node, integer_ranges)
 	uint32_t o;
 
 	for (i = 0; i < sizeof(link_cmds); i++) {
-		for (j = 0; j < sizeof(bad_links) / sizeof(bad_links[0]); j++) {
+		for (j = 0; j < ARRAY_SIZE(bad_links); j++) {
 			base(&m, link_cmds[i], QKDN_A_LINK_ID);
 			o = put_u32(&m, QKDN_A_LINK_ID, bad_links[j]);
 			snprintf(what, sizeof(what), "%s LINK_ID %u",
@@ -2000,14 +2199,14 @@ TEST_F(node, integer_ranges)
 	o = put_u32(&m, QKDN_A_LINK_ID, 0);
 	BAD(&m, "LINK_GET dump with LINK_ID 0", ERANGE, "out of range", o, 0);
 
-	for (j = 0; j < sizeof(bad_numbers) / sizeof(bad_numbers[0]); j++) {
+	for (j = 0; j < ARRAY_SIZE(bad_numbers); j++) {
 		base(&m, QKDN_CMD_KEY_GET, 0);
 		o = put_u32(&m, QKDN_A_KEY_NUMBER, bad_numbers[j]);
 		snprintf(what, sizeof(what), "KEY_GET KEY_NUMBER %u",
 			 bad_numbers[j]);
 		BAD(&m, what, ERANGE, "out of range", o, 0);
 	}
-	for (j = 0; j < sizeof(bad_sizes) / sizeof(bad_sizes[0]); j++) {
+	for (j = 0; j < ARRAY_SIZE(bad_sizes); j++) {
 		base(&m, QKDN_CMD_KEY_GET, 0);
 		o = put_u32(&m, QKDN_A_KEY_SIZE, bad_sizes[j]);
 		snprintf(what, sizeof(what), "KEY_GET KEY_SIZE %u",
@@ -2022,7 +2221,7 @@ TEST_F(node, integer_ranges)
 	o = put_u32(&m, QKDN_A_KEY_SIZE, 65);
 	BAD(&m, "KEY_GET KEY_SIZE 65", EINVAL, "multiple of 8", o, 0);
 
-	for (j = 0; j < sizeof(bad_caps) / sizeof(bad_caps[0]); j++) {
+	for (j = 0; j < ARRAY_SIZE(bad_caps); j++) {
 		base(&m, QKDN_CMD_LINK_SET, QKDN_A_POOL_LOW);
 		o = put_u32(&m, QKDN_A_POOL_CAPACITY, bad_caps[j]);
 		snprintf(what, sizeof(what), "LINK_SET POOL_CAPACITY %u",
@@ -2062,47 +2261,48 @@ TEST_F(node, integer_ranges)
  */
 TEST_F(node, missing_link_id)
 {
-	static const uint8_t cmds[] = {
-		QKDN_CMD_LINK_GET, QKDN_CMD_LINK_NEW, QKDN_CMD_LINK_SET,
-		QKDN_CMD_LINK_DEL, QKDN_CMD_POOL_GET, QKDN_CMD_KX_FRAME,
-		QKDN_CMD_KX_CHANNEL,
-	};
 	char what[64];
 	unsigned int i;
 	struct msg m;
 
-	for (i = 0; i < sizeof(cmds); i++) {
-		base(&m, cmds[i], QKDN_A_LINK_ID);
+	for (i = 0; i < sizeof(link_cmds); i++) {
+		base(&m, link_cmds[i], QKDN_A_LINK_ID);
 		snprintf(what, sizeof(what), "%s without LINK_ID",
-			 cmd_names[cmds[i]]);
+			 cmd_names[link_cmds[i]]);
 		BAD(&m, what, EINVAL, NO_MSG, NO_OFFS, QKDN_A_LINK_ID);
+	}
+}
+
+/* base() of each case without its attribute: refused, naming it. */
+static void missing_attrs(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(node) *self, const struct cmd_attr *c,
+			  unsigned int n, const char *msg)
+{
+	char what[64];
+	unsigned int i;
+	struct msg m;
+
+	for (i = 0; i < n; i++) {
+		base(&m, c[i].cmd, c[i].type);
+		snprintf(what, sizeof(what), "%s without attribute %u",
+			 cmd_names[c[i].cmd], c[i].type);
+		BAD(&m, what, EINVAL, msg, NO_OFFS, c[i].type);
 	}
 }
 
 /* Required IDs (node, peer, SAE): missing type and message. */
 TEST_F(node, missing_ids)
 {
-	static const struct {
-		uint8_t cmd;
-		uint16_t type;
-	} cases[] = {
+	static const struct cmd_attr cases[] = {
 		{ QKDN_CMD_NODE_SET, QKDN_A_NODE_ID },
 		{ QKDN_CMD_LINK_NEW, QKDN_A_PEER_NODE_ID },
 		{ QKDN_CMD_SAE_GET, QKDN_A_SAE_ID },
 		{ QKDN_CMD_SAE_DEL, QKDN_A_SAE_ID },
 		{ QKDN_CMD_SAE_NEW, QKDN_A_SAE_ID },
 	};
-	char what[64];
-	unsigned int i;
 	struct msg m;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		base(&m, cases[i].cmd, cases[i].type);
-		snprintf(what, sizeof(what), "%s without attribute %u",
-			 cmd_names[cases[i].cmd], cases[i].type);
-		BAD(&m, what, EINVAL, "missing", NO_OFFS, cases[i].type);
-	}
-
+	missing_attrs(_metadata, self, cases, ARRAY_SIZE(cases), "missing");
 	req(&m, QKDN_CMD_SAE_NEW);
 	put_str(&m, QKDN_A_SAE_ID, "sae-new");
 	BAD(&m, "SAE_NEW with neither uid nor node", EINVAL, "uid", NO_OFFS,
@@ -2118,10 +2318,7 @@ TEST_F(node, missing_ids)
  */
 TEST_F(node, missing_request_attributes)
 {
-	static const struct {
-		uint8_t cmd;
-		uint16_t type;
-	} cases[] = {
+	static const struct cmd_attr cases[] = {
 		{ QKDN_CMD_KEY_GET, QKDN_A_MASTER_SAE_ID },
 		{ QKDN_CMD_KEY_GET, QKDN_A_SLAVE_SAE_ID },
 		{ QKDN_CMD_KEY_GET_BY_ID, QKDN_A_MASTER_SAE_ID },
@@ -2139,16 +2336,9 @@ TEST_F(node, missing_request_attributes)
 		{ QKDN_CMD_SESSION, QKDN_A_SESSION_ID },
 		{ QKDN_CMD_KEY_SUPPLY, QKDN_A_SESSION_ID },
 	};
-	char what[64];
-	unsigned int i;
 	struct msg m;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		base(&m, cases[i].cmd, cases[i].type);
-		snprintf(what, sizeof(what), "%s without attribute %u",
-			 cmd_names[cases[i].cmd], cases[i].type);
-		BAD(&m, what, EINVAL, NO_MSG, NO_OFFS, cases[i].type);
-	}
+	missing_attrs(_metadata, self, cases, ARRAY_SIZE(cases), NO_MSG);
 	base(&m, QKDN_CMD_KEY_GET_BY_ID, QKDN_A_KEY);
 	BAD_AS(&cred_b, &m, "KEY_GET_BY_ID without key IDs", EINVAL,
 	       "no key ID", NO_OFFS, 0);
@@ -2509,17 +2699,26 @@ TEST_F_TIMEOUT(node, key_get_by_id_errors, 60)
 
 /* ---- Kx frames handed to the kernel by a link daemon ---- */
 
+/* The frame f on link is refused (bad()) and counted as a bad frame. */
+static void frame_bad(struct __test_metadata *_metadata, struct nlc *s,
+		      uint32_t link, const struct kxf *f, const char *what,
+		      int err, const char *msg)
+{
+	uint64_t before = link_stat(s, link, QKDN_A_STATS_FRAMES_BAD);
+	struct msg m;
+	uint32_t o = frame_req(&m, link, f);
+
+	bad(_metadata, s, -1, NULL, &m, what, err, msg, o, 0, F_NOSTATS);
+	EXPECT_EQ(before + 1, link_stat(s, link, QKDN_A_STATS_FRAMES_BAD))
+		TH_LOG("%s: not counted as a bad frame", what);
+}
+
+/* frame_bad() on link 1 of node.* */
 static void kx_bad(struct __test_metadata *_metadata, struct nlc *s,
 		   const struct kxf *f, const char *what, int err,
 		   const char *msg)
 {
-	uint64_t before = link_stat(s, 1, QKDN_A_STATS_FRAMES_BAD);
-	struct msg m;
-	uint32_t o = frame_req(&m, 1, f);
-
-	bad(_metadata, s, -1, NULL, &m, what, err, msg, o, 0, F_NOSTATS);
-	EXPECT_EQ(before + 1, link_stat(s, 1, QKDN_A_STATS_FRAMES_BAD))
-		TH_LOG("%s: not counted as a bad frame", what);
+	frame_bad(_metadata, s, 1, f, what, err, msg);
 }
 
 TEST_F(node, kx_frame_policy)
@@ -2612,8 +2811,22 @@ TEST_F(node, kx_frame_header)
 
 TEST_F(node, kx_frame_blocks)
 {
+	/* Ranges (first block, count) that are not in order. */
+	static const struct {
+		uint32_t n;
+		uint64_t r[2][2];
+		const char *what;
+	} order[] = {
+		{ 2, { { 5, 1 }, { 3, 1 } }, "Kx BLOCKS ranges out of order" },
+		{ 2, { { 1, 5 }, { 3, 2 } }, "Kx BLOCKS ranges overlapping" },
+		{ 2, { { 4, 1 }, { 4, 1 } }, "Kx BLOCKS range repeated" },
+		{ 1, { { 0, 1 } }, "Kx BLOCKS block 0" },
+		{ 1, { { 7, 0 } }, "Kx BLOCKS empty range" },
+		{ 1, { { UINT64_MAX - 1, 3 } },
+		  "Kx BLOCKS range wrapping around" },
+	};
 	struct kxf *f = malloc(sizeof(*f));
-	unsigned int i;
+	unsigned int i, j;
 
 	ASSERT_TRUE(f != NULL);
 	kx_init(f, KX_BLOCKS, 1, 0);
@@ -2642,39 +2855,14 @@ TEST_F(node, kx_frame_blocks)
 	kx_bad(_metadata, &self->s, f, "Kx BLOCKS counting 510 ranges", EINVAL,
 	       "body length");
 
-	kx_init(f, KX_BLOCKS, 1, 0);
-	kx_count(f, 2);
-	kx_range(f, 5, 1);
-	kx_range(f, 3, 1);
-	kx_bad(_metadata, &self->s, f, "Kx BLOCKS ranges out of order", EINVAL,
-	       "not in order");
-	kx_init(f, KX_BLOCKS, 1, 0);
-	kx_count(f, 2);
-	kx_range(f, 1, 5);
-	kx_range(f, 3, 2);
-	kx_bad(_metadata, &self->s, f, "Kx BLOCKS ranges overlapping", EINVAL,
-	       "not in order");
-	kx_init(f, KX_BLOCKS, 1, 0);
-	kx_count(f, 2);
-	kx_range(f, 4, 1);
-	kx_range(f, 4, 1);
-	kx_bad(_metadata, &self->s, f, "Kx BLOCKS range repeated", EINVAL,
-	       "not in order");
-	kx_init(f, KX_BLOCKS, 1, 0);
-	kx_count(f, 1);
-	kx_range(f, 0, 1);
-	kx_bad(_metadata, &self->s, f, "Kx BLOCKS block 0", EINVAL,
-	       "not in order");
-	kx_init(f, KX_BLOCKS, 1, 0);
-	kx_count(f, 1);
-	kx_range(f, 7, 0);
-	kx_bad(_metadata, &self->s, f, "Kx BLOCKS empty range", EINVAL,
-	       "not in order");
-	kx_init(f, KX_BLOCKS, 1, 0);
-	kx_count(f, 1);
-	kx_range(f, UINT64_MAX - 1, 3);
-	kx_bad(_metadata, &self->s, f, "Kx BLOCKS range wrapping around",
-	       EINVAL, "not in order");
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		kx_init(f, KX_BLOCKS, 1, 0);
+		kx_count(f, order[i].n);
+		for (j = 0; j < order[i].n; j++)
+			kx_range(f, order[i].r[j][0], order[i].r[j][1]);
+		kx_bad(_metadata, &self->s, f, order[i].what, EINVAL,
+		       "not in order");
+	}
 	free(f);
 }
 
@@ -2685,8 +2873,7 @@ TEST_F(node, kx_frame_reserve)
 	struct kx_reserve *r;
 
 	ASSERT_TRUE(f != NULL);
-	memset(unterminated, 's', QKDN_ID_MAX);
-	unterminated[QKDN_ID_MAX] = '\0';
+	fill_str(unterminated, 's', QKDN_ID_MAX);
 
 	kx_init(f, KX_RESERVE, 1, 0);
 	kx_put(f, sizeof(*r) - 1);
@@ -2695,8 +2882,7 @@ TEST_F(node, kx_frame_reserve)
 	kx_reserve(f, 1, 2, 0, 32, 1, "sae-a", "sae-b");
 	r = (struct kx_reserve *)(f->b + sizeof(struct kx_hdr));
 	r->count = 0;
-	f->len -= QKDN_KEY_ID_LEN;
-	kx_set_len(f, f->len);
+	kx_trim(f, QKDN_KEY_ID_LEN);
 	kx_bad(_metadata, &self->s, f, "Kx RESERVE of no key", EINVAL,
 	       "body length");
 	/* At most 500 key IDs fit in a frame: a count of 501 cannot match. */
@@ -2705,8 +2891,7 @@ TEST_F(node, kx_frame_reserve)
 	kx_bad(_metadata, &self->s, f, "Kx RESERVE counting 501 keys", EINVAL,
 	       "body length");
 	kx_reserve(f, 1, 2, 0, 32, 2, "sae-a", "sae-b");
-	f->len -= QKDN_KEY_ID_LEN;
-	kx_set_len(f, f->len);
+	kx_trim(f, QKDN_KEY_ID_LEN);
 	kx_bad(_metadata, &self->s, f, "Kx RESERVE missing a key ID", EINVAL,
 	       "body length");
 	kx_reserve(f, 1, 2, 0, 32, 1, "sae-a", "sae-b");
@@ -2753,7 +2938,7 @@ TEST_F(node, kx_reserve_sae_charset)
 
 	ASSERT_TRUE(f != NULL);
 	/* Each a new sequence number, in case one is taken in. */
-	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(ids); i++) {
 		kx_reserve(f, 2 * i + 1, 2, 0, 32, 1, ids[i], "sae-b");
 		snprintf(what, sizeof(what), "Kx RESERVE master \"%s\"", ids[i]);
 		kx_bad(_metadata, &self->s, f, what, EINVAL, "SAE ID malformed");
@@ -2876,15 +3061,15 @@ TEST_F(node, netns_isolation)
 	static const uint8_t dumps[] = {
 		QKDN_CMD_LINK_GET, QKDN_CMD_SAE_GET, QKDN_CMD_POOL_GET,
 	};
-	struct snap *before = malloc(sizeof(*before));
-	struct snap *after = malloc(sizeof(*after));
+	const char *what = "the node, as another namespace's changes";
 	struct rep *r = rep_new();
+	struct snap *before;
 	unsigned int i;
 	struct nlc s2;
 	struct msg m;
 
-	ASSERT_TRUE(before && after && r);
-	ASSERT_TRUE(take_snap(&self->s, before, true));
+	ASSERT_TRUE(r != NULL);
+	before = state_before(_metadata, &self->s, 0, what);
 	kx_bind(_metadata, &self->s);
 
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
@@ -2918,37 +3103,33 @@ TEST_F(node, netns_isolation)
 	new_sae(_metadata, &s2, "sae-a", UID_B, NULL);
 	kx_channel(_metadata, &s2, 1, 1);
 
-	ASSERT_TRUE(take_snap(&self->s, after, true));
-	EXPECT_EQ(SIZE_MAX, snap_diff(before, after))
-		TH_LOG("changes in one namespace show in another");
+	expect_state(_metadata, &self->s, before, 0, what);
 	nlc_close(&s2);
 	rep_free(r);
-	free(before);
-	free(after);
 }
 
 /* ---- QKD modules (a lone qkdsim end in this namespace) ---- */
 
-static uint32_t lone_qkdsim(struct __test_metadata *_metadata)
+/* Returns its ID; dev gets its device name. */
+static uint32_t lone_qkdsim(struct __test_metadata *_metadata, char *dev)
 {
 	uint32_t id;
 
-	if (access(QKDSIM "/new_device", W_OK))
-		SKIP(_exit(255), "qkdsim is not loaded");
+	need_qkdsim(_metadata);
 	id = qkdsim_pick();
 	ASSERT_NE(0U, id);
 	ASSERT_EQ(0, qkdsim_new(id));
+	qkdsim_dev(dev, id);
 	return id;
 }
 
 TEST_F(node, device_errors)
 {
-	char dev[32];
+	char dev[DEV_LEN];
 	struct msg m;
 	uint32_t o;
 
-	self->pairs[0] = lone_qkdsim(_metadata);
-	snprintf(dev, sizeof(dev), "qkdsim%u", self->pairs[0]);
+	self->pairs[0] = lone_qkdsim(_metadata, dev);
 
 	req(&m, QKDN_CMD_LINK_SET);
 	put_u32(&m, QKDN_A_LINK_ID, 1);
@@ -2974,11 +3155,10 @@ TEST_F(node, device_errors)
  */
 TEST_F(node, link_new_refused_by_module)
 {
-	char dev[32];
+	char dev[DEV_LEN];
 	struct msg m;
 
-	self->pairs[0] = lone_qkdsim(_metadata);
-	snprintf(dev, sizeof(dev), "qkdsim%u", self->pairs[0]);
+	self->pairs[0] = lone_qkdsim(_metadata, dev);
 	req(&m, QKDN_CMD_LINK_NEW);
 	put_u32(&m, QKDN_A_LINK_ID, 2);
 	put_str(&m, QKDN_A_PEER_NODE_ID, "kme-3");
@@ -2994,11 +3174,10 @@ TEST_F(node, link_new_refused_by_module)
 
 TEST_F(node, link_set_refused_by_module)
 {
-	char dev[32];
+	char dev[DEV_LEN];
 	struct msg m;
 
-	self->pairs[0] = lone_qkdsim(_metadata);
-	snprintf(dev, sizeof(dev), "qkdsim%u", self->pairs[0]);
+	self->pairs[0] = lone_qkdsim(_metadata, dev);
 	req(&m, QKDN_CMD_LINK_SET);
 	put_u32(&m, QKDN_A_LINK_ID, 1);
 	put_u32(&m, QKDN_A_POOL_CAPACITY, 65536);
@@ -3162,39 +3341,30 @@ static int ctrl_req_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+struct ctrl_read {
+	struct ctrl_req *q;
+	bool got;
+};
+
+/* The first message of a read only. */
+static bool ctrl_read_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct ctrl_read *c = arg;
+
+	if (!c->got) {
+		memset(c->q, 0, sizeof(*c->q));
+		mnl_attr_parse(nlh, GENL_HDRLEN, ctrl_req_cb, c->q);
+		c->got = true;
+	}
+	return true;
+}
+
 /* Waits up to ms for the kernel's next message on "ctrl". */
 static bool ctrl_read(struct nlc *s, int ms, struct ctrl_req *q)
 {
-	int fd = mnl_socket_get_fd(s->nl);
-	uint64_t deadline = now_ms() + ms;
+	struct ctrl_read c = { .q = q };
 
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		const struct nlmsghdr *nlh;
-		uint64_t now = now_ms();
-		ssize_t n;
-		int len;
-
-		if (now >= deadline)
-			return false;
-		if (poll(&p, 1, deadline - now) <= 0)
-			continue;
-		n = recv(fd, s->rx, RX_MAX, MSG_DONTWAIT);
-		if (n <= 0)
-			continue;
-		len = n;
-		for (nlh = (const struct nlmsghdr *)s->rx;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-
-			if (nlh->nlmsg_type != qkdn_family ||
-			    g->cmd != QKDN_CMD_CTRL)
-				continue;
-			memset(q, 0, sizeof(*q));
-			mnl_attr_parse(nlh, GENL_HDRLEN, ctrl_req_cb, q);
-			return true;
-		}
-	}
+	return nl_recv(s, ms, false, QKDN_CMD_CTRL, ctrl_read_cb, &c);
 }
 
 /* The kernel's next message on "ctrl" that is msg, within ms. */
@@ -3257,26 +3427,6 @@ static void long_route(struct long_route *lr, unsigned int n,
 	lr->node[n - 1] = last;
 }
 
-static uint64_t node_stat(struct nlc *s, uint16_t stat)
-{
-	struct rep *r = rep_new();
-	const struct nlattr *st, *a;
-	uint64_t v = UINT64_MAX;
-	struct msg m;
-
-	if (!r)
-		return v;
-	req(&m, QKDN_CMD_NODE_GET);
-	if (!nlc_txrx(s, m.nlh, r) && r->nmsg == 1) {
-		st = attr_find((const struct nlmsghdr *)r->data, QKDN_A_STATS);
-		a = st ? nest_find(st, stat) : NULL;
-		if (a && mnl_attr_get_payload_len(a) == sizeof(uint64_t))
-			v = mnl_attr_get_u64(a);
-	}
-	rep_free(r);
-	return v;
-}
-
 /* The controller mode in a NODE_GET reply, -1 if it has none. */
 static int ctrl_mode_of(const struct rep *r)
 {
@@ -3325,11 +3475,7 @@ static pid_t far_key_get(FIXTURE_DATA(node) *self, uint32_t number,
 {
 	struct msg m;
 
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-a");
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-far");
-	put_u32(&m, QKDN_A_KEY_NUMBER, number);
-	put_u32(&m, QKDN_A_KEY_SIZE, bits);
+	key_get_msg(&m, "sae-a", "sae-far", 0, number, bits);
 	return spawn_as(self->ns, &cred_a, m.nlh, r, 1);
 }
 
@@ -3340,6 +3486,15 @@ static void wait_child(struct __test_metadata *_metadata, pid_t pid)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		TH_LOG("child failed (status 0x%x)", st);
+}
+
+/* The child pid's request failed (r: its answer) with err and msg. */
+static void child_err(struct __test_metadata *_metadata, pid_t pid,
+		      const struct rep *r, const char *what, int err,
+		      const char *msg)
+{
+	wait_child(_metadata, pid);
+	check_err(_metadata, what, r, err, msg, NO_OFFS, 0);
 }
 
 /* The request the kernel multicast for far_key_get(). */
@@ -3360,6 +3515,46 @@ static void expect_ctrl_req(struct __test_metadata *_metadata,
 	EXPECT_EQ(bytes, q->bytes);
 	EXPECT_FALSE(q->has_peer) TH_LOG("the source names a previous node");
 	EXPECT_FALSE(q->has_err);
+}
+
+/* The request of the child pid makes the kernel ask the controller c: q. */
+static void ctrl_asked(struct __test_metadata *_metadata, pid_t pid,
+		       struct nlc *c, struct ctrl_req *q)
+{
+	ASSERT_LE(0, pid);
+	ASSERT_TRUE(ctrl_read(c, 10000, q)) TH_LOG("no request multicast");
+}
+
+/* The controller names next the next hop of its request ctrl_id. */
+static void next_hop(struct __test_metadata *_metadata, struct nlc *s,
+		     uint32_t ctrl_id, const char *next)
+{
+	char what[64];
+	struct msg m;
+
+	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, next);
+	snprintf(what, sizeof(what), "CTRL next hop %s", next);
+	ok_req(_metadata, s, &m, what);
+}
+
+/*
+ * The controller refuses its request ctrl_id in an answer msg: errno err,
+ * and the words why if given.
+ */
+static void ctrl_refuse(struct __test_metadata *_metadata, struct nlc *s,
+			uint32_t msg, uint32_t ctrl_id, uint32_t err,
+			const char *why)
+{
+	char what[64];
+	struct msg m;
+
+	ctrl_ans(&m, msg, ctrl_id);
+	put_u32(&m, QKDN_A_ERRNO, err);
+	if (why)
+		put_str(&m, QKDN_A_ERRMSG, why);
+	snprintf(what, sizeof(what), "CTRL message %u, errno %u", msg, err);
+	ok_req(_metadata, s, &m, what);
 }
 
 /* Pool bytes one hop of a relay of count keys of kb bytes takes at most. */
@@ -3532,7 +3727,7 @@ TEST_F(node, ctrl_answer_errors)
 	struct msg m;
 	uint32_t o;
 
-	for (i = 0; i < sizeof(bad_msgs) / sizeof(bad_msgs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_msgs); i++) {
 		base(&m, QKDN_CMD_CTRL, QKDN_A_MSG);
 		o = put_u32(&m, QKDN_A_MSG, bad_msgs[i]);
 		snprintf(what, sizeof(what), "CTRL MSG %u", bad_msgs[i]);
@@ -3571,8 +3766,7 @@ TEST_F(node, ctrl_answer_errors)
 	o = put(&m, QKDN_A_ERRNO, sizeof(two), two);
 	BAD(&m, "CTRL ERRNO of 2 bytes", EINVAL, "invalid attribute length",
 	    o, 0);
-	memset(errmsg, 'e', QKDN_ERRMSG_MAX);
-	errmsg[QKDN_ERRMSG_MAX] = '\0';
+	fill_str(errmsg, 'e', QKDN_ERRMSG_MAX);
 	base(&m, QKDN_CMD_CTRL, 0);
 	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
 	o = put_str(&m, QKDN_A_ERRMSG, errmsg);
@@ -3587,15 +3781,14 @@ TEST_F(node, ctrl_answer_errors)
 	BAD(&m, "CTRL ERRMSG empty", EINVAL, POLICY_MSG, o, 0);
 
 	/* The next hop is a node ID. */
-	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_ids); i++) {
 		base(&m, QKDN_CMD_CTRL, QKDN_A_NEXT_HOP);
 		o = put_str(&m, QKDN_A_NEXT_HOP, bad_ids[i]);
 		snprintf(what, sizeof(what), "CTRL NEXT_HOP \"%s\"",
 			 bad_ids[i]);
 		BAD(&m, what, EINVAL, "next hop node ID malformed", o, 0);
 	}
-	memset(long_id, 'x', QKDN_ID_MAX);
-	long_id[QKDN_ID_MAX] = '\0';
+	fill_str(long_id, 'x', QKDN_ID_MAX);
 	base(&m, QKDN_CMD_CTRL, QKDN_A_NEXT_HOP);
 	o = put_str(&m, QKDN_A_NEXT_HOP, long_id);
 	BAD(&m, "CTRL NEXT_HOP of 64 characters", EINVAL, POLICY_MSG, o, 0);
@@ -3732,8 +3925,7 @@ static void route_nest_errors(struct __test_metadata *_metadata,
 	mnl_attr_nest_end(m.nlh, nest);
 	snprintf(what, sizeof(what), "%s with a route node without NUL", name);
 	BAD_R(&m, what, EINVAL, POLICY_MSG, o, 0);
-	memset(long_id, 'x', QKDN_ID_MAX);
-	long_id[QKDN_ID_MAX] = '\0';
+	fill_str(long_id, 'x', QKDN_ID_MAX);
 	route_base(&m, cmd);
 	nest = mnl_attr_nest_start(m.nlh, QKDN_A_ROUTE);
 	mnl_attr_put_strz(m.nlh, QKDN_A_ROUTE_NODE, "kme-1");
@@ -3785,24 +3977,24 @@ TEST_F(node, ctrl_route_errors)
 TEST_F_TIMEOUT(node, ctrl_next_hop, 60)
 {
 	static const char *const route[] = { "kme-1", "kme-3" };
-	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	const char *what = "the node, after a failed relay";
 	uint64_t started, failed;
 	struct rep *r = rep_new();
 	struct ctrl_req q;
+	struct snap *a;
 	struct nlc c;
 	struct msg m;
 	uint32_t o;
 	pid_t pid;
 
-	ASSERT_TRUE(a && b && r);
+	ASSERT_TRUE(r != NULL);
 	ASSERT_EQ(0, ctrl_listen(&c));
-	ASSERT_TRUE(take_snap(&self->s, a, false));
+	a = state_before(_metadata, &self->s, F_NOSTATS, what);
 	started = node_stat(&self->s, QKDN_A_STATS_RELAYS_STARTED);
 	failed = node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED);
 
 	pid = far_key_get(self, 2, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	ctrl_asked(_metadata, pid, &c, &q);
 	expect_ctrl_req(_metadata, &q, QKDN_MSG_NEXT_HOP_REQUEST,
 			RELAY_BYTES(2, 32));
 
@@ -3828,23 +4020,17 @@ TEST_F_TIMEOUT(node, ctrl_next_hop, 60)
 	    "no controller request", o, 0);
 
 	/* Still waiting: the right answer, once. */
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
-	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-2");
+	next_hop(_metadata, &self->s, q.ctrl_id, "kme-2");
 	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
 	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
 	BAD(&m, "the same answer again", ENOENT,
 	    "no controller request with this ID is waiting", o, 0);
 
 	/* Link 1 to kme-2 is down: the relay ends there. */
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET relayed over a link that is down", r,
+	child_err(_metadata, pid, r, "KEY_GET relayed over a link that is down",
 		  EHOSTUNREACH,
-		  "key relay failed at kme-1: the KM link to the next hop is down",
-		  NO_OFFS, 0);
-	ASSERT_TRUE(take_snap(&self->s, b, false));
-	EXPECT_EQ(SIZE_MAX, snap_diff(a, b))
-		TH_LOG("a failed relay changed the node");
+		  "key relay failed at kme-1: the KM link to the next hop is down");
+	expect_state(_metadata, &self->s, a, F_NOSTATS, what);
 	EXPECT_EQ(started + 1,
 		  node_stat(&self->s, QKDN_A_STATS_RELAYS_STARTED));
 	EXPECT_EQ(failed + 1, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
@@ -3852,8 +4038,6 @@ TEST_F_TIMEOUT(node, ctrl_next_hop, 60)
 						    q.msg);
 	nlc_close(&c);
 	rep_free(r);
-	free(a);
-	free(b);
 }
 
 /* "Key relay request notification" (centralized QKDN): full routes. */
@@ -3874,8 +4058,7 @@ TEST_F_TIMEOUT(node, ctrl_key_relay_request, 60)
 	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
 	ASSERT_EQ(0, ctrl_listen(&c));
 	pid = far_key_get(self, 1, 64, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	ctrl_asked(_metadata, pid, &c, &q);
 	expect_ctrl_req(_metadata, &q,
 			QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION,
 			RELAY_BYTES(1, 8));
@@ -3908,11 +4091,9 @@ TEST_F_TIMEOUT(node, ctrl_key_relay_request, 60)
 	BAD(&m, "the same route again", ENOENT, "no controller request", o,
 	    0);
 
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET routed over a link that is down", r,
+	child_err(_metadata, pid, r, "KEY_GET routed over a link that is down",
 		  EHOSTUNREACH,
-		  "key relay failed at kme-1: the KM link to the next hop is down",
-		  NO_OFFS, 0);
+		  "key relay failed at kme-1: the KM link to the next hop is down");
 	nlc_close(&c);
 	rep_free(r);
 }
@@ -3942,51 +4123,37 @@ TEST_F_TIMEOUT(node, ctrl_errno_answer, 60)
 		TH_LOG("the controller was asked (msg %u)", q.msg);
 
 	pid = far_key_get(self, 6, 8192, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	expect_ctrl_req(_metadata, &q, QKDN_MSG_NEXT_HOP_REQUEST,
 			RELAY_BYTES(6, 1024));
 	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
 	o = put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX + 1);
 	BAD(&m, "CTRL ERRNO 512", ERANGE, "out of range", o, 0);
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, ENETUNREACH);
-	put_str(&m, QKDN_A_ERRMSG, "kme-3 is cut off");
-	ok_req(_metadata, &self->s, &m, "CTRL ENETUNREACH");
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id,
+		    ENETUNREACH, "kme-3 is cut off");
 	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
 	put_u32(&m, QKDN_A_ERRNO, ENETUNREACH);
 	BAD(&m, "the same error again", ENOENT, "no controller request", o, 0);
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET the controller has no route for", r,
-		  ENETUNREACH, "key relay failed at kme-1: kme-3 is cut off",
-		  NO_OFFS, 0);
+	child_err(_metadata, pid, r, "KEY_GET the controller has no route for",
+		  ENETUNREACH, "key relay failed at kme-1: kme-3 is cut off");
 
 	/* Without words; then the longest words. */
 	pid = far_key_get(self, 1, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, ECONNREFUSED);
-	ok_req(_metadata, &self->s, &m, "CTRL ECONNREFUSED");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET refused without a reason", r,
+	ctrl_asked(_metadata, pid, &c, &q);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id,
+		    ECONNREFUSED, NULL);
+	child_err(_metadata, pid, r, "KEY_GET refused without a reason",
 		  ECONNREFUSED,
-		  "key relay failed at kme-1: no route to the destination KM",
-		  NO_OFFS, 0);
+		  "key relay failed at kme-1: no route to the destination KM");
 
-	memset(errmsg, 'w', sizeof(errmsg) - 1);
-	errmsg[sizeof(errmsg) - 1] = '\0';
+	fill_str(errmsg, 'w', sizeof(errmsg) - 1);
 	snprintf(want, sizeof(want), "key relay failed at kme-1: %s", errmsg);
 	pid = far_key_get(self, 1, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX);
-	put_str(&m, QKDN_A_ERRMSG, errmsg);
-	ok_req(_metadata, &self->s, &m, "CTRL error 511, 127 characters");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET refused with the longest reason", r,
-		  ERRNO_MAX, want, NO_OFFS, 0);
+	ctrl_asked(_metadata, pid, &c, &q);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id,
+		    ERRNO_MAX, errmsg);
+	child_err(_metadata, pid, r, "KEY_GET refused with the longest reason",
+		  ERRNO_MAX, want);
 	EXPECT_STREQ(want, r->msg);
 	nlc_close(&c);
 	rep_free(r);
@@ -3995,22 +4162,22 @@ TEST_F_TIMEOUT(node, ctrl_errno_answer, 60)
 /* A controller that listens but never answers. */
 TEST_F_TIMEOUT(node, ctrl_timeout, 60)
 {
-	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	const char *what = "the node, after a relay timed out";
 	struct rep *r = rep_new();
 	struct ctrl_req q;
 	uint64_t t0, t;
+	struct snap *a;
 	struct nlc c;
 	struct msg m;
 	uint32_t o;
 	pid_t pid;
 
-	ASSERT_TRUE(a && b && r);
+	ASSERT_TRUE(r != NULL);
 	ASSERT_EQ(0, ctrl_listen(&c));
-	ASSERT_TRUE(take_snap(&self->s, a, false));
+	a = state_before(_metadata, &self->s, F_NOSTATS, what);
 	t0 = now_ms();
 	pid = far_key_get(self, 1, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	wait_child(_metadata, pid);
 	t = now_ms() - t0;
 	check_err(_metadata, "KEY_GET with a silent controller", r, ETIMEDOUT,
@@ -4024,12 +4191,9 @@ TEST_F_TIMEOUT(node, ctrl_timeout, 60)
 	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
 	BAD(&m, "an answer after the timeout", ENOENT,
 	    "no controller request", o, 0);
-	ASSERT_TRUE(take_snap(&self->s, b, false));
-	EXPECT_EQ(SIZE_MAX, snap_diff(a, b));
+	expect_state(_metadata, &self->s, a, F_NOSTATS, what);
 	nlc_close(&c);
 	rep_free(r);
-	free(a);
-	free(b);
 }
 
 /*
@@ -4064,20 +4228,18 @@ TEST_F_TIMEOUT(node, ctrl_netns, 60)
 
 	ASSERT_EQ(0, ctrl_listen(&ca));
 	pid = far_key_get(self, 1, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&ca, 10000, &q));
+	ctrl_asked(_metadata, pid, &ca, &q);
 	EXPECT_FALSE(ctrl_read(&cb, 200, &q2))
 		TH_LOG("another namespace's controller heard the request");
 	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
 	put_str(&m, QKDN_A_NEXT_HOP, "kme-2");
 	bad(_metadata, &sb, -1, NULL, &m, "an answer from another namespace",
 	    ENOENT, "no controller request", o, 0, 0);
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
-	ok_req(_metadata, &self->s, &m, "CTRL from this namespace");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET answered by this node's controller", r,
-		  EHOSTUNREACH, "no route to the destination KM", NO_OFFS, 0);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id,
+		    EHOSTUNREACH, NULL);
+	child_err(_metadata, pid, r,
+		  "KEY_GET answered by this node's controller", EHOSTUNREACH,
+		  "no route to the destination KM");
 	nlc_close(&ca);
 	nlc_close(&cb);
 	nlc_close(&sb);
@@ -4243,8 +4405,7 @@ TEST_F(node, route_errors)
 	struct msg m;
 	uint32_t o;
 
-	memset(long_id, 'x', QKDN_ID_MAX);
-	long_id[QKDN_ID_MAX] = '\0';
+	fill_str(long_id, 'x', QKDN_ID_MAX);
 	/* A table that must not change. */
 	route_new(_metadata, &self->s, "kme-3", "kme-2", 5, 4096, NULL, 0);
 
@@ -4257,7 +4418,7 @@ TEST_F(node, route_errors)
 	BAD_AS_R(&cred_nocap, &m, "ROUTE_DEL of all without CAP_NET_ADMIN",
 		 EPERM, NO_MSG, NO_OFFS, 0);
 
-	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_ids); i++) {
 		base(&m, QKDN_CMD_ROUTE_NEW, QKDN_A_DST_NODE_ID);
 		o = put_str(&m, QKDN_A_DST_NODE_ID, bad_ids[i]);
 		snprintf(what, sizeof(what), "ROUTE_NEW DST \"%s\"",
@@ -4454,8 +4615,7 @@ TEST_F(node, kx_relay_frame)
 	struct kx_relay *b;
 
 	ASSERT_TRUE(f != NULL);
-	memset(unterminated, 'u', QKDN_ID_MAX);
-	unterminated[QKDN_ID_MAX] = '\0';
+	fill_str(unterminated, 'u', QKDN_ID_MAX);
 
 	/* Lengths. */
 	kx_init(f, KX_RELAY, 1, 0);
@@ -4467,8 +4627,7 @@ TEST_F(node, kx_relay_frame)
 	       EINVAL, RELAY_LEN_MSG);
 	relay_base(&d);
 	kx_relay(f, 1, 0, &d, &l);
-	f->len -= MAC_LEN;
-	kx_set_len(f, f->len);
+	kx_trim(f, MAC_LEN);
 	kx_bad(_metadata, &self->s, f, "Kx RELAY without its tag", EINVAL,
 	       RELAY_LEN_MSG);
 	kx_relay(f, 1, 0, &d, &l);
@@ -4477,15 +4636,13 @@ TEST_F(node, kx_relay_frame)
 	       RELAY_LEN_MSG);
 	d.count = 2;
 	kx_relay(f, 1, 0, &d, &l);
-	f->len -= QKDN_KEY_ID_LEN + d.key_bytes;
-	kx_set_len(f, f->len);
+	kx_trim(f, QKDN_KEY_ID_LEN + d.key_bytes);
 	kx_bad(_metadata, &self->s, f, "Kx RELAY of one key counting two",
 	       EINVAL, RELAY_LEN_MSG);
 	relay_base(&d);
 	d.key_bytes = 40;
 	kx_relay(f, 1, 0, &d, &l);
-	f->len -= 8;
-	kx_set_len(f, f->len);
+	kx_trim(f, 8);
 	kx_bad(_metadata, &self->s, f, "Kx RELAY of 32 bytes saying 40",
 	       EINVAL, RELAY_LEN_MSG);
 	relay_base(&d);
@@ -4502,8 +4659,7 @@ TEST_F(node, kx_relay_frame)
 	d.nroute = 3;
 	memcpy(d.route, route, sizeof(route));
 	kx_relay(f, 1, 0, &d, &l);
-	f->len -= QKDN_ID_MAX;
-	kx_set_len(f, f->len);
+	kx_trim(f, QKDN_ID_MAX);
 	kx_bad(_metadata, &self->s, f, "Kx RELAY with 2 route nodes of 3",
 	       EINVAL, RELAY_LEN_MSG);
 
@@ -4650,15 +4806,13 @@ TEST_F(node, kx_relay_done_and_abort)
 	struct msg m;
 
 	ASSERT_TRUE(f != NULL);
-	memset(unterminated, 'u', QKDN_ID_MAX);
-	unterminated[QKDN_ID_MAX] = '\0';
+	fill_str(unterminated, 'u', QKDN_ID_MAX);
 
 	kx_init(f, KX_RELAY_DONE, 1, 0);
 	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE without a body", EINVAL,
 	       RELAY_LEN_MSG);
 	kx_relay_done(f, 1, id, 0, "kme-2", "");
-	f->len--;
-	kx_set_len(f, f->len);
+	kx_trim(f, 1);
 	kx_bad(_metadata, &self->s, f, "Kx RELAY_DONE a byte short", EINVAL,
 	       RELAY_LEN_MSG);
 	kx_relay_done(f, 1, id, 0, "kme-2", "");
@@ -4706,8 +4860,7 @@ TEST_F(node, kx_relay_done_and_abort)
 	       EINVAL, "without sequence number");
 
 	/* Well-formed, for relays this node never saw: taken, ignored. */
-	memset(why, 'w', sizeof(why) - 1);
-	why[sizeof(why) - 1] = '\0';
+	fill_str(why, 'w', sizeof(why) - 1);
 	kx_relay_done(f, 1, id, ERRNO_MAX, "kme-2", why);
 	frame_req(&m, 1, f);
 	bad(_metadata, &self->s, -1, NULL, &m, "Kx RELAY_DONE of no relay", 0,
@@ -4746,59 +4899,14 @@ TEST_F(node, kx_relay_mismatch)
 
 /* ---- I.2: sessions of proactive key supply ---- */
 
-/*
- * This thread acts with effective uid and gid uid (0: root again). The raw
- * system calls change the calling thread only, where glibc's change every
- * thread of the process (the Kx carrier of pair.* must stay root).
- * Capabilities follow: none while the uid is not 0, all of them back after.
- */
-static int act_as(uid_t uid)
-{
-	if (uid) {
-		if (syscall(SYS_setresgid, -1L, (long)uid, -1L))
-			return -1;
-		return syscall(SYS_setresuid, -1L, (long)uid, -1L);
-	}
-	if (syscall(SYS_setresuid, -1L, 0L, -1L))
-		return -1;
-	return syscall(SYS_setresgid, -1L, 0L, -1L);
-}
-
-/* An application's socket, opened as uid, in this thread's namespace. */
-static int sae_open(struct nlc *s, uid_t uid)
-{
-	int err;
-
-	if (act_as(uid))
-		return -errno;
-	err = nlc_open(s);
-	if (act_as(0) && !err)
-		err = -errno;
-	return err;
-}
-
-/* A request on the application's socket s, sent as uid. */
-static void sae_txrx(struct __test_metadata *_metadata, struct nlc *s,
-		     uid_t uid, struct nlmsghdr *nlh, struct rep *r)
-{
-	ASSERT_EQ(0, act_as(uid));
-	nlc_txrx(s, nlh, r);
-	ASSERT_EQ(0, act_as(0));
-}
-
 static void sae_ok(struct __test_metadata *_metadata, struct nlc *s,
 		   uid_t uid, struct msg *m, const char *what)
 {
 	struct rep *r = rep_new();
-	int err;
 
 	ASSERT_TRUE(r != NULL);
 	sae_txrx(_metadata, s, uid, m->nlh, r);
-	err = r->err;
-	EXPECT_EQ(0, err)
-		TH_LOG("%s: %s (extack \"%s\")", what, errname(err), r->msg);
-	rep_free(r);
-	ASSERT_EQ(0, err);
+	ok_rep(_metadata, r, what);
 }
 
 /* The socket s of uid takes the notifications and keys of sae. */
@@ -4812,6 +4920,14 @@ static void sae_listen(struct __test_metadata *_metadata, struct nlc *s,
 	sae_ok(_metadata, s, uid, &m, "SAE_LISTEN");
 }
 
+/* The same on a socket of uid it opens first. */
+static void sae_listener(struct __test_metadata *_metadata, struct nlc *s,
+			 uid_t uid, const char *sae)
+{
+	ASSERT_EQ(0, sae_open(s, uid));
+	sae_listen(_metadata, s, uid, sae);
+}
+
 /*
  * bad() for a request sent on the socket via, as uid (0: root): it fails
  * as described and the dumps of s's node do not change.
@@ -4821,23 +4937,14 @@ static void bad_via(struct __test_metadata *_metadata, struct nlc *s,
 		    const char *what, int err, const char *msg, uint32_t offs,
 		    uint16_t miss, int flags)
 {
-	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 	struct rep *r = rep_new();
-	size_t d;
+	struct snap *a;
 
-	ASSERT_TRUE(a && b && r);
-	ASSERT_TRUE(take_snap_f(s, a, flags))
-		TH_LOG("%s: cannot dump the state before", what);
+	ASSERT_TRUE(r != NULL);
+	a = state_before(_metadata, s, flags, what);
 	sae_txrx(_metadata, via, uid, m->nlh, r);
-	ASSERT_TRUE(take_snap_f(s, b, flags))
-		TH_LOG("%s: cannot dump the state after", what);
+	expect_state(_metadata, s, a, flags, what);
 	check_err(_metadata, what, r, err, msg, offs, miss);
-	d = snap_diff(a, b);
-	EXPECT_EQ(SIZE_MAX, d)
-		TH_LOG("%s: the request changed the state (dumps differ at byte %zu)",
-		       what, d);
-	free(a);
-	free(b);
 	rep_free(r);
 }
 
@@ -4845,38 +4952,19 @@ static void bad_via(struct __test_metadata *_metadata, struct nlc *s,
  * The next message the kernel unicasts to the application's socket s
  * (cmd, or any of the family when 0) within ms, into r.
  */
+static bool sae_read_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct rep *r = arg;
+
+	if (!r->nmsg)
+		rep_add(r, nlh);
+	return true;
+}
+
 static bool sae_read(struct nlc *s, int ms, uint8_t cmd, struct rep *r)
 {
-	int fd = mnl_socket_get_fd(s->nl);
-	uint64_t deadline = now_ms() + ms;
-
 	memset(r, 0, offsetof(struct rep, data));
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		const struct nlmsghdr *nlh;
-		uint64_t now = now_ms();
-		ssize_t n;
-		int len;
-
-		if (now >= deadline)
-			return false;
-		if (poll(&p, 1, deadline - now) <= 0)
-			continue;
-		n = recv(fd, s->rx, RX_MAX, MSG_DONTWAIT);
-		if (n <= 0)
-			continue;
-		len = n;
-		for (nlh = (const struct nlmsghdr *)s->rx;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-
-			if (nlh->nlmsg_type != qkdn_family ||
-			    (cmd && g->cmd != cmd))
-				continue;
-			rep_add(r, nlh);
-			return true;
-		}
-	}
+	return nl_recv(s, ms, false, cmd, sae_read_cb, r);
 }
 
 /* A string attribute of nlh, NULL if absent or not a string. */
@@ -4900,49 +4988,22 @@ static void expect_str(struct __test_metadata *_metadata,
 		       got ? got : "(none)", want);
 }
 
-/* The "session creation notification" sae_read() got. */
-static void expect_session_note(struct __test_metadata *_metadata,
-				const struct rep *r, uint32_t id,
-				const char *master, const char *slave,
-				const char *src)
-{
-	const struct nlmsghdr *nlh = (const struct nlmsghdr *)r->data;
-
-	ASSERT_EQ(1U, r->nmsg);
-	EXPECT_EQ(id, get_num(nlh, QKDN_A_SESSION_ID));
-	expect_str(_metadata, nlh, QKDN_A_MASTER_SAE_ID, master,
-		   "session creation notification");
-	expect_str(_metadata, nlh, QKDN_A_SLAVE_SAE_ID, slave,
-		   "session creation notification");
-	expect_str(_metadata, nlh, QKDN_A_SRC_NODE_ID, src,
-		   "session creation notification");
-	EXPECT_TRUE(attr_find(nlh, QKDN_A_KEY) == NULL);
-}
-
-/* The "proactive key supply" sae_read() got: exactly these n keys. */
+/* The socket l of the slave SAE gets a "proactive key supply": these keys. */
 static void expect_supplied(struct __test_metadata *_metadata,
-			    const struct rep *r, uint32_t session,
+			    struct nlc *l, uint32_t session,
 			    const uint8_t *ids, const uint8_t *keys,
 			    uint32_t n, uint32_t kb)
 {
-	struct keyset *k = malloc(sizeof(*k));
-	uint32_t i;
+	struct rep *r = rep_new();
 
-	ASSERT_TRUE(k != NULL);
+	ASSERT_TRUE(r != NULL);
+	ASSERT_TRUE(sae_read(l, 2000, QKDN_CMD_KEY_SUPPLY, r))
+		TH_LOG("the SAE got no keys");
 	ASSERT_EQ(1U, r->nmsg);
 	EXPECT_EQ(session, get_num((const struct nlmsghdr *)r->data,
 				   QKDN_A_SESSION_ID));
-	ASSERT_TRUE(keys_parse(r, k)) TH_LOG("malformed proactive key supply");
-	ASSERT_EQ(n, k->n);
-	for (i = 0; i < n; i++) {
-		EXPECT_EQ(0, memcmp(k->id[i], ids + i * QKDN_KEY_ID_LEN,
-				    QKDN_KEY_ID_LEN))
-			TH_LOG("supplied key %u has another ID", i);
-		EXPECT_EQ(kb, k->len[i]);
-		EXPECT_EQ(0, memcmp(k->data[i], keys + i * kb, kb))
-			TH_LOG("supplied key %u is not the peer's stream", i);
-	}
-	free(k);
+	expect_keys(_metadata, r, ids, keys, n, kb, "proactive key supply");
+	rep_free(r);
 }
 
 /*
@@ -5002,6 +5063,42 @@ static void note_msg(struct msg *m, uint16_t except, uint32_t id,
 		put_str(m, QKDN_A_SLAVE_SAE_ID, slave);
 }
 
+/* Whom a session creation notification is about. */
+struct note {
+	const char *src, *master, *slave;
+};
+
+/* node.*: of sae-b at kme-2 with sae-l; pair.*, relay.*: of sae-a, sae-b. */
+static const struct note note_l = { "kme-2", "sae-b", "sae-l" };
+static const struct note note_b = { "kme-1", "sae-a", "sae-b" };
+
+/*
+ * The controller's "session creation notification" of session id (n) at
+ * the node of s: the application's socket l hears exactly it.
+ */
+static void notify(struct __test_metadata *_metadata, struct nlc *s,
+		   struct nlc *l, uint32_t id, const struct note *n,
+		   const char *what)
+{
+	const struct nlmsghdr *nlh;
+	struct rep *r = rep_new();
+	struct msg m;
+
+	ASSERT_TRUE(r != NULL);
+	note_msg(&m, 0, id, n->src, n->master, n->slave);
+	ok_req(_metadata, s, &m, what);
+	ASSERT_TRUE(sae_read(l, 2000, QKDN_CMD_SESSION, r))
+		TH_LOG("%s: the SAE heard of no session", what);
+	nlh = (const struct nlmsghdr *)r->data;
+	ASSERT_EQ(1U, r->nmsg);
+	EXPECT_EQ(id, get_num(nlh, QKDN_A_SESSION_ID));
+	expect_str(_metadata, nlh, QKDN_A_MASTER_SAE_ID, n->master, what);
+	expect_str(_metadata, nlh, QKDN_A_SLAVE_SAE_ID, n->slave, what);
+	expect_str(_metadata, nlh, QKDN_A_SRC_NODE_ID, n->src, what);
+	EXPECT_TRUE(attr_find(nlh, QKDN_A_KEY) == NULL);
+	rep_free(r);
+}
+
 /* "Session creation request" of master for slave, from a child. */
 static pid_t session_new_as(int ns, const struct cred *c, const char *master,
 			    const char *slave, struct rep *r)
@@ -5022,12 +5119,7 @@ static pid_t session_key_get(int ns, const struct cred *c,
 {
 	struct msg m;
 
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, master);
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, slave);
-	put_u32(&m, QKDN_A_SESSION_ID, session);
-	put_u32(&m, QKDN_A_KEY_NUMBER, number);
-	put_u32(&m, QKDN_A_KEY_SIZE, bits);
+	key_get_msg(&m, master, slave, session, number, bits);
 	return spawn_as(ns, c, m.nlh, r, 1);
 }
 
@@ -5213,8 +5305,7 @@ TEST_F_TIMEOUT(node, session_new, 60)
 	ASSERT_TRUE(r != NULL);
 	ASSERT_EQ(0, ctrl_listen(&c));
 	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	ctrl_asked(_metadata, pid, &c, &q);
 	expect_session_req(_metadata, &q, "kme-1", "kme-2", "sae-a", "sae-b");
 
 	req(&m, QKDN_CMD_CTRL);
@@ -5251,59 +5342,47 @@ TEST_F_TIMEOUT(node, session_new, 60)
 
 	/* A session ID in use: refused, the request still waits. */
 	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	expect_session_req(_metadata, &q, "kme-1", "kme-2", "sae-a", "sae-b");
 	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
 	o = put_u32(&m, QKDN_A_SESSION_ID, ida);
 	BAD(&m, "a session ID in use", EEXIST, "session ID already in use here",
 	    o, 0);
 	/* Refused by the controller: its errno and words reach sae-a. */
-	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, ECONNREFUSED);
-	put_str(&m, QKDN_A_ERRMSG, "kme-2: the slave SAE is not listening");
-	ok_req(_metadata, &self->s, &m, "CTRL session refused");
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_SESSION_CREATION_RESPONSE,
+		    q.ctrl_id, ECONNREFUSED,
+		    "kme-2: the slave SAE is not listening");
 	o = ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
 	put_u32(&m, QKDN_A_SESSION_ID, ida + 7);
 	BAD(&m, "a session for a refused request", ENOENT,
 	    "no controller request with this ID is waiting", o, 0);
-	wait_child(_metadata, pid);
-	check_err(_metadata, "SESSION_NEW refused by the controller", r,
+	child_err(_metadata, pid, r, "SESSION_NEW refused by the controller",
 		  ECONNREFUSED,
-		  "session refused: kme-2: the slave SAE is not listening",
-		  NO_OFFS, 0);
+		  "session refused: kme-2: the slave SAE is not listening");
 	EXPECT_STREQ("session refused: kme-2: the slave SAE is not listening",
 		     r->msg);
 
 	/* Without words; with the longest. */
 	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, ETIMEDOUT);
-	ok_req(_metadata, &self->s, &m, "CTRL session refused, no words");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "SESSION_NEW refused without words", r, ETIMEDOUT,
-		  "session refused: the session was refused", NO_OFFS, 0);
+	ctrl_asked(_metadata, pid, &c, &q);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_SESSION_CREATION_RESPONSE,
+		    q.ctrl_id, ETIMEDOUT, NULL);
+	child_err(_metadata, pid, r, "SESSION_NEW refused without words",
+		  ETIMEDOUT, "session refused: the session was refused");
 
-	memset(errmsg, 'w', sizeof(errmsg) - 1);
-	errmsg[sizeof(errmsg) - 1] = '\0';
+	fill_str(errmsg, 'w', sizeof(errmsg) - 1);
 	snprintf(want, sizeof(want), "session refused: %s", errmsg);
 	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_SESSION_CREATION_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, ERRNO_MAX);
-	put_str(&m, QKDN_A_ERRMSG, errmsg);
-	ok_req(_metadata, &self->s, &m, "CTRL session refused, 127 characters");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "SESSION_NEW refused with the longest words", r,
-		  ERRNO_MAX, want, NO_OFFS, 0);
+	ctrl_asked(_metadata, pid, &c, &q);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_SESSION_CREATION_RESPONSE,
+		    q.ctrl_id, ERRNO_MAX, errmsg);
+	child_err(_metadata, pid, r,
+		  "SESSION_NEW refused with the longest words", ERRNO_MAX,
+		  want);
 
 	/* A session with sae-far, whose KM this node has no link to. */
 	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-far", r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	expect_session_req(_metadata, &q, "kme-1", "kme-3", "sae-a",
 			   "sae-far");
 	session_created(_metadata, &self->s, q.ctrl_id, idf);
@@ -5364,7 +5443,7 @@ TEST_F_TIMEOUT(node, session_new, 60)
  */
 TEST_F_TIMEOUT(node, session_timeouts, 60)
 {
-	struct rep *r = rep_new(), *lr = rep_new();
+	struct rep *r = rep_new();
 	struct ctrl_req q, qn;
 	uint64_t t0, t1, t;
 	struct nlc c, l;
@@ -5372,10 +5451,9 @@ TEST_F_TIMEOUT(node, session_timeouts, 60)
 	uint32_t o;
 	pid_t pid;
 
-	ASSERT_TRUE(r && lr);
+	ASSERT_TRUE(r != NULL);
 	ASSERT_EQ(0, ctrl_listen(&c));
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-l");
+	sae_listener(_metadata, &l, UID_B, "sae-l");
 
 	t0 = now_ms();
 	pid = session_new_as(self->ns, &cred_a, "sae-a", "sae-b", r);
@@ -5383,10 +5461,8 @@ TEST_F_TIMEOUT(node, session_timeouts, 60)
 	ASSERT_TRUE(ctrl_read_msg(&c, 10000, QKDN_MSG_SESSION_CREATION_REQUEST,
 				  &q));
 	t1 = now_ms();
-	note_msg(&m, 0, 0x7101, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, lr));
-	expect_session_note(_metadata, lr, 0x7101, "sae-b", "sae-l", "kme-2");
+	notify(_metadata, &self->s, &l, 0x7101, &note_l,
+	       "CTRL session creation notification");
 
 	ASSERT_TRUE(ctrl_read_msg(&c, 8000,
 				  QKDN_MSG_SESSION_NOTIFICATION_RESPONSE, &qn))
@@ -5400,9 +5476,8 @@ TEST_F_TIMEOUT(node, session_timeouts, 60)
 	bad_via(_metadata, &self->s, &l, UID_B, &m, "an answer after 4 s",
 		ENOENT, "no session notification awaits an answer", o, 0, 0);
 	/* Forgotten: the controller may use the ID again. */
-	note_msg(&m, 0, 0x7101, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL the timed-out session ID again");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, lr));
+	notify(_metadata, &self->s, &l, 0x7101, &note_l,
+	       "CTRL the timed-out session ID again");
 
 	wait_child(_metadata, pid);
 	t = now_ms() - t0;
@@ -5416,7 +5491,6 @@ TEST_F_TIMEOUT(node, session_timeouts, 60)
 	    "no controller request with this ID is waiting", o, 0);
 	nlc_close(&l);
 	nlc_close(&c);
-	rep_free(lr);
 	rep_free(r);
 }
 
@@ -5446,8 +5520,7 @@ TEST_F(node, sae_listen)
 	BAD_AS(&cred_b, &m, "SAE_LISTEN for a remote SAE", EACCES,
 	       "caller may not act as this SAE", o, 0);
 
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-l");
+	sae_listener(_metadata, &l, UID_B, "sae-l");
 	sae_listen(_metadata, &l, UID_B, "sae-l");	/* again: same socket */
 	base(&m, QKDN_CMD_SAE_LISTEN, QKDN_A_SAE_ID);
 	o = put_str(&m, QKDN_A_SAE_ID, "sae-l");
@@ -5458,10 +5531,8 @@ TEST_F(node, sae_listen)
 		"caller may not act as this SAE", o, 0, 0);
 
 	/* It hears the notifications for sae-l. */
-	note_msg(&m, 0, 0x7201, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
-	expect_session_note(_metadata, r, 0x7201, "sae-b", "sae-l", "kme-2");
+	notify(_metadata, &self->s, &l, 0x7201, &note_l,
+	       "CTRL session creation notification");
 
 	/* Closed: nobody listens for sae-l; another socket may. */
 	nlc_close(&l);
@@ -5480,12 +5551,9 @@ TEST_F(node, sae_listen)
 	    "the slave SAE is not listening", o, 0);
 
 	/* The session of the closed socket is gone with it. */
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-l");
-	note_msg(&m, 0, 0x7201, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL the ID of a closed socket's session");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
-	expect_session_note(_metadata, r, 0x7201, "sae-b", "sae-l", "kme-2");
+	sae_listener(_metadata, &l, UID_B, "sae-l");
+	notify(_metadata, &self->s, &l, 0x7201, &note_l,
+	       "CTRL the ID of a closed socket's session");
 	nlc_close(&l);
 	rep_free(r);
 }
@@ -5511,17 +5579,15 @@ TEST_F_TIMEOUT(node, session_notification, 60)
 	uint32_t o;
 
 	ASSERT_TRUE(r != NULL);
-	memset(long_id, 'x', QKDN_ID_MAX);
-	long_id[QKDN_ID_MAX] = '\0';
+	fill_str(long_id, 'x', QKDN_ID_MAX);
 	ASSERT_EQ(0, ctrl_listen(&c));
 	note_msg(&m, QKDN_A_SLAVE_SAE_ID, 0x7301, "kme-2", "sae-b", NULL);
 	o = put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-l");
 	BAD(&m, "notification, nobody listening", ECONNREFUSED,
 	    "the slave SAE is not listening", o, 0);
 
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-l");
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+	sae_listener(_metadata, &l, UID_B, "sae-l");
+	for (i = 0; i < ARRAY_SIZE(need); i++) {
 		note_msg(&m, need[i], 0x7301, "kme-2", "sae-b", "sae-l");
 		snprintf(what, sizeof(what), "notification without attribute %u",
 			 need[i]);
@@ -5565,10 +5631,8 @@ TEST_F_TIMEOUT(node, session_notification, 60)
 		TH_LOG("the SAE heard of a refused notification");
 
 	/* A good one: sae-l hears it, once. */
-	note_msg(&m, 0, 0x7301, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
-	expect_session_note(_metadata, r, 0x7301, "sae-b", "sae-l", "kme-2");
+	notify(_metadata, &self->s, &l, 0x7301, &note_l,
+	       "CTRL session creation notification");
 	note_msg(&m, QKDN_A_SESSION_ID, 0, "kme-2", "sae-b", "sae-l");
 	o = put_u32(&m, QKDN_A_SESSION_ID, 0x7301);
 	BAD(&m, "notification with a session ID in use", EEXIST,
@@ -5620,17 +5684,15 @@ TEST_F_TIMEOUT(node, session_notification, 60)
 	    "session ID already in use here", o, 0);
 
 	/* Refused with the SAE's errno: the session is forgotten. */
-	note_msg(&m, 0, 0x7302, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	notify(_metadata, &self->s, &l, 0x7302, &note_l,
+	       "CTRL session creation notification");
 	session_answer_msg(&m, 0x7302, EPERM);
 	sae_ok(_metadata, &l, UID_B, &m, "SESSION refusing");
 	ASSERT_TRUE(ctrl_read(&c, 2000, &q));
 	expect_session_resp(_metadata, &q, 0x7302, "kme-2", "kme-1", "sae-b",
 			    "sae-l", EPERM);
-	note_msg(&m, 0, 0x7302, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL the refused session's ID again");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	notify(_metadata, &self->s, &l, 0x7302, &note_l,
+	       "CTRL the refused session's ID again");
 
 	/*
 	 * The socket closes: its unanswered notification is refused with
@@ -5643,11 +5705,9 @@ TEST_F_TIMEOUT(node, session_notification, 60)
 	EXPECT_FALSE(ctrl_read(&c, 100, &q))
 		TH_LOG("a second response as the socket closed (session %u)",
 		       q.session);
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-l");
-	note_msg(&m, 0, 0x7301, "kme-2", "sae-b", "sae-l");
-	ok_req(_metadata, &self->s, &m, "CTRL the ID of an ended session");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, r));
+	sae_listener(_metadata, &l, UID_B, "sae-l");
+	notify(_metadata, &self->s, &l, 0x7301, &note_l,
+	       "CTRL the ID of an ended session");
 	nlc_close(&l);
 	nlc_close(&c);
 	rep_free(r);
@@ -5659,19 +5719,38 @@ TEST_F_TIMEOUT(node, session_notification, 60)
 TEST_F(node, kx_frame_supply)
 {
 	uint8_t ids[(QKDN_KEYS_PER_REQUEST + 1) * QKDN_KEY_ID_LEN];
-	struct snap *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	const char *what = "the node, after responses to no supply";
 	char unterminated[QKDN_ID_MAX + 1];
+	/* Notifications of one key with a field out of the rules. */
+	const struct {
+		uint32_t session;
+		uint16_t kb;
+		const char *master, *slave, *what;
+	} malformed[] = {
+		{ 7, 7, "sae-b", "sae-l", "Kx SUPPLY of 56-bit keys" },
+		{ 7, 1025, "sae-b", "sae-l", "Kx SUPPLY of 8200-bit keys" },
+		{ 7, 0, "sae-b", "sae-l", "Kx SUPPLY of 0-bit keys" },
+		{ 0, 32, "sae-b", "sae-l", "Kx SUPPLY for session 0" },
+		{ 7, 32, "", "sae-l", "Kx SUPPLY with an empty master" },
+		{ 7, 32, "sae-b", "", "Kx SUPPLY with an empty slave" },
+		{ 7, 32, unterminated, "sae-l",
+		  "Kx SUPPLY master without NUL" },
+		{ 7, 32, "sae-b", unterminated, "Kx SUPPLY slave without NUL" },
+		{ 7, 32, "sae b", "sae-l", "Kx SUPPLY master \"sae b\"" },
+		{ 7, 32, "sae-b", "sae/l", "Kx SUPPLY slave \"sae/l\"" },
+	};
 	struct kxf *f = malloc(sizeof(*f));
 	uint8_t id[QKDN_RELAY_ID_LEN];
 	struct rep *r = rep_new();
 	struct kx_supply *s;
 	struct kx_supply_done *d;
 	uint64_t bad_frames;
+	struct snap *a;
+	unsigned int i;
 	struct msg m;
 
-	ASSERT_TRUE(f && a && b && r);
-	memset(unterminated, 's', QKDN_ID_MAX);
-	unterminated[QKDN_ID_MAX] = '\0';
+	ASSERT_TRUE(f && r);
+	fill_str(unterminated, 's', QKDN_ID_MAX);
 	make_ids(ids, QKDN_KEYS_PER_REQUEST + 1, 0x5a);
 	name_id(id, "supply-x");
 
@@ -5682,8 +5761,7 @@ TEST_F(node, kx_frame_supply)
 	s = kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "sae-l",
 		      ids);
 	s->count = 0;
-	f->len -= QKDN_KEY_ID_LEN;
-	kx_set_len(f, f->len);
+	kx_trim(f, QKDN_KEY_ID_LEN);
 	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of no key", EINVAL,
 	       SUPPLY_LEN_MSG);
 	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32,
@@ -5691,8 +5769,7 @@ TEST_F(node, kx_frame_supply)
 	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 129 keys", EINVAL,
 	       SUPPLY_LEN_MSG);
 	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 2, "sae-b", "sae-l", ids);
-	f->len -= QKDN_KEY_ID_LEN;
-	kx_set_len(f, f->len);
+	kx_trim(f, QKDN_KEY_ID_LEN);
 	kx_bad(_metadata, &self->s, f, "Kx SUPPLY missing a key ID", EINVAL,
 	       SUPPLY_LEN_MSG);
 	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "sae-l", ids);
@@ -5700,44 +5777,18 @@ TEST_F(node, kx_frame_supply)
 	kx_bad(_metadata, &self->s, f, "Kx SUPPLY with an extra key ID", EINVAL,
 	       SUPPLY_LEN_MSG);
 
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 7, 1, "sae-b", "sae-l", ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 56-bit keys", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 1025, 1, "sae-b", "sae-l",
-		  ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 8200-bit keys", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 0, 1, "sae-b", "sae-l", ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY of 0-bit keys", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 0, 2, 0, 32, 1, "sae-b", "sae-l", ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY for session 0", EINVAL,
-	       "Kx key supply notification malformed");
+	for (i = 0; i < ARRAY_SIZE(malformed); i++) {
+		kx_supply(f, 1, 0, "supply-x", malformed[i].session, 2, 0,
+			  malformed[i].kb, 1, malformed[i].master,
+			  malformed[i].slave, ids);
+		kx_bad(_metadata, &self->s, f, malformed[i].what, EINVAL,
+		       "Kx key supply notification malformed");
+	}
 	memcpy(ids + 2 * QKDN_KEY_ID_LEN, ids, QKDN_KEY_ID_LEN);
 	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 3, "sae-b", "sae-l", ids);
 	kx_bad(_metadata, &self->s, f, "Kx SUPPLY naming a key ID twice",
 	       EINVAL, "Kx key supply notification malformed");
 	make_ids(ids, QKDN_KEYS_PER_REQUEST + 1, 0x5a);
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "", "sae-l", ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY with an empty master", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "", ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY with an empty slave", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, unterminated, "sae-l",
-		  ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY master without NUL", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", unterminated,
-		  ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY slave without NUL", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae b", "sae-l", ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY master \"sae b\"", EINVAL,
-	       "Kx key supply notification malformed");
-	kx_supply(f, 1, 0, "supply-x", 7, 2, 0, 32, 1, "sae-b", "sae/l", ids);
-	kx_bad(_metadata, &self->s, f, "Kx SUPPLY slave \"sae/l\"", EINVAL,
-	       "Kx key supply notification malformed");
 
 	kx_init(f, KX_SUPPLY_DONE, 1, 0);
 	kx_put(f, sizeof(*d) - 1);
@@ -5747,8 +5798,7 @@ TEST_F(node, kx_frame_supply)
 	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE of 129 keys", EINVAL,
 	       SUPPLY_LEN_MSG);
 	kx_supply_done(f, 1, 0, id, 7, 0, 2, ids);
-	f->len -= QKDN_KEY_ID_LEN;
-	kx_set_len(f, f->len);
+	kx_trim(f, QKDN_KEY_ID_LEN);
 	kx_bad(_metadata, &self->s, f, "Kx SUPPLY_DONE missing a key ID",
 	       EINVAL, SUPPLY_LEN_MSG);
 	kx_supply_done(f, 1, 0, id, 7, 0, 0, ids);
@@ -5767,7 +5817,7 @@ TEST_F(node, kx_frame_supply)
 
 	/* Well-formed responses to no supply of this node: taken, ignored. */
 	bad_frames = link_stat(&self->s, 1, QKDN_A_STATS_FRAMES_BAD);
-	ASSERT_TRUE(take_snap(&self->s, a, false));
+	a = state_before(_metadata, &self->s, F_NOSTATS, what);
 	kx_supply_done(f, 1, 0, id, 7, 0, 0, NULL);
 	frame_req(&m, 1, f);
 	nlc_txrx(&self->s, m.nlh, r);
@@ -5778,12 +5828,9 @@ TEST_F(node, kx_frame_supply)
 	nlc_txrx(&self->s, m.nlh, r);
 	EXPECT_EQ(0, r->err) TH_LOG("SUPPLY_DONE of 128 keys of no supply: %s (%s)",
 				    errname(r->err), r->msg);
-	ASSERT_TRUE(take_snap(&self->s, b, false));
-	EXPECT_EQ(SIZE_MAX, snap_diff(a, b));
+	expect_state(_metadata, &self->s, a, F_NOSTATS, what);
 	EXPECT_EQ(bad_frames, link_stat(&self->s, 1, QKDN_A_STATS_FRAMES_BAD));
 	rep_free(r);
-	free(a);
-	free(b);
 	free(f);
 }
 
@@ -5880,12 +5927,32 @@ static void fwd_one(struct fwd *f, int from, const void *frame, uint16_t len,
 	}
 }
 
+/* Node i's link daemon got a frame to send: fwd_one() it. */
+struct fwd_read {
+	struct fwd *f;
+	int from;
+	struct msg *m;
+	struct rep *r;
+};
+
+static bool fwd_read_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlattr *a = attr_find(nlh, QKDN_A_KX_FRAME);
+	struct fwd_read *c = arg;
+
+	if (a)
+		fwd_one(c->f, c->from, mnl_attr_get_payload(a),
+			mnl_attr_get_payload_len(a), c->m, c->r);
+	return false;
+}
+
 static void *fwd_main(void *arg)
 {
 	struct fwd *f = arg;
 	struct msg *m = malloc(sizeof(*m));
 	char *buf = malloc(RX_MAX);
 	struct rep *r = rep_new();
+	struct fwd_read c = { .f = f, .m = m, .r = r };
 
 	if (!m || !buf || !r) {
 		pthread_mutex_lock(&f->lock);
@@ -5906,9 +5973,7 @@ static void *fwd_main(void *arg)
 		if (poll(p, 2, 20) <= 0)
 			continue;
 		for (i = 0; i < 2; i++) {
-			const struct nlmsghdr *nlh;
 			ssize_t n;
-			int len;
 
 			if (!p[i].revents)
 				continue;
@@ -5921,23 +5986,8 @@ static void *fwd_main(void *arg)
 				}
 				continue;
 			}
-			len = n;
-			for (nlh = (const struct nlmsghdr *)buf;
-			     mnl_nlmsg_ok(nlh, len);
-			     nlh = mnl_nlmsg_next(nlh, &len)) {
-				const struct genlmsghdr *g;
-				const struct nlattr *a;
-
-				if (nlh->nlmsg_type != qkdn_family)
-					continue;
-				g = mnl_nlmsg_get_payload(nlh);
-				if (g->cmd != QKDN_CMD_KX_FRAME)
-					continue;
-				a = attr_find(nlh, QKDN_A_KX_FRAME);
-				if (a)
-					fwd_one(f, i, mnl_attr_get_payload(a),
-						mnl_attr_get_payload_len(a), m, r);
-			}
+			c.from = i;
+			nl_walk(buf, n, QKDN_CMD_KX_FRAME, fwd_read_cb, &c);
 		}
 	}
 out:
@@ -5986,34 +6036,20 @@ static const uint32_t link_ids[2] = { 1, 7 };
 
 FIXTURE_SETUP(pair)
 {
-	char dev[32], v[32];
-	int i, err;
+	char dev[DEV_LEN];
+	int i;
 
 	self->ns[0] = self->ns[1] = -1;
 	pthread_mutex_init(&self->f.lock, NULL);
-	if (access(QKDSIM "/new_device", W_OK))
-		SKIP(_exit(255), "qkdsim is not loaded");
+	need_qkdsim(_metadata);
 	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, unshare(CLONE_NEWNET));
-		self->ns[i] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-		ASSERT_LE(0, self->ns[i]);
+		self->ns[i] = new_netns(_metadata);
 		ASSERT_EQ(0, nlc_open(&self->c[i]));
 	}
-	err = resolve_family(&self->c[0]);
-	if (err == -ENOENT)
-		SKIP(_exit(255), "the qkdn family is not registered");
-	ASSERT_EQ(0, err);
+	need_family(_metadata, &self->c[0]);
 
-	self->pair = qkdsim_pick();
-	ASSERT_NE(0U, self->pair);
-	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, setns(self->ns[i], CLONE_NEWNET));
-		ASSERT_EQ(0, qkdsim_new(self->pair));
-	}
-	self->seed = 0x5eed000000000000ULL + self->pair;
-	snprintf(v, sizeof(v), "%" PRIu64, self->seed);
-	ASSERT_EQ(0, qkdsim_knob(self->pair, "seed", v));
-	snprintf(dev, sizeof(dev), "qkdsim%u", self->pair);
+	qkdsim_pair(_metadata, self->ns, &self->pair, 0x5eed000000000000ULL,
+		    &self->seed, dev);
 
 	for (i = 0; i < 2; i++) {
 		set_node(_metadata, &self->c[i], node_ids[i]);
@@ -6116,13 +6152,7 @@ static void key_get(struct __test_metadata *_metadata,
 	const struct cred c = { .uid = uid };
 	struct msg m;
 
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, master);
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, slave);
-	if (number)
-		put_u32(&m, QKDN_A_KEY_NUMBER, number);
-	if (bits)
-		put_u32(&m, QKDN_A_KEY_SIZE, bits);
+	key_get_msg(&m, master, slave, 0, number, bits);
 	run_as(_metadata, self->ns[node], &c, m.nlh, r);
 }
 
@@ -6191,24 +6221,22 @@ static void expect_same_keys(struct __test_metadata *_metadata,
 }
 
 /*
- * "Key request" at node `from` by its local SAE, "key request with ID" at
- * the other node by the slave SAE: the same keys, the simulator's bytes.
+ * "Key request" of the local SAE at node `from` for number keys of bits
+ * (0: the defaults): k gets them, distinct, the next bytes of the node's
+ * stream.
  */
-static void roundtrip(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(pair) *self, int from, uint32_t number,
-		      uint32_t bits, struct keyset *k)
+static void get_keys(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(pair) *self, int from, uint32_t number,
+		     uint32_t bits, struct keyset *k, struct rep *r)
 {
 	const char *master = from ? "sae-b" : "sae-a";
 	const char *slave = from ? "sae-a" : "sae-b";
-	uid_t mu = from ? UID_B : UID_A, su = from ? UID_A : UID_B;
 	uint32_t want_n = number ? number : 1;
 	uint32_t want_len = (bits ? bits : QKDN_KEY_SIZE_DEFAULT) / 8;
-	struct keyset *k2 = malloc(sizeof(*k2));
-	struct rep *r = rep_new();
 	uint32_t i, j;
 
-	ASSERT_TRUE(k2 && r);
-	key_get(_metadata, self, from, mu, master, slave, number, bits, r);
+	key_get(_metadata, self, from, from ? UID_B : UID_A, master, slave,
+		number, bits, r);
 	ASSERT_EQ(0, r->err)
 		TH_LOG("KEY_GET %u x %u bits at %s: %s (%s)", want_n,
 		       want_len * 8, node_ids[from], errname(r->err), r->msg);
@@ -6222,15 +6250,45 @@ static void roundtrip(struct __test_metadata *_metadata,
 				TH_LOG("keys %u and %u have the same ID", j, i);
 	}
 	expect_model(_metadata, self, from, k);
+}
 
-	key_get_by_id(_metadata, self, !from, su, master, slave, k, r);
+/*
+ * "Key request with ID" at the other node by the slave SAE of keys its
+ * master at `from` got: exactly the keys k.
+ */
+static void expect_by_id(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(pair) *self, int from,
+			 const struct keyset *k, struct rep *r)
+{
+	const char *master = from ? "sae-b" : "sae-a";
+	const char *slave = from ? "sae-a" : "sae-b";
+	struct keyset *got = malloc(sizeof(*got));
+
+	ASSERT_TRUE(got != NULL);
+	key_get_by_id(_metadata, self, !from, from ? UID_A : UID_B, master,
+		      slave, k, r);
 	ASSERT_EQ(0, r->err)
 		TH_LOG("KEY_GET_BY_ID of %u keys at %s: %s (%s)", k->n,
 		       node_ids[!from], errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k2)) TH_LOG("malformed KEY_GET_BY_ID reply");
-	expect_same_keys(_metadata, k, k2);
+	ASSERT_TRUE(keys_parse(r, got)) TH_LOG("malformed KEY_GET_BY_ID reply");
+	expect_same_keys(_metadata, k, got);
+	free(got);
+}
+
+/*
+ * "Key request" at node `from` by its local SAE, "key request with ID" at
+ * the other node by the slave SAE: the same keys, the simulator's bytes.
+ */
+static void roundtrip(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(pair) *self, int from, uint32_t number,
+		      uint32_t bits, struct keyset *k)
+{
+	struct rep *r = rep_new();
+
+	ASSERT_TRUE(r != NULL);
+	get_keys(_metadata, self, from, number, bits, k, r);
+	expect_by_id(_metadata, self, from, k, r);
 	rep_free(r);
-	free(k2);
 }
 
 static void expect_fwd_clean(struct __test_metadata *_metadata,
@@ -6238,7 +6296,8 @@ static void expect_fwd_clean(struct __test_metadata *_metadata,
 {
 	pthread_mutex_lock(&self->f.lock);
 	EXPECT_EQ(0UL, self->f.failed[0] + self->f.failed[1])
-		TH_LOG("a kernel refused its peer's frame: %s (%s)",
+		TH_LOG("a kernel refused its peer's frames %lu times: %s (%s)",
+		       self->f.failed[0] + self->f.failed[1],
 		       errname(self->f.fail_err), self->f.fail_msg);
 	pthread_mutex_unlock(&self->f.lock);
 }
@@ -6292,8 +6351,8 @@ TEST_F_TIMEOUT(pair, sizes_and_counts, 300)
 
 	ASSERT_TRUE(k != NULL);
 	fill(_metadata, self, 120);
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		for (j = 0; j < sizeof(counts) / sizeof(counts[0]); j++)
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		for (j = 0; j < ARRAY_SIZE(counts); j++)
 			roundtrip(_metadata, self, 0, counts[j], sizes[i], k);
 	/* The other direction, odd blocks. */
 	roundtrip(_metadata, self, 1, 128, 8192, k);
@@ -6308,7 +6367,7 @@ TEST_F_TIMEOUT(pair, pool_empty, 120)
 {
 	struct keyset *k = malloc(sizeof(*k));
 	uint64_t reserved;
-	struct snap *a[2], *b[2];
+	struct snap *a[2];
 	struct rep *r = rep_new();
 	struct msg m;
 	int i;
@@ -6320,41 +6379,29 @@ TEST_F_TIMEOUT(pair, pool_empty, 120)
 	ASSERT_TRUE(fwd_quiet(&self->f, 300));
 
 	/* Nothing left: the smallest request fails and takes nothing. */
-	for (i = 0; i < 2; i++) {
-		a[i] = malloc(sizeof(struct snap));
-		b[i] = malloc(sizeof(struct snap));
-		ASSERT_TRUE(a[i] && b[i]);
-		ASSERT_TRUE(take_snap(&self->c[i], a[i], false));
-	}
+	for (i = 0; i < 2; i++)
+		a[i] = state_before(_metadata, &self->c[i], F_NOSTATS,
+				    node_ids[i]);
 	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 1, 64, r);
 	check_err(_metadata, "KEY_GET of 64 bits from an empty pool", r,
 		  ENOSPC, "not enough key", NO_OFFS, 0);
 	usleep(100000);
-	for (i = 0; i < 2; i++) {
-		ASSERT_TRUE(take_snap(&self->c[i], b[i], false));
-		EXPECT_EQ(SIZE_MAX, snap_diff(a[i], b[i]))
-			TH_LOG("a failed KEY_GET changed %s", node_ids[i]);
-	}
+	for (i = 0; i < 2; i++)
+		expect_state(_metadata, &self->c[i], a[i], F_NOSTATS,
+			     node_ids[i]);
 
 	/* 4096 bytes left: 5 x 1024 bytes are too many, 4 fit exactly. */
 	fill(_metadata, self, 2);
 	ASSERT_TRUE(fwd_quiet(&self->f, 300));
-	for (i = 0; i < 2; i++)
-		ASSERT_TRUE(take_snap(&self->c[i], a[i], false));
+	a[1] = state_before(_metadata, &self->c[1], F_NOSTATS, "the peer");
 	reserved = link_stat(&self->c[0], link_ids[0],
 			     QKDN_A_STATS_KEYS_RESERVED);
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-a");
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-b");
-	put_u32(&m, QKDN_A_KEY_NUMBER, 5);
-	put_u32(&m, QKDN_A_KEY_SIZE, 8192);
+	key_get_msg(&m, "sae-a", "sae-b", 0, 5, 8192);
 	bad(_metadata, &self->c[0], self->ns[0], &cred_a, &m,
 	    "KEY_GET of 5 x 8192 bits with 4096 bytes in the pool", ENOSPC,
 	    "not enough key", NO_OFFS, 0, F_NOSTATS);
 	usleep(100000);
-	ASSERT_TRUE(take_snap(&self->c[1], b[1], false));
-	EXPECT_EQ(SIZE_MAX, snap_diff(a[1], b[1]))
-		TH_LOG("a failed KEY_GET changed the peer");
+	expect_state(_metadata, &self->c[1], a[1], F_NOSTATS, "the peer");
 	EXPECT_EQ(reserved, link_stat(&self->c[0], link_ids[0],
 				      QKDN_A_STATS_KEYS_RESERVED));
 	roundtrip(_metadata, self, 0, 4, 8192, k);
@@ -6362,10 +6409,6 @@ TEST_F_TIMEOUT(pair, pool_empty, 120)
 	check_err(_metadata, "KEY_GET after the pool ran dry", r, ENOSPC,
 		  "not enough key", NO_OFFS, 0);
 	expect_fwd_clean(_metadata, self);
-	for (i = 0; i < 2; i++) {
-		free(a[i]);
-		free(b[i]);
-	}
 	rep_free(r);
 	free(k);
 }
@@ -6392,18 +6435,15 @@ TEST_F_TIMEOUT(pair, pool_status, 60)
 /* Keys reserved for (sae-a, sae-b) are for that pair only. */
 TEST_F_TIMEOUT(pair, wrong_sae_pair, 120)
 {
-	struct keyset *k = malloc(sizeof(*k)), *k2 = malloc(sizeof(*k2));
+	struct keyset *k = malloc(sizeof(*k));
 	struct rep *r = rep_new();
 	uint64_t deadline;
 	struct msg m;
 	struct pool p;
 
-	ASSERT_TRUE(k && k2 && r);
+	ASSERT_TRUE(k && r);
 	fill(_metadata, self, 8);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 2, 256, r);
-	ASSERT_EQ(0, r->err);
-	ASSERT_TRUE(keys_parse(r, k));
-	expect_model(_metadata, self, 0, k);
+	get_keys(_metadata, self, 0, 2, 256, k, r);
 	deadline = now_ms() + 10000;
 	do {
 		ASSERT_TRUE(pool_get(&self->c[1], link_ids[1], NULL, &p));
@@ -6434,14 +6474,10 @@ TEST_F_TIMEOUT(pair, wrong_sae_pair, 120)
 	    "may not act as the slave", NO_OFFS, 0, F_NOSTATS);
 
 	/* Still there for the right pair, once. */
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
-	ASSERT_EQ(0, r->err) TH_LOG("%s (%s)", errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k2));
-	expect_same_keys(_metadata, k, k2);
+	expect_by_id(_metadata, self, 0, k, r);
 	expect_fwd_clean(_metadata, self);
 	rep_free(r);
 	free(k);
-	free(k2);
 }
 
 /*
@@ -6450,24 +6486,20 @@ TEST_F_TIMEOUT(pair, wrong_sae_pair, 120)
  */
 TEST_F_TIMEOUT(pair, lost_frames_retransmitted, 120)
 {
-	struct keyset *k = malloc(sizeof(*k)), *k2 = malloc(sizeof(*k2));
+	struct keyset *k = malloc(sizeof(*k));
 	struct rep *r = rep_new();
 	uint64_t received, t0, t;
 	struct pool p;
 	int i;
 
-	ASSERT_TRUE(k && k2 && r);
+	ASSERT_TRUE(k && r);
 	fill(_metadata, self, 8);
 	ASSERT_TRUE(fwd_quiet(&self->f, 300));
 	received = link_stat(&self->c[1], link_ids[1],
 			     QKDN_A_STATS_KEYS_RECEIVED);
 
 	fwd_set(&self->f.pause, 1);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 4, 256, r);
-	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET while Kx is down: %s (%s)",
-				    errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k));
-	expect_model(_metadata, self, 0, k);
+	get_keys(_metadata, self, 0, 4, 256, k, r);
 
 	t0 = now_ms();
 	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
@@ -6489,11 +6521,7 @@ TEST_F_TIMEOUT(pair, lost_frames_retransmitted, 120)
 	for (i = 0; i < 2; i++)
 		kx_channel(_metadata, &self->c[i], link_ids[i], 1);
 
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
-	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET_BY_ID after retransmission: %s (%s)",
-				    errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k2));
-	expect_same_keys(_metadata, k, k2);
+	expect_by_id(_metadata, self, 0, k, r);
 	ASSERT_TRUE(fwd_quiet(&self->f, 700));
 	EXPECT_EQ(received + 4, link_stat(&self->c[1], link_ids[1],
 					  QKDN_A_STATS_KEYS_RECEIVED))
@@ -6512,7 +6540,6 @@ TEST_F_TIMEOUT(pair, lost_frames_retransmitted, 120)
 	expect_fwd_clean(_metadata, self);
 	rep_free(r);
 	free(k);
-	free(k2);
 }
 
 /*
@@ -6535,10 +6562,7 @@ TEST_F_TIMEOUT(pair, unacked_reservations_limit, 300)
 	ASSERT_TRUE(fwd_quiet(&self->f, 300));
 	kx_channel(_metadata, &self->c[0], link_ids[0], 0);
 
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-a");
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-b");
-	put_u32(&m, QKDN_A_KEY_SIZE, 64);
+	key_get_msg(&m, "sae-a", "sae-b", 0, 0, 64);
 	run_as_n(_metadata, self->ns[0], &cred_a, m.nlh, r, most);
 	queued = r->done;
 	self->used[0] += queued * 8ULL;
@@ -6587,17 +6611,13 @@ static bool wait_reserved(struct nlc *s, uint32_t link, uint32_t n)
 TEST_F_TIMEOUT(pair, by_id_all_or_none, 120)
 {
 	struct keyset *k = malloc(sizeof(*k)), *ask = malloc(sizeof(*ask));
-	struct keyset *got = malloc(sizeof(*got));
 	struct rep *r = rep_new();
 	uint64_t t0, t;
 	uint32_t i;
 
-	ASSERT_TRUE(k && ask && got && r);
+	ASSERT_TRUE(k && ask && r);
 	fill(_metadata, self, 8);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 3, 256, r);
-	ASSERT_EQ(0, r->err);
-	ASSERT_TRUE(keys_parse(r, k));
-	expect_model(_metadata, self, 0, k);
+	get_keys(_metadata, self, 0, 3, 256, k, r);
 	ASSERT_TRUE(wait_reserved(&self->c[1], link_ids[1], 3));
 
 	memcpy(ask, k, sizeof(*ask));
@@ -6618,32 +6638,21 @@ TEST_F_TIMEOUT(pair, by_id_all_or_none, 120)
 		memcpy(ask->data[i], k->data[2 - i], k->len[2 - i]);
 		ask->len[i] = k->len[2 - i];
 	}
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", ask, r);
-	ASSERT_EQ(0, r->err) TH_LOG("%s (%s)", errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, got));
-	expect_same_keys(_metadata, ask, got);
+	expect_by_id(_metadata, self, 0, ask, r);
 	EXPECT_TRUE(wait_reserved(&self->c[1], link_ids[1], 0));
 
 	/* Keys of two reservations in one request. */
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 1, 64, r);
-	ASSERT_TRUE(keys_parse(r, k));
-	expect_model(_metadata, self, 0, k);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 1, 8192, r);
-	ASSERT_TRUE(keys_parse(r, ask));
-	expect_model(_metadata, self, 0, ask);
+	get_keys(_metadata, self, 0, 1, 64, k, r);
+	get_keys(_metadata, self, 0, 1, 8192, ask, r);
 	memcpy(k->id[1], ask->id[0], QKDN_KEY_ID_LEN);
 	memcpy(k->data[1], ask->data[0], ask->len[0]);
 	k->len[1] = ask->len[0];
 	k->n = 2;
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
-	ASSERT_EQ(0, r->err) TH_LOG("%s (%s)", errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, got));
-	expect_same_keys(_metadata, k, got);
+	expect_by_id(_metadata, self, 0, k, r);
 	expect_fwd_clean(_metadata, self);
 	rep_free(r);
 	free(k);
 	free(ask);
-	free(got);
 }
 
 /* Two slave applications ask for the same keys at once: one gets them. */
@@ -6659,10 +6668,7 @@ TEST_F_TIMEOUT(pair, concurrent_by_id, 120)
 	fill(_metadata, self, 8);
 	ASSERT_TRUE(fwd_quiet(&self->f, 300));
 	fwd_set(&self->f.pause, 1);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 2, 256, r[0]);
-	ASSERT_EQ(0, r[0]->err);
-	ASSERT_TRUE(keys_parse(r[0], k));
-	expect_model(_metadata, self, 0, k);
+	get_keys(_metadata, self, 0, 2, 256, k, r[0]);
 
 	by_id_msg(&m, "sae-a", "sae-b", k);
 	for (i = 0; i < 2; i++) {
@@ -6706,32 +6712,19 @@ TEST_F_TIMEOUT(pair, concurrent_by_id, 120)
 TEST_F_TIMEOUT(pair, lost_frame_resent_by_timer, 120)
 {
 	struct keyset *ka = malloc(sizeof(*ka)), *kb = malloc(sizeof(*kb));
-	struct keyset *got = malloc(sizeof(*got));
 	struct rep *r = rep_new();
 	uint64_t retx;
 
-	ASSERT_TRUE(ka && kb && got && r);
+	ASSERT_TRUE(ka && kb && r);
 	fill(_metadata, self, 8);
 	ASSERT_TRUE(fwd_quiet(&self->f, 300));
 	retx = link_stat(&self->c[0], link_ids[0], QKDN_A_STATS_FRAMES_RETX);
 	fwd_set(&self->f.drop_reserve, 1);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 1, 256, r);
-	ASSERT_TRUE(keys_parse(r, ka));
-	expect_model(_metadata, self, 0, ka);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 2, 128, r);
-	ASSERT_TRUE(keys_parse(r, kb));
-	expect_model(_metadata, self, 0, kb);
+	get_keys(_metadata, self, 0, 1, 256, ka, r);
+	get_keys(_metadata, self, 0, 2, 128, kb, r);
 
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", kb, r);
-	ASSERT_EQ(0, r->err) TH_LOG("the later reservation: %s (%s)",
-				    errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, got));
-	expect_same_keys(_metadata, kb, got);
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", ka, r);
-	ASSERT_EQ(0, r->err) TH_LOG("the lost reservation: %s (%s)",
-				    errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, got));
-	expect_same_keys(_metadata, ka, got);
+	expect_by_id(_metadata, self, 0, kb, r);
+	expect_by_id(_metadata, self, 0, ka, r);
 	ASSERT_TRUE(fwd_quiet(&self->f, 700));
 	EXPECT_LT(retx, link_stat(&self->c[0], link_ids[0],
 				  QKDN_A_STATS_FRAMES_RETX));
@@ -6742,7 +6735,6 @@ TEST_F_TIMEOUT(pair, lost_frame_resent_by_timer, 120)
 	rep_free(r);
 	free(ka);
 	free(kb);
-	free(got);
 }
 
 struct pools {
@@ -6783,13 +6775,13 @@ static bool wait_pool_values(FIXTURE_DATA(pair) *self, const struct pools *w,
  */
 TEST_F_TIMEOUT(pair, pool_full_drops_blocks, 120)
 {
-	struct keyset *k = malloc(sizeof(*k)), *got = malloc(sizeof(*got));
+	struct keyset *k = malloc(sizeof(*k));
 	uint8_t want[BLOCK_SIZE];
 	struct rep *r = rep_new();
 	struct pools w, p;
 	struct msg m;
 
-	ASSERT_TRUE(k && got && r);
+	ASSERT_TRUE(k && r);
 	req(&m, QKDN_CMD_LINK_SET);
 	put_u32(&m, QKDN_A_LINK_ID, link_ids[0]);
 	put_u32(&m, QKDN_A_POOL_CAPACITY, 4 * BLOCK_SIZE);
@@ -6807,14 +6799,8 @@ TEST_F_TIMEOUT(pair, pool_full_drops_blocks, 120)
 				QKDN_A_STATS_BLOCKS_IN));
 
 	/* Blocks 2 and 4, all kme-1 may use. */
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 8, 8192, r);
-	ASSERT_EQ(0, r->err) TH_LOG("%s (%s)", errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k));
-	expect_model(_metadata, self, 0, k);
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
-	ASSERT_EQ(0, r->err) TH_LOG("%s (%s)", errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, got));
-	expect_same_keys(_metadata, k, got);
+	get_keys(_metadata, self, 0, 8, 8192, k, r);
+	expect_by_id(_metadata, self, 0, k, r);
 
 	/* Room again: blocks 11 and 12 are held; 5 to 10 are given up. */
 	ASSERT_EQ(0, qkdsim_knob(self->pair, "burst", "2"));
@@ -6834,14 +6820,10 @@ TEST_F_TIMEOUT(pair, pool_full_drops_blocks, 120)
 		     memcmp(want + 2048, k->data[2], 1024) |
 		     memcmp(want + 3072, k->data[3], 1024))
 		TH_LOG("the keys are not block 12");
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
-	ASSERT_EQ(0, r->err) TH_LOG("%s (%s)", errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, got));
-	expect_same_keys(_metadata, k, got);
+	expect_by_id(_metadata, self, 0, k, r);
 	expect_fwd_clean(_metadata, self);
 	rep_free(r);
 	free(k);
-	free(got);
 }
 
 /*
@@ -6854,7 +6836,7 @@ TEST_F_TIMEOUT(pair, link_recreated_at_one_end, 120)
 	struct keyset *k = malloc(sizeof(*k));
 	uint64_t deadline;
 	struct pool p0 = { 0 }, p1 = { 0 };
-	char dev[32];
+	char dev[DEV_LEN];
 	struct msg m;
 
 	ASSERT_TRUE(k != NULL);
@@ -6866,7 +6848,7 @@ TEST_F_TIMEOUT(pair, link_recreated_at_one_end, 120)
 	req(&m, QKDN_CMD_LINK_DEL);
 	put_u32(&m, QKDN_A_LINK_ID, link_ids[1]);
 	ok_req(_metadata, &self->c[1], &m, "LINK_DEL at kme-2");
-	snprintf(dev, sizeof(dev), "qkdsim%u", self->pair);
+	qkdsim_dev(dev, self->pair);
 	new_link(_metadata, &self->c[1], link_ids[1], node_ids[0], dev);
 	kx_channel(_metadata, &self->c[1], link_ids[1], 1);
 	self->no_model = true;
@@ -6881,12 +6863,7 @@ TEST_F_TIMEOUT(pair, link_recreated_at_one_end, 120)
 			break;
 		usleep(50000);
 	} while (now_ms() < deadline);
-	pthread_mutex_lock(&self->f.lock);
-	EXPECT_EQ(0UL, self->f.failed[0] + self->f.failed[1])
-		TH_LOG("a kernel refused its peer's frames %lu times: %s (%s)",
-		       self->f.failed[0] + self->f.failed[1],
-		       errname(self->f.fail_err), self->f.fail_msg);
-	pthread_mutex_unlock(&self->f.lock);
+	expect_fwd_clean(_metadata, self);
 	ASSERT_TRUE(p1.own && p1.peer && p0.own == p1.peer && p0.peer == p1.own)
 		TH_LOG("pools 8 blocks after: kme-1 own %" PRIu64 " peer %" PRIu64
 		       " pending %" PRIu64 ", kme-2 own %" PRIu64 " peer %" PRIu64
@@ -6944,31 +6921,25 @@ TEST_F_TIMEOUT(pair, duplicate_frames, 120)
 /* Every frame seen so far, replayed later: accepted, ignored. */
 TEST_F_TIMEOUT(pair, replayed_frames, 120)
 {
-	struct keyset *k = malloc(sizeof(*k)), *k2 = malloc(sizeof(*k2));
-	struct snap *a[2], *b[2];
+	struct keyset *k = malloc(sizeof(*k));
+	struct snap *a[2];
 	struct rep *r = rep_new();
 	uint64_t recv0, recv1;
 	unsigned int n, i;
 	struct msg m;
 	struct kxf *f = malloc(sizeof(*f));
 
-	ASSERT_TRUE(k && k2 && r && f);
+	ASSERT_TRUE(k && r && f);
 	fill(_metadata, self, 8);
 	roundtrip(_metadata, self, 0, 2, 256, k);
-	key_get(_metadata, self, 0, UID_A, "sae-a", "sae-b", 2, 256, r);
-	ASSERT_EQ(0, r->err);
-	ASSERT_TRUE(keys_parse(r, k));
-	expect_model(_metadata, self, 0, k);
+	get_keys(_metadata, self, 0, 2, 256, k, r);
 	ASSERT_TRUE(fwd_quiet(&self->f, 700));
 	wait_pools(_metadata, self);
 	recv0 = link_stat(&self->c[0], link_ids[0], QKDN_A_STATS_KEYS_RECEIVED);
 	recv1 = link_stat(&self->c[1], link_ids[1], QKDN_A_STATS_KEYS_RECEIVED);
-	for (i = 0; i < 2; i++) {
-		a[i] = malloc(sizeof(struct snap));
-		b[i] = malloc(sizeof(struct snap));
-		ASSERT_TRUE(a[i] && b[i]);
-		ASSERT_TRUE(take_snap(&self->c[i], a[i], false));
-	}
+	for (i = 0; i < 2; i++)
+		a[i] = state_before(_metadata, &self->c[i], F_NOSTATS,
+				    node_ids[i]);
 
 	pthread_mutex_lock(&self->f.lock);
 	n = self->f.nlog;
@@ -6988,30 +6959,20 @@ TEST_F_TIMEOUT(pair, replayed_frames, 120)
 			       r->msg);
 	}
 	ASSERT_TRUE(fwd_quiet(&self->f, 700));
-	for (i = 0; i < 2; i++) {
-		ASSERT_TRUE(take_snap(&self->c[i], b[i], false));
-		EXPECT_EQ(SIZE_MAX, snap_diff(a[i], b[i]))
-			TH_LOG("replayed frames changed %s", node_ids[i]);
-	}
+	for (i = 0; i < 2; i++)
+		expect_state(_metadata, &self->c[i], a[i], F_NOSTATS,
+			     node_ids[i]);
 	EXPECT_EQ(recv0, link_stat(&self->c[0], link_ids[0],
 				   QKDN_A_STATS_KEYS_RECEIVED));
 	EXPECT_EQ(recv1, link_stat(&self->c[1], link_ids[1],
 				   QKDN_A_STATS_KEYS_RECEIVED));
 
-	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
-	ASSERT_EQ(0, r->err) TH_LOG("%s (%s)", errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k2));
-	expect_same_keys(_metadata, k, k2);
+	expect_by_id(_metadata, self, 0, k, r);
 	roundtrip(_metadata, self, 1, 1, 256, k);
 	expect_fwd_clean(_metadata, self);
-	for (i = 0; i < 2; i++) {
-		free(a[i]);
-		free(b[i]);
-	}
 	free(f);
 	rep_free(r);
 	free(k);
-	free(k2);
 }
 
 /* ====================================================================
@@ -7073,6 +7034,28 @@ static int msg_ev_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+struct msg_events {
+	struct msg_ev *ev;
+	unsigned int n, max;
+};
+
+static bool msg_events_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct msg_events *c = arg;
+
+	if (get_num(nlh, QKDN_A_EVENT) != QKDN_EVENT_MESSAGE)
+		return false;
+	if (c->n < c->max) {
+		struct msg_ev *e = &c->ev[c->n];
+
+		memset(e, 0, sizeof(*e));
+		e->dir = -1;
+		mnl_attr_parse(nlh, GENL_HDRLEN, msg_ev_cb, e);
+	}
+	c->n++;
+	return false;
+}
+
 /*
  * The QKDN_EVENT_MESSAGE events that came on s until none came for
  * quiet_ms: the first max in ev, the number of all returned.
@@ -7080,38 +7063,10 @@ static int msg_ev_cb(const struct nlattr *a, void *data)
 static unsigned int msg_events(struct nlc *s, int quiet_ms, struct msg_ev *ev,
 			       unsigned int max)
 {
-	int fd = mnl_socket_get_fd(s->nl);
-	unsigned int n = 0;
+	struct msg_events c = { .ev = ev, .max = max };
 
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		const struct nlmsghdr *nlh;
-		ssize_t got;
-		int len;
-
-		if (poll(&p, 1, quiet_ms) <= 0)
-			return n;
-		got = recv(fd, s->rx, RX_MAX, MSG_DONTWAIT);
-		if (got <= 0)
-			continue;
-		len = got;
-		for (nlh = (const struct nlmsghdr *)s->rx;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-
-			if (nlh->nlmsg_type != qkdn_family ||
-			    g->cmd != QKDN_CMD_EVENT ||
-			    get_num(nlh, QKDN_A_EVENT) != QKDN_EVENT_MESSAGE)
-				continue;
-			if (n < max) {
-				memset(&ev[n], 0, sizeof(ev[n]));
-				ev[n].dir = -1;
-				mnl_attr_parse(nlh, GENL_HDRLEN, msg_ev_cb,
-					       &ev[n]);
-			}
-			n++;
-		}
-	}
+	nl_recv(s, quiet_ms, true, QKDN_CMD_EVENT, msg_events_cb, &c);
+	return c.n;
 }
 
 /* An event expected: src, dst NULL and count 0 must be absent. */
@@ -7236,8 +7191,7 @@ TEST_F_TIMEOUT(pair, message_events, 120)
 		ASSERT_EQ(0, group_listen(&evs[i], QKDN_MCGRP_EVENTS));
 		ASSERT_EQ(0, ctrl_listen(&ctl[i]));
 	}
-	ASSERT_EQ(0, sae_open(&l, UID_B));	/* at kme-2 */
-	sae_listen(_metadata, &l, UID_B, "sae-b");
+	sae_listener(_metadata, &l, UID_B, "sae-b");	/* at kme-2 */
 
 	/* I.1: sae-a's key request at kme-1, sae-b's by ID at kme-2. */
 	roundtrip(_metadata, self, 0, 2, 256, k);
@@ -7248,15 +7202,10 @@ TEST_F_TIMEOUT(pair, message_events, 120)
 
 	/* I.2: the session. */
 	pid = session_new_as(self->ns[0], &cred_a, "sae-a", "sae-b", r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&ctl[0], 10000, &q))
-		TH_LOG("kme-1 asked its controller nothing");
+	ctrl_asked(_metadata, pid, &ctl[0], &q);
 	expect_session_req(_metadata, &q, "kme-1", "kme-2", "sae-a", "sae-b");
-	note_msg(&m, 0, sid, "kme-1", "sae-a", "sae-b");
-	ok_req(_metadata, &self->c[1], &m,
+	notify(_metadata, &self->c[1], &l, sid, &note_b,
 	       "CTRL session creation notification at kme-2");
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_SESSION, lr));
-	expect_session_note(_metadata, lr, sid, "sae-a", "sae-b", "kme-1");
 	session_answer_msg(&m, sid, 0);
 	sae_ok(_metadata, &l, UID_B, &m, "SESSION accepting");
 	ASSERT_TRUE(ctrl_read(&ctl[1], 2000, &q2));
@@ -7368,7 +7317,7 @@ TEST(ghash_gcm_vectors)
 	struct gf128 x;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
 		size_t alen = strlen(v[i].a) / 2, clen = strlen(v[i].c) / 2;
 
 		unhex(v[i].h, h, sizeof(h));
@@ -7444,6 +7393,46 @@ static int peer_frame(FIXTURE_DATA(relay) *self, const struct kxf *f,
 	return r->err;
 }
 
+/* What link_wait() looks for, and the frames it has seen. */
+struct link_wait {
+	uint32_t link;
+	uint8_t type;
+	const uint8_t *id;
+	struct kxf *out;
+	bool found;
+	uint64_t seen[2];	/* the last sequence number on links 7, 8 */
+};
+
+static bool link_wait_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlattr *a = attr_find(nlh, QKDN_A_KX_FRAME);
+	uint64_t lid = get_num(nlh, QKDN_A_LINK_ID);
+	struct link_wait *w = arg;
+	const uint8_t *fr;
+	struct kx_hdr h;
+	uint16_t flen;
+	int i;
+
+	if (!a || mnl_attr_get_payload_len(a) < sizeof(h) ||
+	    (lid != RELAY_LINK && lid != HOP_LINK))
+		return false;
+	i = lid == HOP_LINK;
+	fr = mnl_attr_get_payload(a);
+	flen = mnl_attr_get_payload_len(a);
+	memcpy(&h, fr, sizeof(h));
+	if (le64toh(h.seq) > w->seen[i])
+		w->seen[i] = le64toh(h.seq);
+	if (!w->found && lid == w->link && h.type == w->type &&
+	    flen >= sizeof(h) + QKDN_RELAY_ID_LEN &&
+	    flen <= sizeof(w->out->b) &&
+	    (!w->id || !memcmp(fr + sizeof(h), w->id, QKDN_RELAY_ID_LEN))) {
+		w->out->len = flen;
+		memcpy(w->out->b, fr, flen);
+		w->found = true;
+	}
+	return w->found;
+}
+
 /*
  * Reads kme-2's frames on every link for up to ms and acknowledges them;
  * true once one on link of type about id came (relay and supply frames
@@ -7452,75 +7441,29 @@ static int peer_frame(FIXTURE_DATA(relay) *self, const struct kxf *f,
 static bool link_wait(FIXTURE_DATA(relay) *self, uint32_t link, uint8_t type,
 		      const uint8_t *id, struct kxf *out, int ms)
 {
-	int fd = mnl_socket_get_fd(self->kx.nl);
-	uint64_t deadline = now_ms() + ms;
-	uint64_t seen[2] = { self->rx_seq, self->rx2_seq };
+	struct link_wait w = {
+		.link = link, .type = type, .id = id, .out = out,
+		.seen = { self->rx_seq, self->rx2_seq },
+	};
 	uint64_t *last[2] = { &self->rx_seq, &self->rx2_seq };
 	const uint32_t links[2] = { RELAY_LINK, HOP_LINK };
+	struct kxf *f = malloc(sizeof(*f));
 	struct rep *r = rep_new();
-	bool found = false;
-	struct kxf *f;
 	struct msg m;
 	int i;
 
-	while (!found && now_ms() < deadline) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		const struct nlmsghdr *nlh;
-		ssize_t n;
-		int len;
-
-		if (poll(&p, 1, 20) <= 0)
-			continue;
-		n = recv(fd, self->kx.rx, RX_MAX, MSG_DONTWAIT);
-		if (n <= 0)
-			continue;
-		len = n;
-		for (nlh = (const struct nlmsghdr *)self->kx.rx;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
-			const struct nlattr *a;
-			const uint8_t *fr;
-			struct kx_hdr h;
-			uint16_t flen;
-			uint64_t lid;
-
-			if (nlh->nlmsg_type != qkdn_family ||
-			    g->cmd != QKDN_CMD_KX_FRAME)
-				continue;
-			a = attr_find(nlh, QKDN_A_KX_FRAME);
-			lid = get_num(nlh, QKDN_A_LINK_ID);
-			if (!a || mnl_attr_get_payload_len(a) < sizeof(h) ||
-			    (lid != RELAY_LINK && lid != HOP_LINK))
-				continue;
-			i = lid == HOP_LINK;
-			fr = mnl_attr_get_payload(a);
-			flen = mnl_attr_get_payload_len(a);
-			memcpy(&h, fr, sizeof(h));
-			if (le64toh(h.seq) > seen[i])
-				seen[i] = le64toh(h.seq);
-			if (!found && lid == link && h.type == type &&
-			    flen >= sizeof(h) + QKDN_RELAY_ID_LEN &&
-			    flen <= sizeof(out->b) &&
-			    (!id || !memcmp(fr + sizeof(h), id,
-					    QKDN_RELAY_ID_LEN))) {
-				out->len = flen;
-				memcpy(out->b, fr, flen);
-				found = true;
-			}
-		}
-	}
-	f = malloc(sizeof(*f));
+	nl_recv(&self->kx, ms, false, QKDN_CMD_KX_FRAME, link_wait_cb, &w);
 	for (i = 0; i < 2; i++) {
-		if (!f || !r || seen[i] <= *last[i])
+		if (!f || !r || w.seen[i] <= *last[i])
 			continue;
-		*last[i] = seen[i];
-		kx_init(f, KX_ACK, 0, seen[i]);
+		*last[i] = w.seen[i];
+		kx_init(f, KX_ACK, 0, w.seen[i]);
 		frame_req(&m, links[i], f);
 		nlc_txrx(&self->s, m.nlh, r);
 	}
 	free(f);
 	rep_free(r);
-	return found;
+	return w.found;
 }
 
 /* The same on link 7, to kme-1. */
@@ -7611,6 +7554,69 @@ static void relay_init(struct relay_desc *d, const char *name,
 	d->ids = ids;
 }
 
+/*
+ * kme-1 sends relay d (keys as for relay_seal()), and kme-2 takes the
+ * frame: the stream bytes it takes are spent, its hash key is the one in
+ * use. Returns those bytes.
+ */
+static uint32_t relay_send(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(relay) *self, struct kxf *f,
+			  struct relay_desc *d, uint8_t *keys)
+{
+	struct rep *r = rep_new();
+	struct relay_layout l;
+	uint8_t h[MAC_LEN];
+	uint32_t take;
+
+	ASSERT_TRUE(r != NULL);
+	take = relay_seal(self, f, ++self->tx_seq, d, keys, h, &l);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("KX_FRAME with relay %.16s: %s (%s)",
+		       (const char *)d->id, errname(r->err), r->msg);
+	self->used += take;
+	memcpy(self->h, h, MAC_LEN);
+	rep_free(r);
+	return take;
+}
+
+/* kme-1 gives relay id up. */
+static void peer_abort(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(relay) *self, const uint8_t *id)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new();
+
+	ASSERT_TRUE(f && r);
+	kx_init(f, KX_RELAY_ABORT, ++self->tx_seq, self->rx_seq);
+	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), id, QKDN_RELAY_ID_LEN);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("RELAY_ABORT of kme-1: %s (%s)", errname(r->err),
+		       r->msg);
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * kme-2's RELAY_DONE about relay id, within 5 s: errno err, where and why
+ * as given (NULL: any).
+ */
+static void expect_done(struct __test_metadata *_metadata,
+			FIXTURE_DATA(relay) *self, const uint8_t *id,
+			uint32_t err, const char *where, const char *why)
+{
+	struct kx_relay_done d;
+
+	ASSERT_TRUE(relay_done_wait(self, id, &d, 5000))
+		TH_LOG("no completion notification came back");
+	EXPECT_EQ(err, le32toh(d.err))
+		TH_LOG("relay ended with errno %u (%s), expected %u",
+		       le32toh(d.err), d.why, err);
+	if (where)
+		EXPECT_STREQ(where, d.where);
+	if (why)
+		EXPECT_STREQ(why, d.why);
+}
+
 /* "Key request with ID" of sae-b at kme-2 for the keys ids of master. */
 static void relay_by_id(struct __test_metadata *_metadata,
 			FIXTURE_DATA(relay) *self, const char *master,
@@ -7633,28 +7639,16 @@ static void expect_relayed(struct __test_metadata *_metadata,
 			   const uint8_t *ids, uint32_t n, uint32_t kb,
 			   const uint8_t *keys)
 {
-	struct keyset *k = malloc(sizeof(*k));
 	struct rep *r = rep_new();
-	uint32_t i;
 
-	ASSERT_TRUE(k && r);
+	ASSERT_TRUE(r != NULL);
 	relay_by_id(_metadata, self, master, ids, n, r);
-	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET_BY_ID of relayed keys: %s (%s)",
-				    errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k));
-	ASSERT_EQ(n, k->n);
-	for (i = 0; i < n; i++) {
-		EXPECT_EQ(0, memcmp(k->id[i], ids + i * QKDN_KEY_ID_LEN,
-				    QKDN_KEY_ID_LEN));
-		EXPECT_EQ(kb, k->len[i]);
-		EXPECT_EQ(0, memcmp(k->data[i], keys + i * kb, kb))
-			TH_LOG("relayed key %u is not the key sent", i);
-	}
+	expect_keys(_metadata, r, ids, keys, n, kb,
+		    "KEY_GET_BY_ID of relayed keys");
 	relay_by_id(_metadata, self, master, ids, n, r);
 	check_err(_metadata, "KEY_GET_BY_ID of relayed keys supplied", r,
 		  ENOENT, "unknown or already supplied", NO_OFFS, 0);
 	rep_free(r);
-	free(k);
 }
 
 /* No key of ids reached the slave SAE. */
@@ -7672,69 +7666,60 @@ static void expect_not_relayed(struct __test_metadata *_metadata,
 }
 
 /*
- * Blocks first .. first + n - 1 of the QKD module, announced by kme-1 as
- * held: kme-2's pool, with nothing taken yet, holds half of blocks 1 ..
+ * Blocks first .. first + n - 1 of the QKD module pair of link (7, or 8:
+ * relay_link2()), announced by the peer (kme-1, kme-3) as held: kme-2's
+ * pool of the link, with nothing taken yet, holds half of blocks 1 ..
  * first + n - 1 each way.
  */
-static void relay_blocks(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(relay) *self, uint64_t first, uint32_t n)
+static void link_blocks(struct __test_metadata *_metadata,
+			FIXTURE_DATA(relay) *self, uint32_t link,
+			uint64_t first, uint32_t n)
 {
 	uint64_t deadline, want = (first - 1 + n) / 2 * BLOCK_SIZE;
+	bool hop = link == HOP_LINK;
 	struct kxf *f = malloc(sizeof(*f));
 	struct rep *r = rep_new();
 	struct pool p = { 0 };
+	struct msg m;
 	char v[32];
 
 	ASSERT_TRUE(f && r);
 	snprintf(v, sizeof(v), "%u", n);
-	ASSERT_EQ(0, qkdsim_knob(self->pair, "burst", v));
-	kx_init(f, KX_BLOCKS, ++self->tx_seq, 0);
+	ASSERT_EQ(0, qkdsim_knob(hop ? self->pair2 : self->pair, "burst", v));
+	kx_init(f, KX_BLOCKS, hop ? ++self->tx2_seq : ++self->tx_seq, 0);
 	kx_count(f, 1);
 	kx_range(f, first, n);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("BLOCKS of kme-1: %s (%s)", errname(r->err), r->msg);
+	frame_req(&m, link, f);
+	nlc_txrx(&self->s, m.nlh, r);
+	ASSERT_EQ(0, r->err) TH_LOG("BLOCKS on link %u: %s (%s)", link,
+				    errname(r->err), r->msg);
 	free(f);
 	rep_free(r);
 	deadline = now_ms() + 20000;
 	do {
-		if (pool_get(&self->s, RELAY_LINK, NULL, &p) &&
+		if (pool_get(&self->s, link, NULL, &p) &&
 		    p.own == want && p.peer == want)
 			break;
 		usleep(20000);
 	} while (now_ms() < deadline);
 	ASSERT_EQ(want, p.peer)
-		TH_LOG("kme-2's pool: own %" PRIu64 " peer %" PRIu64
-		       " pending %" PRIu64, p.own, p.peer, p.pending);
+		TH_LOG("kme-2's pool of link %u: own %" PRIu64 " peer %" PRIu64
+		       " pending %" PRIu64, link, p.own, p.peer, p.pending);
 	ASSERT_EQ(want, p.own);
 }
 
 FIXTURE_SETUP(relay)
 {
-	char dev[32], v[32];
-	int err;
+	char dev[DEV_LEN];
 
 	self->ns[0] = self->ns[1] = -1;
-	if (access(QKDSIM "/new_device", W_OK))
-		SKIP(_exit(255), "qkdsim is not loaded");
-	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	self->ns[0] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, self->ns[0]);
-	self->pair = qkdsim_pick();
-	ASSERT_NE(0U, self->pair);
-	ASSERT_EQ(0, qkdsim_new(self->pair));
-	ASSERT_EQ(0, unshare(CLONE_NEWNET));
-	self->ns[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, self->ns[1]);
+	need_qkdsim(_metadata);
+	self->ns[0] = new_netns(_metadata);
+	self->ns[1] = new_netns(_metadata);
 	ASSERT_EQ(0, nlc_open(&self->s));
-	err = resolve_family(&self->s);
-	if (err == -ENOENT)
-		SKIP(_exit(255), "the qkdn family is not registered");
-	ASSERT_EQ(0, err);
-	ASSERT_EQ(0, qkdsim_new(self->pair));
-	self->seed = 0x5eed100000000000ULL + self->pair;
-	snprintf(v, sizeof(v), "%" PRIu64, self->seed);
-	ASSERT_EQ(0, qkdsim_knob(self->pair, "seed", v));
-	snprintf(dev, sizeof(dev), "qkdsim%u", self->pair);
+	need_family(_metadata, &self->s);
+	qkdsim_pair(_metadata, self->ns, &self->pair, 0x5eed100000000000ULL,
+		    &self->seed, dev);
 
 	set_node(_metadata, &self->s, "kme-2");
 	new_link(_metadata, &self->s, RELAY_LINK, "kme-1", dev);
@@ -7746,7 +7731,7 @@ FIXTURE_SETUP(relay)
 	kx_bind(_metadata, &self->kx);
 	kx_channel(_metadata, &self->s, RELAY_LINK, 1);
 
-	relay_blocks(_metadata, self, 1, RELAY_BLOCKS);
+	link_blocks(_metadata, self, RELAY_LINK, 1, RELAY_BLOCKS);
 }
 
 FIXTURE_TEARDOWN(relay)
@@ -7778,11 +7763,8 @@ static uint64_t peer_bytes(FIXTURE_DATA(relay) *self)
 TEST_F_TIMEOUT(relay, delivered, 60)
 {
 	uint8_t keys[2 * 32], first[3 * 8], ids[3 * QKDN_KEY_ID_LEN];
-	uint8_t h[MAC_LEN];
 	struct kxf *f = malloc(sizeof(*f)), *again = malloc(sizeof(*again));
-	struct kx_relay_done done;
 	struct rep *r = rep_new();
-	struct relay_layout l;
 	struct relay_desc d;
 	uint64_t peer, own;
 	struct pool p;
@@ -7797,17 +7779,8 @@ TEST_F_TIMEOUT(relay, delivered, 60)
 	relay_init(&d, "relay-1", "kme-0", "sae-z", 2, 32, ids);
 	d.flags = RELAY_F_NEWKEY;
 	peer = peer_bytes(self);
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("KX_FRAME with the relay: %s (%s)", errname(r->err),
-		       r->msg);
-	self->used += take;
-	memcpy(self->h, h, MAC_LEN);
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000))
-		TH_LOG("no completion notification came back");
-	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
-	EXPECT_STREQ("kme-2", done.where);
-	EXPECT_STREQ("", done.why);
+	take = relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, 0, "kme-2", "");
 	EXPECT_EQ(peer - take, peer_bytes(self));
 	EXPECT_EQ(2U * 32 + 2 * MAC_LEN, take);
 	expect_relayed(_metadata, self, "sae-z", ids, 2, 32, keys);
@@ -7830,13 +7803,8 @@ TEST_F_TIMEOUT(relay, delivered, 60)
 	/* From kme-1 itself, hop 1: the pad is the key; same hash key. */
 	make_ids(ids, 3, 0xa2);
 	relay_init(&d, "relay-2", "kme-1", "sae-a", 3, 8, ids);
-	take = relay_seal(self, f, ++self->tx_seq, &d, first, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("KX_FRAME with the relay: %s (%s)", errname(r->err),
-		       r->msg);
-	self->used += take;
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+	take = relay_send(_metadata, self, f, &d, first);
+	expect_done(_metadata, self, d.id, 0, NULL, NULL);
 	expect_relayed(_metadata, self, "sae-a", ids, 3, 8, first);
 	EXPECT_EQ(peer - take, peer_bytes(self));
 	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
@@ -7848,20 +7816,12 @@ TEST_F_TIMEOUT(relay, delivered, 60)
 	free(again);
 }
 
+/* frame_bad() on link 7, a frame of kme-1. */
 static void relay_bad(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(relay) *self, const struct kxf *f,
 		      const char *what, int err, const char *msg)
 {
-	uint64_t before = link_stat(&self->s, RELAY_LINK,
-				    QKDN_A_STATS_FRAMES_BAD);
-	struct msg m;
-	uint32_t o = frame_req(&m, RELAY_LINK, f);
-
-	bad(_metadata, &self->s, -1, NULL, &m, what, err, msg, o, 0,
-	    F_NOSTATS);
-	EXPECT_EQ(before + 1, link_stat(&self->s, RELAY_LINK,
-					QKDN_A_STATS_FRAMES_BAD))
-		TH_LOG("%s: not counted as a bad frame", what);
+	frame_bad(_metadata, &self->s, RELAY_LINK, f, what, err, msg);
 }
 
 /*
@@ -7886,16 +7846,15 @@ TEST_F_TIMEOUT(relay, mac_failure, 60)
 	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN], h[MAC_LEN];
 	struct kxf *f = malloc(sizeof(*f));
 	struct kx_relay_done done;
-	struct rep *r = rep_new();
 	struct relay_layout l;
 	struct relay_desc d;
-	uint32_t take, i;
+	uint32_t i;
 	uint8_t *body;
 
-	ASSERT_TRUE(f && r);
+	ASSERT_TRUE(f != NULL);
 	for (i = 0; i < sizeof(keys); i++)
 		keys[i] = i;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		char name[16];
 
 		if (i == 4) {
@@ -7904,14 +7863,8 @@ TEST_F_TIMEOUT(relay, mac_failure, 60)
 			relay_init(&d, "honest-1", "kme-0", "sae-z", 2, 32,
 				   ids);
 			d.flags = RELAY_F_NEWKEY;
-			take = relay_seal(self, f, ++self->tx_seq, &d, keys, h,
-					  &l);
-			ASSERT_EQ(0, peer_frame(self, f, r))
-				TH_LOG("%s (%s)", errname(r->err), r->msg);
-			self->used += take;
-			memcpy(self->h, h, MAC_LEN);
-			ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-			EXPECT_EQ(0U, le32toh(done.err));
+			relay_send(_metadata, self, f, &d, keys);
+			expect_done(_metadata, self, d.id, 0, NULL, NULL);
 			expect_relayed(_metadata, self, "sae-z", ids, 2, 32,
 				       keys);
 		}
@@ -7939,16 +7892,11 @@ TEST_F_TIMEOUT(relay, mac_failure, 60)
 	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
 
 	/* The sender's copy of the last one, unchanged: taken. */
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("%s (%s)", errname(r->err), r->msg);
-	self->used += take;
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+	relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, 0, NULL, NULL);
 	expect_relayed(_metadata, self, "sae-z", ids, 2, 32, keys);
 	EXPECT_EQ(5U, link_stat(&self->s, RELAY_LINK,
 				QKDN_A_STATS_RELAY_MAC_FAIL));
-	rep_free(r);
 	free(f);
 }
 
@@ -7964,11 +7912,9 @@ TEST_F_TIMEOUT(relay, refused, 60)
 	uint8_t keys[32], ids[QKDN_KEY_ID_LEN], ids2[QKDN_KEY_ID_LEN];
 	struct kxf *f = malloc(sizeof(*f));
 	struct kx_relay_done done;
-	struct rep *r = rep_new();
-	struct relay_layout l;
 	struct relay_desc d;
-	uint8_t h[MAC_LEN], first_id[QKDN_RELAY_ID_LEN];
-	uint32_t take, i;
+	uint8_t first_id[QKDN_RELAY_ID_LEN];
+	uint32_t i;
 	static const struct {
 		const char *name;
 		int err;
@@ -7985,20 +7931,17 @@ TEST_F_TIMEOUT(relay, refused, 60)
 		{ "a key ID already in use", EEXIST, "key ID already in use" },
 	};
 
-	ASSERT_TRUE(f && r);
+	ASSERT_TRUE(f != NULL);
 	memset(keys, 0x33, sizeof(keys));
 	make_ids(ids, 1, 0xc0);
 	relay_init(&d, "relay-c", "kme-0", "sae-z", 1, 32, ids);
 	d.flags = RELAY_F_NEWKEY;
 	memcpy(first_id, d.id, sizeof(first_id));
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
-	memcpy(self->h, h, MAC_LEN);
+	relay_send(_metadata, self, f, &d, keys);
 	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
 	ASSERT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "refused-%u", i);
@@ -8023,11 +7966,7 @@ TEST_F_TIMEOUT(relay, refused, 60)
 			d.ids = ids;
 			break;
 		}
-		take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-		ASSERT_EQ(0, peer_frame(self, f, r))
-			TH_LOG("%s: %s (%s)", cases[i].name, errname(r->err),
-			       r->msg);
-		self->used += take;
+		relay_send(_metadata, self, f, &d, keys);
 		ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000))
 			TH_LOG("%s: no completion notification", cases[i].name);
 		EXPECT_EQ((uint32_t)cases[i].err, le32toh(done.err))
@@ -8044,13 +7983,10 @@ TEST_F_TIMEOUT(relay, refused, 60)
 	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
 
 	/* The source gave up: the keys that arrived are erased. */
-	kx_init(f, KX_RELAY_ABORT, ++self->tx_seq, self->rx_seq);
-	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), first_id, QKDN_RELAY_ID_LEN);
-	ASSERT_EQ(0, peer_frame(self, f, r));
+	peer_abort(_metadata, self, first_id);
 	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ABORTED));
 	expect_not_relayed(_metadata, self, ids, 1,
 			   "KEY_GET_BY_ID of keys whose relay was aborted");
-	rep_free(r);
 	free(f);
 }
 
@@ -8062,12 +7998,10 @@ TEST_F_TIMEOUT(relay, repeated_key_id, 60)
 {
 	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN], h[MAC_LEN];
 	struct kxf *f = malloc(sizeof(*f));
-	struct kx_relay_done done;
 	struct rep *r = rep_new();
 	struct relay_layout l;
 	struct relay_desc d;
 	unsigned int i, supplied = 0;
-	uint32_t take;
 
 	ASSERT_TRUE(f && r);
 	for (i = 0; i < sizeof(keys); i++)
@@ -8076,13 +8010,11 @@ TEST_F_TIMEOUT(relay, repeated_key_id, 60)
 	memcpy(ids + QKDN_KEY_ID_LEN, ids, QKDN_KEY_ID_LEN);
 	relay_init(&d, "twice", "kme-0", "sae-z", 2, 32, ids);
 	d.flags = RELAY_F_NEWKEY;
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
+	relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
 	/* Refused whole, before anything is taken: never acknowledged. */
 	ASSERT_NE(0, peer_frame(self, f, r));
 	check_err(_metadata, "relay frame naming a key ID twice", r, EINVAL,
 		  "names a key ID twice", NO_OFFS, 0);
-	(void)take;
-	(void)done;
 	self->tx_seq--;
 	for (i = 0; i < 2; i++) {
 		relay_by_id(_metadata, self, "sae-z", ids, 1, r);
@@ -8106,13 +8038,11 @@ TEST_F_TIMEOUT(relay, pool_mismatch, 60)
 	uint8_t keys[128 * 128], ids[128 * QKDN_KEY_ID_LEN], h[MAC_LEN];
 	struct kxf *f = malloc(sizeof(*f));
 	struct kx_relay_done done;
-	struct rep *r = rep_new();
 	struct relay_layout l;
 	struct relay_desc d;
 	struct kx_relay *b;
-	uint32_t take;
 
-	ASSERT_TRUE(f && r);
+	ASSERT_TRUE(f != NULL);
 	memset(keys, 0x44, sizeof(keys));
 	make_ids(ids, 2, 0xd0);
 	relay_init(&d, "mismatch", "kme-0", "sae-z", 2, 32, ids);
@@ -8144,14 +8074,9 @@ TEST_F_TIMEOUT(relay, pool_mismatch, 60)
 	make_ids(ids, 2, 0xd2);
 	relay_init(&d, "matching", "kme-0", "sae-z", 2, 32, ids);
 	d.flags = RELAY_F_NEWKEY;
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("%s (%s)", errname(r->err), r->msg);
-	self->used += take;
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-	EXPECT_EQ(0U, le32toh(done.err)) TH_LOG("relay failed: %s", done.why);
+	relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, 0, NULL, NULL);
 	expect_relayed(_metadata, self, "sae-z", ids, 2, 32, keys);
-	rep_free(r);
 	free(f);
 }
 
@@ -8163,13 +8088,15 @@ static pid_t src_key_get(FIXTURE_DATA(relay) *self, uint32_t number,
 {
 	struct msg m;
 
-	req(&m, QKDN_CMD_KEY_GET);
-	put_str(&m, QKDN_A_MASTER_SAE_ID, "sae-b");
-	put_str(&m, QKDN_A_SLAVE_SAE_ID, "sae-y");
-	put_u32(&m, QKDN_A_KEY_NUMBER, number);
-	put_u32(&m, QKDN_A_KEY_SIZE, bits);
+	key_get_msg(&m, "sae-b", "sae-y", 0, number, bits);
 	return spawn_as(self->ns[1], &cred_b, m.nlh, r, 1);
 }
+
+/* What those relays are, as kme-2 sends them to kme-1. */
+static const struct relay_desc src_relay = {
+	.src = "kme-2", .dst = "kme-9", .master = "sae-b", .slave = "sae-y",
+	.hop = 1,
+};
 
 static uint64_t own_bytes(FIXTURE_DATA(relay) *self)
 {
@@ -8288,29 +8215,6 @@ static void peer_done(struct __test_metadata *_metadata,
 	free(f);
 }
 
-/* A KEY_GET reply holding exactly the keys with these IDs. */
-static void expect_keys(struct __test_metadata *_metadata,
-			const struct rep *r, const uint8_t *ids,
-			const uint8_t *keys, uint32_t n, uint32_t kb)
-{
-	struct keyset *k = malloc(sizeof(*k));
-	uint32_t i;
-
-	ASSERT_TRUE(k != NULL);
-	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET relayed: %s (%s)",
-				    errname(r->err), r->msg);
-	ASSERT_TRUE(keys_parse(r, k));
-	ASSERT_EQ(n, k->n);
-	for (i = 0; i < n; i++) {
-		EXPECT_EQ(0, memcmp(k->id[i], ids + i * QKDN_KEY_ID_LEN,
-				    QKDN_KEY_ID_LEN));
-		EXPECT_EQ(kb, k->len[i]);
-		EXPECT_EQ(0, memcmp(k->data[i], keys + i * kb, kb))
-			TH_LOG("key %u is not what went over the first hop", i);
-	}
-	free(k);
-}
-
 /*
  * kme-2 starts relays to sae-y: the frame it sends kme-1 (fields, pads
  * from its stream, tag), the keys its application gets once kme-1 reports
@@ -8321,7 +8225,7 @@ TEST_F_TIMEOUT(relay, source, 60)
 	static const char *const route[] = { "kme-2", "kme-1", "kme-9" };
 	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN];
 	struct rep *r = rep_new();
-	struct relay_desc want;
+	struct relay_desc want = src_relay;
 	struct ctrl_req q;
 	uint64_t own;
 	struct nlc c;
@@ -8331,24 +8235,15 @@ TEST_F_TIMEOUT(relay, source, 60)
 	ASSERT_TRUE(r != NULL);
 	ASSERT_EQ(0, ctrl_listen(&c));
 	own = own_bytes(self);
-	memset(&want, 0, sizeof(want));
-	want.src = "kme-2";
-	want.dst = "kme-9";
-	want.master = "sae-b";
-	want.slave = "sae-y";
-	want.hop = 1;
 
 	/* Distributed: the controller names kme-1. */
 	pid = src_key_get(self, 2, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	EXPECT_EQ((uint32_t)QKDN_MSG_NEXT_HOP_REQUEST, q.msg);
 	EXPECT_STREQ("kme-2", q.src);
 	EXPECT_STREQ("kme-9", q.dst);
 	EXPECT_EQ(RELAY_BYTES(2, 32), q.bytes);
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
-	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
+	next_hop(_metadata, &self->s, q.ctrl_id, "kme-1");
 	want.count = 2;
 	want.key_bytes = 32;
 	want.flags = RELAY_F_NEWKEY;
@@ -8356,7 +8251,7 @@ TEST_F_TIMEOUT(relay, source, 60)
 	EXPECT_EQ(own - RELAY_BYTES(2, 32), own_bytes(self));
 	peer_done(_metadata, self, q.relay_id, 0, "kme-9", "");
 	wait_child(_metadata, pid);
-	expect_keys(_metadata, r, ids, keys, 2, 32);
+	expect_keys(_metadata, r, ids, keys, 2, 32, "KEY_GET relayed");
 	EXPECT_EQ(1U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_TX));
 	EXPECT_EQ(64U, link_stat(&self->s, RELAY_LINK,
 				 QKDN_A_STATS_RELAY_PAD_BYTES));
@@ -8366,21 +8261,16 @@ TEST_F_TIMEOUT(relay, source, 60)
 
 	/* Failed further on: the application hears where and why. */
 	pid = src_key_get(self, 1, 64, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
-	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
+	ctrl_asked(_metadata, pid, &c, &q);
+	next_hop(_metadata, &self->s, q.ctrl_id, "kme-1");
 	want.count = 1;
 	want.key_bytes = 8;
 	want.flags = 0;
 	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
 	peer_done(_metadata, self, q.relay_id, ENOSPC, "kme-5",
 		  "not enough key on the link to the next hop");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET relayed, failed at kme-5", r, ENOSPC,
-		  "key relay failed at kme-5: not enough key on the link to the next hop",
-		  NO_OFFS, 0);
+	child_err(_metadata, pid, r, "KEY_GET relayed, failed at kme-5", ENOSPC,
+		  "key relay failed at kme-5: not enough key on the link to the next hop");
 	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
 
 	/* Centralized: the route goes with the frame; the controller hears
@@ -8388,8 +8278,7 @@ TEST_F_TIMEOUT(relay, source, 60)
 	 */
 	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
 	pid = src_key_get(self, 2, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	EXPECT_EQ((uint32_t)QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION, q.msg);
 	ctrl_ans(&m, QKDN_MSG_KEY_RELAY_REQUEST, q.ctrl_id);
 	put_route(&m, route, 3, NULL);
@@ -8401,7 +8290,7 @@ TEST_F_TIMEOUT(relay, source, 60)
 	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
 	peer_done(_metadata, self, q.relay_id, 0, "kme-9", "");
 	wait_child(_metadata, pid);
-	expect_keys(_metadata, r, ids, keys, 2, 32);
+	expect_keys(_metadata, r, ids, keys, 2, 32, "KEY_GET relayed");
 	ASSERT_TRUE(ctrl_read(&c, 5000, &q))
 		TH_LOG("no response to the controller");
 	EXPECT_EQ((uint32_t)QKDN_MSG_KEY_RELAY_RESPONSE, q.msg);
@@ -8434,23 +8323,17 @@ TEST_F_TIMEOUT(relay, source_nothing_spent, 60)
 
 	ASSERT_EQ(0, ctrl_listen(&c));
 	pid = src_key_get(self, 4, 512, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, EHOSTUNREACH);
-	put_str(&m, QKDN_A_ERRMSG, "kme-9 is not in this QKDN");
-	ok_req(_metadata, &self->s, &m, "CTRL EHOSTUNREACH");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET the controller has no route for", r,
+	ctrl_asked(_metadata, pid, &c, &q);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id,
+		    EHOSTUNREACH, "kme-9 is not in this QKDN");
+	child_err(_metadata, pid, r, "KEY_GET the controller has no route for",
 		  EHOSTUNREACH,
-		  "key relay failed at kme-2: kme-9 is not in this QKDN",
-		  NO_OFFS, 0);
+		  "key relay failed at kme-2: kme-9 is not in this QKDN");
 	EXPECT_EQ(own, own_bytes(self));
 
 	t0 = now_ms();
 	pid = src_key_get(self, 4, 512, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	wait_child(_metadata, pid);
 	t = now_ms() - t0;
 	check_err(_metadata, "KEY_GET with a silent controller", r, ETIMEDOUT,
@@ -8473,19 +8356,15 @@ TEST_F_TIMEOUT(relay, source_nothing_spent, 60)
 TEST_F_TIMEOUT(relay, hop, 60)
 {
 	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN], got_ids[2 * 16];
-	uint8_t h[MAC_LEN];
 	struct kxf *f = malloc(sizeof(*f));
 	struct kx_relay_done done;
-	struct rep *r = rep_new();
-	struct relay_layout l;
 	struct relay_desc d, want;
 	struct ctrl_req q;
 	uint64_t t0, t, own;
-	uint32_t take, i;
+	uint32_t i;
 	struct nlc c;
-	struct msg m;
 
-	ASSERT_TRUE(f && r);
+	ASSERT_TRUE(f != NULL);
 	for (i = 0; i < sizeof(keys); i++)
 		keys[i] = 0xe0 ^ i;
 	make_ids(ids, 2, 0xe0);
@@ -8494,22 +8373,15 @@ TEST_F_TIMEOUT(relay, hop, 60)
 	relay_init(&d, "hop-1", "kme-0", "sae-z", 2, 32, ids);
 	d.dst = "kme-9";
 	d.flags = RELAY_F_NEWKEY;
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
-	memcpy(self->h, h, MAC_LEN);
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-	EXPECT_EQ((uint32_t)EHOSTUNREACH, le32toh(done.err));
-	EXPECT_STREQ("no QKDN controller to route the key relay", done.why);
-	EXPECT_STREQ("kme-2", done.where);
+	relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, EHOSTUNREACH, "kme-2",
+		    "no QKDN controller to route the key relay");
 
 	/* The controller has no route: its words go back. */
 	ASSERT_EQ(0, ctrl_listen(&c));
 	relay_init(&d, "hop-2", "kme-0", "sae-z", 2, 32, ids);
 	d.dst = "kme-9";
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
+	relay_send(_metadata, self, f, &d, keys);
 	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
 	EXPECT_EQ((uint32_t)QKDN_MSG_NEXT_HOP_REQUEST, q.msg);
 	EXPECT_EQ(0, memcmp(q.relay_id, d.id, QKDN_RELAY_ID_LEN));
@@ -8518,40 +8390,26 @@ TEST_F_TIMEOUT(relay, hop, 60)
 	EXPECT_TRUE(q.has_peer);
 	EXPECT_STREQ("kme-1", q.peer);
 	EXPECT_EQ(RELAY_BYTES(2, 32), q.bytes);
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_u32(&m, QKDN_A_ERRNO, ENETUNREACH);
-	put_str(&m, QKDN_A_ERRMSG, "kme-9 is cut off");
-	ok_req(_metadata, &self->s, &m, "CTRL ENETUNREACH");
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-	EXPECT_EQ((uint32_t)ENETUNREACH, le32toh(done.err));
-	EXPECT_STREQ("kme-9 is cut off", done.why);
-	EXPECT_STREQ("kme-2", done.where);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id,
+		    ENETUNREACH, "kme-9 is cut off");
+	expect_done(_metadata, self, d.id, ENETUNREACH, "kme-2",
+		    "kme-9 is cut off");
 
 	/* Sent on: the same keys under kme-2's pad; the end comes back. */
 	relay_init(&d, "hop-3", "kme-0", "sae-z", 2, 32, ids);
 	d.dst = "kme-9";
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
+	relay_send(_metadata, self, f, &d, keys);
 	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
-	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
-	memset(&want, 0, sizeof(want));
-	want.src = "kme-0";
-	want.dst = "kme-9";
-	want.master = "sae-z";
-	want.slave = "sae-b";
-	want.count = 2;
-	want.key_bytes = 32;
-	want.hop = 3;
-	want.flags = RELAY_F_NEWKEY;
+	next_hop(_metadata, &self->s, q.ctrl_id, "kme-1");
+	want = (struct relay_desc){
+		.src = "kme-0", .dst = "kme-9", .master = "sae-z",
+		.slave = "sae-b", .count = 2, .key_bytes = 32, .hop = 3,
+		.flags = RELAY_F_NEWKEY,
+	};
 	expect_tx_frame(_metadata, self, d.id, &want, keys, got_ids);
 	EXPECT_EQ(0, memcmp(ids, got_ids, sizeof(got_ids)));
 	peer_done(_metadata, self, d.id, 0, "kme-9", "");
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-	EXPECT_EQ(0U, le32toh(done.err));
-	EXPECT_STREQ("kme-9", done.where);
+	expect_done(_metadata, self, d.id, 0, "kme-9", NULL);
 	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FORWARDED));
 
 	/* Past hop 15 there is no 16th link. */
@@ -8559,25 +8417,18 @@ TEST_F_TIMEOUT(relay, hop, 60)
 	d.dst = "kme-9";
 	d.hop = QKDN_ROUTE_HOPS_MAX - 1;
 	own = own_bytes(self);
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
+	relay_send(_metadata, self, f, &d, keys);
 	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
-	ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
-	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
-	ok_req(_metadata, &self->s, &m, "CTRL next hop kme-1");
-	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000));
-	EXPECT_EQ((uint32_t)ELOOP, le32toh(done.err));
-	EXPECT_STREQ("too many hops on the relay path", done.why);
+	next_hop(_metadata, &self->s, q.ctrl_id, "kme-1");
+	expect_done(_metadata, self, d.id, ELOOP, NULL,
+		    "too many hops on the relay path");
 	EXPECT_EQ(own, own_bytes(self));
 
 	/* The controller says nothing. */
 	relay_init(&d, "hop-4", "kme-0", "sae-z", 2, 32, ids);
 	d.dst = "kme-9";
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
 	t0 = now_ms();
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
+	relay_send(_metadata, self, f, &d, keys);
 	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
 	ASSERT_TRUE(relay_done_wait(self, d.id, &done, 8000));
 	t = now_ms() - t0;
@@ -8585,7 +8436,6 @@ TEST_F_TIMEOUT(relay, hop, 60)
 	EXPECT_STREQ("the QKDN controller did not answer", done.why);
 	EXPECT_TRUE(t >= 1900) TH_LOG("timed out after %" PRIu64 " ms", t);
 	nlc_close(&c);
-	rep_free(r);
 	free(f);
 }
 
@@ -8600,18 +8450,16 @@ TEST_F_TIMEOUT(relay, hop, 60)
 
 TEST_F_TIMEOUT(relay, hop_records_finished, 120)
 {
-	uint8_t keys[32], ids[QKDN_KEY_ID_LEN], h[MAC_LEN];
+	uint8_t keys[32], ids[QKDN_KEY_ID_LEN];
 	struct kxf *f = malloc(sizeof(*f));
 	struct kx_relay_done done;
-	struct rep *r = rep_new();
-	struct relay_layout l;
 	struct relay_desc d;
 	char name[16];
 	uint32_t i, busy = 0, other = 0;
 
-	ASSERT_TRUE(f && r);
+	ASSERT_TRUE(f != NULL);
 	/* 48 pool bytes a relay: 28 more blocks, 14 of them kme-1's. */
-	relay_blocks(_metadata, self, RELAY_BLOCKS + 1, 28);
+	link_blocks(_metadata, self, RELAY_LINK, RELAY_BLOCKS + 1, 28);
 	memset(keys, 0, sizeof(keys));
 	for (i = 0; i < HOP_RECORDS_RUN; i++) {
 		snprintf(name, sizeof(name), "rec-%u", i);
@@ -8621,12 +8469,7 @@ TEST_F_TIMEOUT(relay, hop_records_finished, 120)
 		d.dst = "kme-9";
 		if (!i)
 			d.flags = RELAY_F_NEWKEY;
-		self->used += relay_seal(self, f, ++self->tx_seq, &d, keys, h,
-					 &l);
-		if (!i)
-			memcpy(self->h, h, MAC_LEN);
-		ASSERT_EQ(0, peer_frame(self, f, r))
-			TH_LOG("relay %u: %s (%s)", i, errname(r->err), r->msg);
+		relay_send(_metadata, self, f, &d, keys);
 		/* No controller: it ends at once, back to kme-1. */
 		ASSERT_TRUE(relay_done_wait(self, d.id, &done, 5000))
 			TH_LOG("relay %u: no completion", i);
@@ -8637,7 +8480,6 @@ TEST_F_TIMEOUT(relay, hop_records_finished, 120)
 	}
 	EXPECT_EQ(0U, busy) TH_LOG("%u relays refused as too many", busy);
 	EXPECT_EQ(0U, other);
-	rep_free(r);
 	free(f);
 }
 
@@ -8655,16 +8497,11 @@ static void relay_session(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(relay) *self, struct nlc *l,
 			  struct nlc *c, uint32_t id)
 {
-	struct rep *r = rep_new();
 	struct ctrl_req q;
 	struct msg m;
 
-	ASSERT_TRUE(r != NULL);
-	note_msg(&m, 0, id, "kme-1", "sae-a", "sae-b");
-	ok_req(_metadata, &self->s, &m, "CTRL session creation notification");
-	ASSERT_TRUE(sae_read(l, 2000, QKDN_CMD_SESSION, r))
-		TH_LOG("sae-b heard of no session");
-	expect_session_note(_metadata, r, id, "sae-a", "sae-b", "kme-1");
+	notify(_metadata, &self->s, l, id, &note_b,
+	       "CTRL session creation notification");
 	session_answer_msg(&m, id, 0);
 	sae_ok(_metadata, l, UID_B, &m, "SESSION accepting");
 	if (c) {
@@ -8674,7 +8511,6 @@ static void relay_session(struct __test_metadata *_metadata,
 		expect_session_resp(_metadata, &q, id, "kme-1", "kme-2",
 				    "sae-a", "sae-b", 0);
 	}
-	rep_free(r);
 }
 
 /*
@@ -8696,6 +8532,25 @@ static struct kx_supply *peer_supply(FIXTURE_DATA(relay) *self,
 		model(self->seed, true, self->used, count * kb, keys);
 	return kx_supply(f, ++self->tx_seq, self->rx_seq, name, session,
 			 block, off, kb, count, master, "sae-b", ids);
+}
+
+/* The same, sent: kme-2 takes it, its stream bytes are spent. */
+static void send_supply(struct __test_metadata *_metadata,
+			FIXTURE_DATA(relay) *self, const char *name,
+			uint32_t session, uint16_t kb, uint16_t count,
+			const char *master, const uint8_t *ids, uint8_t *keys)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	struct rep *r = rep_new();
+
+	ASSERT_TRUE(f && r);
+	peer_supply(self, f, name, session, kb, count, master, ids, keys);
+	ASSERT_EQ(0, peer_frame(self, f, r))
+		TH_LOG("KX_FRAME with supply %s: %s (%s)", name,
+		       errname(r->err), r->msg);
+	self->used += (uint64_t)kb * count;
+	rep_free(r);
+	free(f);
 }
 
 /*
@@ -8750,7 +8605,7 @@ TEST_F_TIMEOUT(relay, supply, 60)
 	uint8_t keys[4 * 32], keys2[2 * 32], bogus[QKDN_KEY_ID_LEN];
 	uint8_t id[QKDN_RELAY_ID_LEN];
 	struct kxf *f = malloc(sizeof(*f)), *g = malloc(sizeof(*g));
-	struct rep *r = rep_new(), *lr = rep_new();
+	struct rep *lr = rep_new();
 	struct kx_supply *b;
 	uint32_t offs[2], o;
 	struct nlc l, c;
@@ -8758,24 +8613,18 @@ TEST_F_TIMEOUT(relay, supply, 60)
 	uint64_t peer;
 	struct msg m;
 
-	ASSERT_TRUE(f && g && r && lr);
+	ASSERT_TRUE(f && g && lr);
 	ASSERT_EQ(0, ctrl_listen(&c));
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-b");
+	sae_listener(_metadata, &l, UID_B, "sae-b");
 	relay_session(_metadata, self, &l, &c, sid);
 
 	/* Four keys: the next bytes of kme-1's stream. */
 	make_ids(ids, 4, 0x51);
 	peer = peer_bytes(self);
-	peer_supply(self, f, "supply-1", sid, 32, 4, "sae-a", ids, keys);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("KX_FRAME with the supply: %s (%s)", errname(r->err),
-		       r->msg);
-	self->used += sizeof(keys);
+	send_supply(_metadata, self, "supply-1", sid, 32, 4, "sae-a", ids,
+		    keys);
 	EXPECT_EQ(peer - sizeof(keys), peer_bytes(self));
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr))
-		TH_LOG("sae-b got no keys");
-	expect_supplied(_metadata, lr, sid, ids, keys, 4, 32);
+	expect_supplied(_metadata, &l, sid, ids, keys, 4, 32);
 	/* sae-b takes keys 2 and 4: kme-1 hears exactly those. */
 	memcpy(took, ids + QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN);
 	memcpy(took + QKDN_KEY_ID_LEN, ids + 3 * QKDN_KEY_ID_LEN,
@@ -8795,11 +8644,9 @@ TEST_F_TIMEOUT(relay, supply, 60)
 
 	/* Answers that count for nothing. */
 	make_ids(ids2, 2, 0x52);
-	peer_supply(self, f, "supply-2", sid, 32, 2, "sae-a", ids2, keys2);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += sizeof(keys2);
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
-	expect_supplied(_metadata, lr, sid, ids2, keys2, 2, 32);
+	send_supply(_metadata, self, "supply-2", sid, 32, 2, "sae-a", ids2,
+		    keys2);
+	expect_supplied(_metadata, &l, sid, ids2, keys2, 2, 32);
 	memcpy(mixed, ids2, QKDN_KEY_ID_LEN);
 	memcpy(mixed + QKDN_KEY_ID_LEN, ids, QKDN_KEY_ID_LEN);
 	supply_answer_msg(&m, sid, mixed, 2, offs);
@@ -8848,9 +8695,8 @@ TEST_F_TIMEOUT(relay, supply, 60)
 			   ids2 + QKDN_KEY_ID_LEN, 1, 2000);
 
 	/* An empty answer declines the supply. */
-	peer_supply(self, f, "supply-3", sid, 8, 1, "sae-a", NULL, NULL);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += 8;
+	send_supply(_metadata, self, "supply-3", sid, 8, 1, "sae-a", NULL,
+		    NULL);
 	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
 	supply_answer_msg(&m, sid, NULL, 0, NULL);
 	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking none");
@@ -8861,15 +8707,12 @@ TEST_F_TIMEOUT(relay, supply, 60)
 	 * back to kme-1, the pool bytes spent at both ends.
 	 */
 	peer = peer_bytes(self);
-	peer_supply(self, f, "supply-4", SESSION_NONE, 32, 2, "sae-a", NULL,
-		    NULL);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += 64;
+	send_supply(_metadata, self, "supply-4", SESSION_NONE, 32, 2, "sae-a",
+		    NULL, NULL);
 	expect_supply_done(_metadata, self, "supply-4", SESSION_NONE, ENOENT,
 			   NULL, 0, 2000);
-	peer_supply(self, f, "supply-5", sid, 32, 1, "sae-z", NULL, NULL);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += 32;
+	send_supply(_metadata, self, "supply-5", sid, 32, 1, "sae-z", NULL,
+		    NULL);
 	expect_supply_done(_metadata, self, "supply-5", sid, ENOENT, NULL, 0,
 			   2000);
 	EXPECT_EQ(peer - 96, peer_bytes(self));
@@ -8904,12 +8747,9 @@ TEST_F_TIMEOUT(relay, supply, 60)
 
 	/* The right one still fits. */
 	make_ids(ids2, 2, 0x57);
-	peer_supply(self, f, "supply-7", sid, 32, 2, "sae-a", ids2, keys2);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("%s (%s)", errname(r->err), r->msg);
-	self->used += sizeof(keys2);
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
-	expect_supplied(_metadata, lr, sid, ids2, keys2, 2, 32);
+	send_supply(_metadata, self, "supply-7", sid, 32, 2, "sae-a", ids2,
+		    keys2);
+	expect_supplied(_metadata, &l, sid, ids2, keys2, 2, 32);
 	supply_answer_msg(&m, sid, ids2, 2, NULL);
 	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY taking both keys");
 	expect_supply_done(_metadata, self, "supply-7", sid, 0, ids2, 2, 2000);
@@ -8918,7 +8758,6 @@ TEST_F_TIMEOUT(relay, supply, 60)
 	nlc_close(&l);
 	nlc_close(&c);
 	rep_free(lr);
-	rep_free(r);
 	free(g);
 	free(f);
 }
@@ -8931,22 +8770,16 @@ TEST_F_TIMEOUT(relay, supply_answer_refused, 60)
 {
 	const uint32_t sid = 0x5e5504;
 	uint8_t ids[2 * QKDN_KEY_ID_LEN], keys[2 * 32];
-	struct kxf *f = malloc(sizeof(*f));
-	struct rep *r = rep_new(), *lr = rep_new();
 	struct nlc l;
 	struct msg m;
 	uint32_t o;
 
-	ASSERT_TRUE(f && r && lr);
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-b");
+	sae_listener(_metadata, &l, UID_B, "sae-b");
 	relay_session(_metadata, self, &l, NULL, sid);
 	make_ids(ids, 2, 0x61);
-	peer_supply(self, f, "supply-1", sid, 32, 2, "sae-a", ids, keys);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += sizeof(keys);
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
-	expect_supplied(_metadata, lr, sid, ids, keys, 2, 32);
+	send_supply(_metadata, self, "supply-1", sid, 32, 2, "sae-a", ids,
+		    keys);
+	expect_supplied(_metadata, &l, sid, ids, keys, 2, 32);
 
 	supply_answer_msg(&m, sid, ids, 1, NULL);
 	o = put(&m, QKDN_A_KEY, 0, NULL);
@@ -8959,9 +8792,6 @@ TEST_F_TIMEOUT(relay, supply_answer_refused, 60)
 	expect_supply_done(_metadata, self, "supply-1", sid, 0,
 			   ids + QKDN_KEY_ID_LEN, 1, 2000);
 	nlc_close(&l);
-	rep_free(lr);
-	rep_free(r);
-	free(f);
 }
 
 /*
@@ -8972,22 +8802,19 @@ TEST_F_TIMEOUT(relay, supply_timeout, 60)
 {
 	const uint32_t sid = 0x5e5505;
 	uint8_t ids[2 * QKDN_KEY_ID_LEN], keys[2 * 32];
-	struct kxf *f = malloc(sizeof(*f));
-	struct rep *r = rep_new(), *lr = rep_new();
+	struct rep *lr = rep_new();
 	uint64_t t0, t;
 	uint32_t offs[1];
 	struct nlc l;
 	struct msg m;
 
-	ASSERT_TRUE(f && r && lr);
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-b");
+	ASSERT_TRUE(lr != NULL);
+	sae_listener(_metadata, &l, UID_B, "sae-b");
 	relay_session(_metadata, self, &l, NULL, sid);
 	make_ids(ids, 2, 0x71);
-	peer_supply(self, f, "supply-1", sid, 32, 2, "sae-a", ids, keys);
 	t0 = now_ms();
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += sizeof(keys);
+	send_supply(_metadata, self, "supply-1", sid, 32, 2, "sae-a", ids,
+		    keys);
 	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
 	expect_supply_done(_metadata, self, "supply-1", sid, ETIMEDOUT, NULL,
 			   0, 8000);
@@ -9000,18 +8827,14 @@ TEST_F_TIMEOUT(relay, supply_timeout, 60)
 		F_NOSTATS);
 
 	make_ids(ids, 2, 0x72);
-	peer_supply(self, f, "supply-2", sid, 32, 2, "sae-a", ids, keys);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += sizeof(keys);
-	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
-	expect_supplied(_metadata, lr, sid, ids, keys, 2, 32);
+	send_supply(_metadata, self, "supply-2", sid, 32, 2, "sae-a", ids,
+		    keys);
+	expect_supplied(_metadata, &l, sid, ids, keys, 2, 32);
 	supply_answer_msg(&m, sid, ids, 1, NULL);
 	sae_ok(_metadata, &l, UID_B, &m, "KEY_SUPPLY after a timed-out one");
 	expect_supply_done(_metadata, self, "supply-2", sid, 0, ids, 1, 2000);
 	nlc_close(&l);
 	rep_free(lr);
-	rep_free(r);
-	free(f);
 }
 
 /*
@@ -9024,35 +8847,28 @@ TEST_F_TIMEOUT(relay, supply_listener_closed, 60)
 {
 	const uint32_t sid = 0x5e5506;
 	uint8_t ids[2 * QKDN_KEY_ID_LEN], keys[2 * 32];
-	struct kxf *f = malloc(sizeof(*f));
-	struct rep *r = rep_new(), *lr = rep_new();
+	struct rep *lr = rep_new();
 	struct nlc l;
 
-	ASSERT_TRUE(f && r && lr);
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-b");
+	ASSERT_TRUE(lr != NULL);
+	sae_listener(_metadata, &l, UID_B, "sae-b");
 	relay_session(_metadata, self, &l, NULL, sid);
 	make_ids(ids, 2, 0x81);
-	peer_supply(self, f, "supply-1", sid, 32, 2, "sae-a", ids, keys);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += sizeof(keys);
+	send_supply(_metadata, self, "supply-1", sid, 32, 2, "sae-a", ids,
+		    keys);
 	ASSERT_TRUE(sae_read(&l, 2000, QKDN_CMD_KEY_SUPPLY, lr));
 	nlc_close(&l);
 
-	ASSERT_EQ(0, sae_open(&l, UID_B));
-	sae_listen(_metadata, &l, UID_B, "sae-b");
+	sae_listener(_metadata, &l, UID_B, "sae-b");
 	make_ids(ids, 2, 0x82);
-	peer_supply(self, f, "supply-2", sid, 32, 2, "sae-a", ids, keys);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += sizeof(keys);
+	send_supply(_metadata, self, "supply-2", sid, 32, 2, "sae-a", ids,
+		    keys);
 	EXPECT_FALSE(sae_read(&l, 300, 0, lr))
 		TH_LOG("a new socket got keys of a session it never accepted");
 	expect_supply_done(_metadata, self, "supply-2", sid, ENOENT, NULL, 0,
 			   2000);
 	nlc_close(&l);
 	rep_free(lr);
-	rep_free(r);
-	free(f);
 }
 
 /*
@@ -9136,8 +8952,7 @@ TEST_F_TIMEOUT(relay, session_source, 60)
 	ASSERT_TRUE(f && g && r && r2 && k);
 	ASSERT_EQ(0, ctrl_listen(&c));
 	pid = session_new_as(self->ns[1], &cred_b, "sae-b", "sae-a", r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	ctrl_asked(_metadata, pid, &c, &q);
 	expect_session_req(_metadata, &q, "kme-2", "kme-1", "sae-b", "sae-a");
 	session_created(_metadata, &self->s, q.ctrl_id, sid);
 	wait_child(_metadata, pid);
@@ -9190,7 +9005,7 @@ TEST_F_TIMEOUT(relay, session_source, 60)
 				QKDN_A_STATS_KEYS_SUPPLIED));
 
 	/* kme-1 took none: its errno, no key; the pool bytes are spent. */
-	for (i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(fails); i++) {
 		pid = session_key_get(self->ns[1], &cred_b, "sae-b", "sae-a",
 				      sid, 1, 64, r);
 		ASSERT_LE(0, pid);
@@ -9200,9 +9015,8 @@ TEST_F_TIMEOUT(relay, session_source, 60)
 		kx_supply_done(g, ++self->tx_seq, self->rx_seq, sup, sid,
 			       fails[i].err, fails[i].count, took);
 		EXPECT_EQ(0, peer_frame(self, g, r2));
-		wait_child(_metadata, pid);
-		check_err(_metadata, fails[i].msg, r, fails[i].want,
-			  fails[i].msg, NO_OFFS, 0);
+		child_err(_metadata, pid, r, fails[i].msg, fails[i].want,
+			  fails[i].msg);
 	}
 	EXPECT_EQ(own - self->own_used, own_bytes(self));
 	EXPECT_EQ(3U, link_stat(&self->s, RELAY_LINK,
@@ -9275,7 +9089,7 @@ TEST_F_TIMEOUT(relay, reservation_source, 60)
 	uint8_t none[QKDN_RELAY_ID_LEN];
 	struct kxf *f = malloc(sizeof(*f));
 	struct rep *r = rep_new(), *r2 = rep_new();
-	struct relay_desc want;
+	struct relay_desc want = src_relay;
 	struct ctrl_req q, q2;
 	char msg[256];
 	uint64_t own;
@@ -9291,16 +9105,9 @@ TEST_F_TIMEOUT(relay, reservation_source, 60)
 	ASSERT_EQ(0, ctrl_listen(&c));
 	own = own_bytes(self);
 	name_id(none, "no-such-relay");
-	memset(&want, 0, sizeof(want));
-	want.src = "kme-2";
-	want.dst = "kme-9";
-	want.master = "sae-b";
-	want.slave = "sae-y";
-	want.hop = 1;
 
 	pid = src_key_get(self, 2, 256, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q)) TH_LOG("no request multicast");
+	ctrl_asked(_metadata, pid, &c, &q);
 	EXPECT_EQ((uint32_t)QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION, q.msg);
 	EXPECT_STREQ("kme-2", q.src);
 	EXPECT_STREQ("kme-9", q.dst);
@@ -9367,7 +9174,7 @@ TEST_F_TIMEOUT(relay, reservation_source, 60)
 	alloc_msg(&m, q.relay_id, 0, NULL);
 	ok_req(_metadata, &self->s, &m, "CTRL key allocation request");
 	wait_child(_metadata, pid);
-	expect_keys(_metadata, r, ids, keys, 2, 32);
+	expect_keys(_metadata, r, ids, keys, 2, 32, "KEY_GET relayed");
 	o = alloc_msg(&m, q.relay_id, 0, NULL);
 	BAD_NS(&m, "the same allocation again", ENOENT,
 	       "no key reservation for this relay here", o, 0);
@@ -9379,8 +9186,7 @@ TEST_F_TIMEOUT(relay, reservation_source, 60)
 
 	/* Allocation with the controller's errno: KM1 aborts what it reserved. */
 	pid = src_key_get(self, 1, 64, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	reserve_msg(&m, q.ctrl_id, "kme-1");
 	ok_req(_metadata, &self->s, &m, "CTRL key reservation request");
 	want.count = 1;
@@ -9403,25 +9209,22 @@ TEST_F_TIMEOUT(relay, reservation_source, 60)
 
 	/* KM2 refuses the reservation: KM1's request fails at once. */
 	pid = src_key_get(self, 1, 64, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	reserve_msg(&m, q.ctrl_id, "kme-1");
 	ok_req(_metadata, &self->s, &m, "CTRL key reservation request");
 	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids);
 	peer_done(_metadata, self, q.relay_id, EBUSY, "kme-1",
 		  "too many key relays in progress");
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET whose reservation KM2 refused", r, EBUSY,
-		  "key relay failed at kme-1: too many key relays in progress",
-		  NO_OFFS, 0);
+	child_err(_metadata, pid, r, "KEY_GET whose reservation KM2 refused",
+		  EBUSY,
+		  "key relay failed at kme-1: too many key relays in progress");
 	o = alloc_msg(&m, q.relay_id, 0, NULL);
 	BAD_NS(&m, "allocation of a reservation KM2 refused", ENOENT,
 	       "no key reservation for this relay here", o, 0);
 
 	/* The link to kme-1 is down: the reservation cannot leave. */
 	pid = src_key_get(self, 1, 64, r);
-	ASSERT_LE(0, pid);
-	ASSERT_TRUE(ctrl_read(&c, 10000, &q));
+	ctrl_asked(_metadata, pid, &c, &q);
 	kx_channel(_metadata, &self->s, RELAY_LINK, 0);
 	reserve_msg(&m, q.ctrl_id, "kme-1");
 	nlc_txrx(&self->s, m.nlh, r2);
@@ -9429,11 +9232,9 @@ TEST_F_TIMEOUT(relay, reservation_source, 60)
 		  EHOSTUNREACH,
 		  "key relay failed at kme-2: the KM link to the next hop is down",
 		  NO_OFFS, 0);
-	wait_child(_metadata, pid);
-	check_err(_metadata, "KEY_GET whose reservation could not leave", r,
-		  EHOSTUNREACH,
-		  "key relay failed at kme-2: the KM link to the next hop is down",
-		  NO_OFFS, 0);
+	child_err(_metadata, pid, r,
+		  "KEY_GET whose reservation could not leave", EHOSTUNREACH,
+		  "key relay failed at kme-2: the KM link to the next hop is down");
 	kx_channel(_metadata, &self->s, RELAY_LINK, 1);
 	EXPECT_EQ(own - self->own_used, own_bytes(self));
 	EXPECT_EQ(3U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
@@ -9452,49 +9253,13 @@ TEST_F_TIMEOUT(relay, reservation_source, 60)
 static void relay_link2(struct __test_metadata *_metadata,
 			FIXTURE_DATA(relay) *self)
 {
-	struct kxf *f = malloc(sizeof(*f));
-	struct rep *r = rep_new();
-	struct pool p = { 0 };
-	char dev[32], v[32];
-	uint64_t deadline;
-	struct msg m;
+	char dev[DEV_LEN];
 
-	ASSERT_TRUE(f && r);
-	self->pair2 = qkdsim_pick();
-	ASSERT_NE(0U, self->pair2);
-	ASSERT_EQ(0, setns(self->ns[0], CLONE_NEWNET));
-	ASSERT_EQ(0, qkdsim_new(self->pair2));
-	ASSERT_EQ(0, setns(self->ns[1], CLONE_NEWNET));
-	ASSERT_EQ(0, qkdsim_new(self->pair2));
-	self->seed2 = 0x5eed200000000000ULL + self->pair2;
-	snprintf(v, sizeof(v), "%" PRIu64, self->seed2);
-	ASSERT_EQ(0, qkdsim_knob(self->pair2, "seed", v));
-	snprintf(dev, sizeof(dev), "qkdsim%u", self->pair2);
+	qkdsim_pair(_metadata, self->ns, &self->pair2, 0x5eed200000000000ULL,
+		    &self->seed2, dev);
 	new_link(_metadata, &self->s, HOP_LINK, "kme-3", dev);
 	kx_channel(_metadata, &self->s, HOP_LINK, 1);
-	snprintf(v, sizeof(v), "%u", RELAY_BLOCKS);
-	ASSERT_EQ(0, qkdsim_knob(self->pair2, "burst", v));
-	kx_init(f, KX_BLOCKS, ++self->tx2_seq, 0);
-	kx_count(f, 1);
-	kx_range(f, 1, RELAY_BLOCKS);
-	frame_req(&m, HOP_LINK, f);
-	nlc_txrx(&self->s, m.nlh, r);
-	ASSERT_EQ(0, r->err) TH_LOG("BLOCKS of kme-3: %s (%s)",
-				    errname(r->err), r->msg);
-	deadline = now_ms() + 20000;
-	do {
-		if (pool_get(&self->s, HOP_LINK, NULL, &p) &&
-		    p.own == RELAY_BLOCKS / 2 * BLOCK_SIZE &&
-		    p.peer == RELAY_BLOCKS / 2 * BLOCK_SIZE)
-			break;
-		usleep(20000);
-	} while (now_ms() < deadline);
-	ASSERT_EQ((uint64_t)RELAY_BLOCKS / 2 * BLOCK_SIZE, p.own)
-		TH_LOG("link 8: own %" PRIu64 " peer %" PRIu64 " pending %"
-		       PRIu64, p.own, p.peer, p.pending);
-	ASSERT_EQ((uint64_t)RELAY_BLOCKS / 2 * BLOCK_SIZE, p.peer);
-	rep_free(r);
-	free(f);
+	link_blocks(_metadata, self, HOP_LINK, 1, RELAY_BLOCKS);
 }
 
 static uint64_t link2_own(FIXTURE_DATA(relay) *self)
@@ -9521,6 +9286,22 @@ static void kme3_done(struct __test_metadata *_metadata,
 				    errname(r->err), r->msg);
 	rep_free(r);
 	free(f);
+}
+
+/*
+ * kme-1 reserves two keys of ids at kme-2 for relay name to sae-c at kme-3
+ * (relay_send()), d gets the relay.
+ */
+static uint32_t resv_send(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(relay) *self, struct kxf *f,
+			  struct relay_desc *d, const char *name,
+			  const uint8_t *ids, uint8_t *keys, uint8_t flags)
+{
+	relay_init(d, name, "kme-1", "sae-a", 2, 32, ids);
+	d->dst = "kme-3";
+	d->slave = "sae-c";
+	d->flags = flags;
+	return relay_send(_metadata, self, f, d, keys);
 }
 
 /* KM2's "response to key relay request" for relay id. */
@@ -9571,11 +9352,9 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 		.h = self->h2_tx,
 	};
 	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN];
-	uint8_t got[2 * QKDN_KEY_ID_LEN], h[MAC_LEN], none[QKDN_RELAY_ID_LEN];
+	uint8_t got[2 * QKDN_KEY_ID_LEN], none[QKDN_RELAY_ID_LEN];
 	struct kxf *f = malloc(sizeof(*f)), *g = malloc(sizeof(*g));
-	struct rep *r = rep_new();
 	struct relay_desc d, want;
-	struct relay_layout l;
 	uint64_t peer, own2;
 	struct ctrl_req q;
 	uint32_t take, o;
@@ -9583,7 +9362,7 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 	struct nlc c;
 	struct msg m;
 
-	ASSERT_TRUE(f && g && r);
+	ASSERT_TRUE(f && g);
 	relay_link2(_metadata, self);
 	ts.seed = self->seed2;
 	set_ctrl_mode(_metadata, &self->s, QKDN_CTRL_CENTRALIZED);
@@ -9592,17 +9371,9 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 
 	/* kme-1 reserves two keys: kme-2 holds them and tells nobody. */
 	make_ids(ids, 2, 0x4b);
-	relay_init(&d, "resv-1", "kme-1", "sae-a", 2, 32, ids);
-	d.dst = "kme-3";
-	d.slave = "sae-c";
-	d.flags = RELAY_F_NEWKEY | RELAY_F_RESERVE;
 	peer = peer_bytes(self);
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r))
-		TH_LOG("KX_FRAME with the reservation: %s (%s)",
-		       errname(r->err), r->msg);
-	self->used += take;
-	memcpy(self->h, h, MAC_LEN);
+	take = resv_send(_metadata, self, f, &d, "resv-1", ids, keys,
+			 RELAY_F_NEWKEY | RELAY_F_RESERVE);
 	EXPECT_EQ(peer - take, peer_bytes(self));
 	EXPECT_FALSE(peer_wait(self, KX_RELAY_DONE, d.id, g, 200))
 		TH_LOG("a completion went back for a reservation");
@@ -9615,7 +9386,7 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 	o = relay_req_msg(&m, none, route, 3);
 	BAD_NS(&m, "key relay request for an unknown relay", ENOENT,
 	       "no key reservation for this relay here", o, 0);
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(routes); i++) {
 		relay_req_msg(&m, d.id, routes[i].route, routes[i].n);
 		BAD_NS(&m, routes[i].what, EINVAL,
 		       "the route must run from the relay's source through this node to its destination",
@@ -9644,16 +9415,11 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 	/* Relayed on to kme-3 under kme-2's own pad of link 8. */
 	relay_req_msg(&m, d.id, route, 3);
 	ok_req(_metadata, &self->s, &m, "CTRL key relay request");
-	memset(&want, 0, sizeof(want));
-	want.src = "kme-1";
-	want.dst = "kme-3";
-	want.master = "sae-a";
-	want.slave = "sae-c";
-	want.count = 2;
-	want.key_bytes = 32;
-	want.hop = 2;
-	want.flags = RELAY_F_NEWKEY;
-	want.nroute = 3;
+	want = (struct relay_desc){
+		.src = "kme-1", .dst = "kme-3", .master = "sae-a",
+		.slave = "sae-c", .count = 2, .key_bytes = 32, .hop = 2,
+		.flags = RELAY_F_NEWKEY, .nroute = 3,
+	};
 	memcpy(want.route, route, sizeof(route));
 	expect_link_frame(_metadata, self, &ts, d.id, &want, keys, got);
 	EXPECT_EQ(0, memcmp(ids, got, sizeof(ids)));
@@ -9676,13 +9442,7 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 
 	/* Another one fails further on: the controller hears the errno. */
 	make_ids(ids, 2, 0x4c);
-	relay_init(&d, "resv-2", "kme-1", "sae-a", 2, 32, ids);
-	d.dst = "kme-3";
-	d.slave = "sae-c";
-	d.flags = RELAY_F_RESERVE;
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
+	resv_send(_metadata, self, f, &d, "resv-2", ids, keys, RELAY_F_RESERVE);
 	relay_req_msg(&m, d.id, route, 3);
 	ok_req(_metadata, &self->s, &m, "CTRL key relay request");
 	want.flags = 0;
@@ -9693,13 +9453,7 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 	expect_relay_resp(_metadata, &q, d.id, ENOSPC);
 
 	/* The link to kme-3 is down: the relay cannot leave kme-2. */
-	relay_init(&d, "resv-3", "kme-1", "sae-a", 2, 32, ids);
-	d.dst = "kme-3";
-	d.slave = "sae-c";
-	d.flags = RELAY_F_RESERVE;
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
+	resv_send(_metadata, self, f, &d, "resv-3", ids, keys, RELAY_F_RESERVE);
 	kx_channel(_metadata, &self->s, HOP_LINK, 0);
 	own2 = link2_own(self);
 	relay_req_msg(&m, d.id, route, 3);
@@ -9713,35 +9467,19 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 	 * kme-1 gives up while kme-2 waits for the completion: the abort goes
 	 * on to kme-3, the controller hears ECANCELED.
 	 */
-	relay_init(&d, "resv-4", "kme-1", "sae-a", 2, 32, ids);
-	d.dst = "kme-3";
-	d.slave = "sae-c";
-	d.flags = RELAY_F_RESERVE;
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
+	resv_send(_metadata, self, f, &d, "resv-4", ids, keys, RELAY_F_RESERVE);
 	relay_req_msg(&m, d.id, route, 3);
 	ok_req(_metadata, &self->s, &m, "CTRL key relay request");
 	expect_link_frame(_metadata, self, &ts, d.id, &want, keys, got);
-	kx_init(f, KX_RELAY_ABORT, ++self->tx_seq, self->rx_seq);
-	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), d.id, QKDN_RELAY_ID_LEN);
-	ASSERT_EQ(0, peer_frame(self, f, r));
+	peer_abort(_metadata, self, d.id);
 	ASSERT_TRUE(ctrl_read(&c, 5000, &q));
 	expect_relay_resp(_metadata, &q, d.id, ECANCELED);
 	EXPECT_TRUE(link_wait(self, HOP_LINK, KX_RELAY_ABORT, d.id, g, 5000))
 		TH_LOG("the abort did not go on to kme-3");
 
 	/* kme-1 gives a reservation up before the relay request: erased. */
-	relay_init(&d, "resv-5", "kme-1", "sae-a", 2, 32, ids);
-	d.dst = "kme-3";
-	d.slave = "sae-c";
-	d.flags = RELAY_F_RESERVE;
-	take = relay_seal(self, f, ++self->tx_seq, &d, keys, h, &l);
-	ASSERT_EQ(0, peer_frame(self, f, r));
-	self->used += take;
-	kx_init(f, KX_RELAY_ABORT, ++self->tx_seq, self->rx_seq);
-	memcpy(kx_put(f, QKDN_RELAY_ID_LEN), d.id, QKDN_RELAY_ID_LEN);
-	ASSERT_EQ(0, peer_frame(self, f, r));
+	resv_send(_metadata, self, f, &d, "resv-5", ids, keys, RELAY_F_RESERVE);
+	peer_abort(_metadata, self, d.id);
 	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ABORTED));
 	o = relay_req_msg(&m, d.id, route, 3);
 	BAD_NS(&m, "key relay request for an aborted reservation", ENOENT,
@@ -9749,7 +9487,6 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 	EXPECT_FALSE(ctrl_read(&c, 100, &q))
 		TH_LOG("a message to the controller (msg %u)", q.msg);
 	nlc_close(&c);
-	rep_free(r);
 	free(g);
 	free(f);
 }
