@@ -1657,6 +1657,7 @@ static const char *const cmd_names[] = {
 	[QKDN_CMD_SAE_LISTEN] = "SAE_LISTEN",
 	[QKDN_CMD_SESSION] = "SESSION",
 	[QKDN_CMD_KEY_SUPPLY] = "KEY_SUPPLY",
+	[QKDN_CMD_GW_BIND] = "GW_BIND",
 };
 
 /* The commands that have a "do" handler. */
@@ -1668,7 +1669,7 @@ static const uint8_t all_cmds[] = {
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
 	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
 	QKDN_CMD_SESSION_NEW, QKDN_CMD_SAE_LISTEN, QKDN_CMD_SESSION,
-	QKDN_CMD_KEY_SUPPLY,
+	QKDN_CMD_KEY_SUPPLY, QKDN_CMD_GW_BIND,
 };
 
 static const uint8_t admin_cmds[] = {
@@ -1676,6 +1677,7 @@ static const uint8_t admin_cmds[] = {
 	QKDN_CMD_LINK_SET, QKDN_CMD_SAE_NEW, QKDN_CMD_SAE_DEL,
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
 	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
+	QKDN_CMD_GW_BIND,
 };
 
 /*
@@ -1914,6 +1916,7 @@ TEST_F(node, unknown_commands)
 		QKDN_CMD_KEY_GET_BY_ID, QKDN_CMD_KX_BIND, QKDN_CMD_CTRL,
 		QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL, QKDN_CMD_SESSION_NEW,
 		QKDN_CMD_SAE_LISTEN, QKDN_CMD_SESSION, QKDN_CMD_KEY_SUPPLY,
+		QKDN_CMD_GW_BIND,
 	};
 	char what[64];
 	unsigned int i;
@@ -2522,6 +2525,187 @@ TEST_F(node, sae_errors)
 	put_str(&m, QKDN_A_SAE_ID, "sae-new");
 	o = put_u32(&m, QKDN_A_SAE_UID, UINT32_MAX);
 	BAD(&m, "SAE_NEW uid 4294967295", EINVAL, "uid not valid", o, 0);
+}
+
+/* An SAE served through the key delivery gateway: its credential. */
+static void new_gw_sae(struct __test_metadata *_metadata, struct nlc *s,
+		       const char *id, const char *cred)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, id);
+	put_str(&m, QKDN_A_SAE_CRED, cred);
+	ok_req(_metadata, s, &m, "SAE_NEW with a credential");
+}
+
+static void gw_bind(struct __test_metadata *_metadata, struct nlc *s)
+{
+	struct msg m;
+
+	req(&m, QKDN_CMD_GW_BIND);
+	ok_req(_metadata, s, &m, "GW_BIND");
+}
+
+/* SAE_NEW with a client credential: bad ones refused, nothing changed. */
+TEST_F(node, sae_cred_errors)
+{
+	char big[QKDN_CRED_MAX + 1];
+	struct rep *r = rep_new();
+	const struct nlattr *a;
+	struct msg m;
+	uint32_t o;
+
+	ASSERT_TRUE(r != NULL);
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "gw-x");
+	o = put_u32(&m, QKDN_A_SAE_CRED, 0x41414141);
+	BAD(&m, "SAE_NEW credential of a u32, no NUL", EINVAL, POLICY_MSG, o,
+	    0);
+
+	memset(big, 'c', QKDN_CRED_MAX);
+	big[QKDN_CRED_MAX] = 0;
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "gw-x");
+	o = put_str(&m, QKDN_A_SAE_CRED, big);
+	BAD(&m, "SAE_NEW credential of 256 characters", EINVAL, NO_MSG, o, 0);
+
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "gw-x");
+	o = put_str(&m, QKDN_A_SAE_CRED, "");
+	BAD(&m, "SAE_NEW empty credential", EINVAL, "printable ASCII", o, 0);
+
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "gw-x");
+	o = put_str(&m, QKDN_A_SAE_CRED, "CN=a\nO=b");
+	BAD(&m, "SAE_NEW credential with a newline", EINVAL,
+	    "printable ASCII", o, 0);
+
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "gw-x");
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-x");
+	put_str(&m, QKDN_A_SAE_NODE_ID, "kme-2");
+	BAD(&m, "SAE_NEW credential and node", EINVAL,
+	    "give a uid or a client credential", NO_OFFS, 0);
+
+	/* 255 characters are fine, and shown as given; a second use is not. */
+	big[QKDN_CRED_MAX - 1] = 0;
+	new_gw_sae(_metadata, &self->s, "gw-x", big);
+	req(&m, QKDN_CMD_SAE_GET);
+	put_str(&m, QKDN_A_SAE_ID, "gw-x");
+	ASSERT_EQ(0, nlc_txrx(&self->s, m.nlh, r));
+	ASSERT_EQ(1U, r->nmsg);
+	a = attr_find((const struct nlmsghdr *)r->data, QKDN_A_SAE_CRED);
+	ASSERT_TRUE(a != NULL);
+	EXPECT_STREQ(big, mnl_attr_get_str(a));
+	EXPECT_TRUE(attr_find((const struct nlmsghdr *)r->data,
+			      QKDN_A_SAE_UID) == NULL);
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "gw-y");
+	o = put_str(&m, QKDN_A_SAE_CRED, big);
+	BAD(&m, "SAE_NEW credential in use", EEXIST, "credential in use", o,
+	    0);
+	rep_free(r);
+}
+
+/*
+ * The gateway role: only the bound gateway's sockets may act for an SAE
+ * with a credential, only with that credential, never for an SAE
+ * without one; one gateway process; its role ends with its sockets.
+ */
+TEST_F(node, gateway_role)
+{
+	struct nlc g, g2;
+	struct msg m;
+	uint32_t o;
+
+	new_gw_sae(_metadata, &self->s, "gw-a", "CN=gw-a,O=Bank");
+	new_gw_sae(_metadata, &self->s, "gw-c", "CN=gw-c,O=Bank");
+
+	/* Not bound yet: nobody acts as gw-a, credential or not. */
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	o = put_str(&m, QKDN_A_SAE_CRED, "CN=gw-a,O=Bank");
+	BAD(&m, "KEY_GET for gw-a with its credential, no gateway bound",
+	    EACCES, "may not act as the master", NO_OFFS, 0);
+	(void)o;
+
+	ASSERT_EQ(0, nlc_open(&g));
+	gw_bind(_metadata, &g);
+	gw_bind(_metadata, &g);		/* again: a no-op */
+
+	/* From the gateway: the wrong credential, or none. */
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-c,O=Bank");
+	bad(_metadata, &g, -1, NULL, &m,
+	    "KEY_GET for gw-a with gw-c's credential", EACCES,
+	    "may not act as the master", NO_OFFS, 0, 0);
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	bad(_metadata, &g, -1, NULL, &m, "KEY_GET for gw-a without credential",
+	    EACCES, "may not act as the master", NO_OFFS, 0, 0);
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-a,O=Ban");
+	bad(_metadata, &g, -1, NULL, &m,
+	    "KEY_GET for gw-a with a prefix of its credential", EACCES,
+	    "may not act as the master", NO_OFFS, 0, 0);
+	/* Never for an SAE of a uid, whatever credential. */
+	key_get_msg(&m, "sae-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-a,O=Bank");
+	bad(_metadata, &g, -1, NULL, &m, "KEY_GET from the gateway for sae-a",
+	    EACCES, "may not act as the master", NO_OFFS, 0, 0);
+	/* Another socket, even root's, is not the gateway. */
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-a,O=Bank");
+	BAD(&m, "KEY_GET for gw-a from root's other socket", EACCES,
+	    "may not act as the master", NO_OFFS, 0);
+	BAD_AS(&cred_a, &m, "KEY_GET for gw-a as uid 1001", EACCES,
+	       "may not act as the master", NO_OFFS, 0);
+
+	/* The right credential passes the check: the pool is empty. */
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-a,O=Bank");
+	bad(_metadata, &g, -1, NULL, &m, "KEY_GET for gw-a from the gateway",
+	    ENOSPC, "not enough key", NO_OFFS, 0, 0);
+	/* As the slave too: the key IDs are unknown, and nothing waits. */
+	base(&m, QKDN_CMD_KEY_GET_BY_ID, QKDN_A_SLAVE_SAE_ID);
+	put_str(&m, QKDN_A_SLAVE_SAE_ID, "gw-c");
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-c,O=Bank");
+	put(&m, QKDN_A_NOWAIT, 0, NULL);
+	bad(_metadata, &g, -1, NULL, &m, "KEY_GET_BY_ID for gw-c, nowait",
+	    EWOULDBLOCK, "would wait for keys on their way", NO_OFFS, 0, 0);
+
+	/* A second socket of the same process joins the role. */
+	ASSERT_EQ(0, nlc_open(&g2));
+	gw_bind(_metadata, &g2);
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-a,O=Bank");
+	bad(_metadata, &g2, -1, NULL, &m, "KEY_GET for gw-a, second socket",
+	    ENOSPC, "not enough key", NO_OFFS, 0, 0);
+	/* Another process does not. */
+	req(&m, QKDN_CMD_GW_BIND);
+	BAD_AS(&cred_root, &m, "GW_BIND from another process", EBUSY,
+	       "another process", NO_OFFS, 0);
+
+	/* The first socket closed, the second keeps the role... */
+	nlc_close(&g);
+	key_get_msg(&m, "gw-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=gw-a,O=Bank");
+	bad(_metadata, &g2, -1, NULL, &m, "KEY_GET for gw-a, first closed",
+	    ENOSPC, "not enough key", NO_OFFS, 0, 0);
+	req(&m, QKDN_CMD_GW_BIND);
+	BAD_AS(&cred_root, &m, "GW_BIND from another process, one left",
+	       EBUSY, "another process", NO_OFFS, 0);
+	/* ... and with the last, another process may bind. */
+	nlc_close(&g2);
+	req(&m, QKDN_CMD_GW_BIND);
+	{
+		struct rep *r = rep_new();
+
+		ASSERT_TRUE(r != NULL);
+		run_as(_metadata, self->ns, &cred_root, m.nlh, r);
+		EXPECT_EQ(0, r->err) TH_LOG("GW_BIND after the gateway closed: %s",
+					    r->msg);
+		rep_free(r);
+	}
 }
 
 TEST_F(node, pool_get_errors)
@@ -4394,6 +4578,24 @@ static int route_fill(struct nlc *s, unsigned int first, unsigned int count)
 fail:
 	free(buf);
 	return -1;
+}
+
+/* A key request that would wait for a relay fails at once with nowait. */
+TEST_F(node, nowait_relay)
+{
+	struct nlc c;
+	struct msg m;
+
+	ASSERT_EQ(0, ctrl_listen(&c));
+	key_get_msg(&m, "sae-a", "sae-far", 0, 0, 0);
+	put(&m, QKDN_A_NOWAIT, 0, NULL);
+	BAD_AS(&cred_a, &m, "KEY_GET for sae-far, nowait, a controller listens",
+	       EWOULDBLOCK, "would wait for a key relay", NO_OFFS, 0);
+	key_get_msg(&m, "sae-a", "sae-far", 0, 0, 0);
+	put_u32(&m, QKDN_A_NOWAIT, 1);
+	BAD_AS(&cred_a, &m, "KEY_GET with a nowait of 4 bytes", ERANGE,
+	       POLICY_MSG, NO_OFFS, 0);
+	nlc_close(&c);
 }
 
 TEST_F(node, route_errors)
