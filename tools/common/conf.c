@@ -400,3 +400,26 @@ int qd_conf_load(const char *path, qd_conf_parse_fn parse, void *cfg,
 	fclose(f);
 	return ret;
 }
+
+/* A decimal number, no sign, no suffix, within [min, max]. */
+int qd_conf_uint(struct qd_conf *p, const char *kw, const char *val,
+		 uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	for (i = 0; val[i]; i++)
+		if (!isdigit((unsigned char)val[i]))
+			break;
+	if (!i || val[i])
+		return qd_conf_fail(p, "%s: '%s' is not a number", kw, val);
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (errno || v < min || v > max)
+		return qd_conf_fail(p, "%s: %s out of range %llu..%llu", kw, val,
+				    (unsigned long long)min,
+				    (unsigned long long)max);
+	*out = v;
+	return 0;
+}

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <linux/qkdn.h>
 
@@ -114,6 +115,10 @@ int qd_addr_split(const char *s, char *host, size_t hostlen,
 #define QD_ADDR_JOIN_MAX	(QD_HOST_MAX + QD_PORT_MAX + 2)
 const char *qd_addr_join(const char *host, const char *port, char *buf,
 			 size_t len);
+
+/* "KW = N": a decimal number, no sign, no suffix, within [min, max]. */
+int qd_conf_uint(struct qd_conf *p, const char *kw, const char *val,
+		 uint64_t min, uint64_t max, uint64_t *out);
 
 /* A node ID: 1..QKDN_ID_MAX-1 printable non-space ASCII characters. */
 bool qd_node_id_valid(const char *id, size_t len);

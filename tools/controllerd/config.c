@@ -35,27 +35,6 @@ const char *ctrld_mode_name(enum ctrld_mode mode)
 	return (unsigned int)mode < 3 ? mode_names[mode] : "?";
 }
 
-/* A decimal number, no sign, no suffix, within [min, max]. */
-static int cfg_number(struct qd_conf *p, const char *kw, const char *val,
-		      uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	size_t i;
-
-	for (i = 0; val[i]; i++)
-		if (!isdigit((unsigned char)val[i]))
-			return qd_conf_fail(p, "%s: '%s' is not a number", kw, val);
-	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (errno || v < min || v > max)
-		return qd_conf_fail(p, "%s: %s out of range %llu..%llu", kw, val,
-				    (unsigned long long)min,
-				    (unsigned long long)max);
-	*out = v;
-	return 0;
-}
-
 static int cfg_line(struct qd_conf *p, void *ctx, const char *kw,
 		    const char *arg, bool more, const char *val)
 {
@@ -122,7 +101,7 @@ static int cfg_line(struct qd_conf *p, void *ctx, const char *kw,
 	if (!strcmp(kw, "low_key")) {
 		if (st->have_low)
 			return qd_conf_fail(p, "duplicate 'low_key'");
-		if (cfg_number(p, kw, val, 0, QKDN_POOL_CAPACITY_MAX, &v))
+		if (qd_conf_uint(p, kw, val, 0, QKDN_POOL_CAPACITY_MAX, &v))
 			return -1;
 		cfg->low_key = v;
 		st->have_low = true;
@@ -131,7 +110,7 @@ static int cfg_line(struct qd_conf *p, void *ctx, const char *kw,
 	if (!strcmp(kw, "lsa_max_age")) {
 		if (st->have_age)
 			return qd_conf_fail(p, "duplicate 'lsa_max_age'");
-		if (cfg_number(p, kw, val, CTRLD_LSA_MAX_AGE_MIN,
+		if (qd_conf_uint(p, kw, val, CTRLD_LSA_MAX_AGE_MIN,
 			       CTRLD_LSA_MAX_AGE_MAX, &v))
 			return -1;
 		cfg->lsa_max_age = (unsigned int)v;

@@ -1,0 +1,773 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HTTPS for qkdn-kmed: libevent's evhttp over bufferevent_openssl, one
+ * event loop per thread, each with its own SO_REUSEPORT listener and its
+ * own gateway socket to the kernel.
+ *
+ * A key request is first asked without waiting (QKDN_A_NOWAIT): the
+ * common case, keys from a link's pool, is answered in the loop. A request
+ * that would wait (a relay, a reservation still on its way) goes to a
+ * waiter thread, which asks again and waits; the answer comes back to the
+ * loop with event_base_once(). A connection that closes meanwhile leaves
+ * its job orphaned: the keys it got are erased, never sent.
+ *
+ * Connections per loop are capped: the loop stops accepting at the cap,
+ * and takes new ones again as others close. One timeout covers the TLS
+ * handshake, a slow request and an idle keep-alive connection.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "kmed.h"
+#include "libqkdn.h"
+#include "log.h"
+
+
+struct kmed_loop {
+	struct kmed *d;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct kmed_nl nl;
+	unsigned int conns;
+	bool paused;			/* at the cap: not accepting */
+	bool closing;			/* its listener is gone */
+};
+
+struct kmed_job;
+
+/* One TLS connection: SSL ex_data, freed with its SSL. */
+struct kmed_conn {
+	struct kmed_loop *loop;
+	struct kmed_job *job;		/* at a waiter, or NULL */
+	bool closecb_set;
+	bool known;			/* credential read, SAE found */
+	char cred[QKDN_CRED_MAX];
+	struct kmed_client client;
+	char peer[64];
+};
+
+/* A request handed to a waiter. */
+struct kmed_job {
+	struct kmed_job *next;
+	struct kmed_loop *loop;
+	struct kmed_conn *conn;		/* NULL once it closed */
+	struct evhttp_request *req;
+	struct kmed_client client;
+	char cred[QKDN_CRED_MAX];
+	struct etsi_path path;
+	struct etsi_enc_req enc;
+	struct etsi_dec_req dec;
+	struct timespec t0;
+	/* The outcome. */
+	struct kmed_keys keys;
+	struct etsi_error err;
+	int ret;
+};
+
+struct kmed_waiters {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct kmed_job *head, **tail;
+	bool stop;
+	unsigned int n;
+	struct {
+		pthread_t thread;
+		bool started;
+		struct kmed_nl nl;
+	} w[KMED_THREADS_MAX];
+};
+
+static int conn_idx = -1;
+
+/* ---- answers and the access log ---- */
+
+static double since_ms(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void access_log(struct kmed *d, struct evhttp_request *req,
+		       const struct kmed_conn *c, int status, size_t bytes,
+		       const struct timespec *t0)
+{
+	static const char *const methods[] = { "GET", "POST", "HEAD", "PUT",
+		"DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH" };
+	const char *uri = evhttp_request_get_uri(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *m = "?";
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	unsigned int i;
+
+	if (!d->access)
+		return;
+	for (i = 0; i < sizeof(methods) / sizeof(*methods); i++)
+		if ((unsigned int)cmd == 1U << i)
+			m = methods[i];
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Never key bytes: the path and its query hold SAE and key IDs. */
+	pthread_mutex_lock(&d->access_lock);
+	fprintf(d->access, "%s %s sae=%s %s %.200s %d %zu %.3fms\n", when,
+		c && c->peer[0] ? c->peer : "-",
+		c && c->known ? c->client.sae : "-", m, uri ? uri : "-",
+		status, bytes, since_ms(t0));
+	fflush(d->access);
+	pthread_mutex_unlock(&d->access_lock);
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 503: return "Service Unavailable";
+	}
+	return "Error";
+}
+
+static void json_free_cb(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	etsi_free((char *)data);
+}
+
+/* Sends json (taken: erased and freed once sent) with status. */
+static void reply(struct kmed_loop *l, struct evhttp_request *req,
+		  struct kmed_conn *c, int status, char *json, size_t len,
+		  const struct timespec *t0)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", "application/json");
+	if (status == 405)
+		evhttp_add_header(h, "Allow", "GET, POST");
+	if (!out || evbuffer_add_reference(out, json, len, json_free_cb,
+					   NULL)) {
+		etsi_free(json);
+		evhttp_send_error(req, 503, NULL);
+	} else {
+		/* The body stays in json, erased when the buffer lets go. */
+		evhttp_send_reply(req, status, reason(status), out);
+	}
+	if (out)
+		evbuffer_free(out);
+	access_log(l->d, req, c, status, len, t0);
+}
+
+static void reply_error(struct kmed_loop *l, struct evhttp_request *req,
+			struct kmed_conn *c, const struct etsi_error *e,
+			const struct timespec *t0)
+{
+	size_t len;
+	char *json;
+
+	if (etsi_error_json(e, &json, &len)) {
+		evhttp_send_error(req, 503, NULL);
+		access_log(l->d, req, c, 503, 0, t0);
+		return;
+	}
+	reply(l, req, c, e->status, json, len, t0);
+}
+
+static void reply_keys(struct kmed_loop *l, struct evhttp_request *req,
+		       struct kmed_conn *c, struct kmed_keys *k,
+		       const struct timespec *t0)
+{
+	struct etsi_error e;
+	size_t len;
+	char *json;
+	int err;
+
+	err = etsi_keys_json(k->keys, k->n, &json, &len);
+	kmed_keys_release(k);
+	if (err) {
+		etsi_fail(&e, 503, "out of memory");
+		reply_error(l, req, c, &e, t0);
+		return;
+	}
+	reply(l, req, c, 200, json, len, t0);
+}
+
+/* ---- waiters ---- */
+
+static void job_free(struct kmed_job *j)
+{
+	kmed_keys_release(&j->keys);
+	free(j);
+}
+
+/* In the loop: a waiter's answer. */
+static void job_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct kmed_job *j = arg;
+
+	(void)fd;
+	(void)what;
+	if (!j->conn) {		/* the client left: nothing to send */
+		job_free(j);
+		return;
+	}
+	j->conn->job = NULL;
+	if (j->ret)
+		reply_error(j->loop, j->req, j->conn, &j->err, &j->t0);
+	else
+		reply_keys(j->loop, j->req, j->conn, &j->keys, &j->t0);
+	job_free(j);
+}
+
+static void *waiter_main(void *arg)
+{
+	struct kmed *d = ((void **)arg)[0];
+	struct kmed_nl *nl = ((void **)arg)[1];
+	struct kmed_waiters *ws = d->waiters;
+	struct kmed_job *j;
+
+	free(arg);
+	for (;;) {
+		pthread_mutex_lock(&ws->lock);
+		while (!ws->head && !ws->stop)
+			pthread_cond_wait(&ws->cond, &ws->lock);
+		if (ws->stop) {
+			pthread_mutex_unlock(&ws->lock);
+			return NULL;
+		}
+		j = ws->head;
+		ws->head = j->next;
+		if (!ws->head)
+			ws->tail = &ws->head;
+		pthread_mutex_unlock(&ws->lock);
+
+		j->client.cred = j->cred;
+		if (j->path.op == ETSI_ENC_KEYS)
+			j->ret = kmed_enc_keys(nl, &j->client, j->path.sae,
+					       &j->enc, false, &j->keys,
+					       &j->err);
+		else
+			j->ret = kmed_dec_keys(nl, &j->client, j->path.sae,
+					       &j->dec, false, &j->keys,
+					       &j->err);
+		if (j->ret == -EWOULDBLOCK) {
+			etsi_fail(&j->err, 503, "the key manager is busy");
+			j->ret = -1;
+		}
+		if (event_base_once(j->loop->base, -1, EV_TIMEOUT, job_done, j,
+				    NULL))
+			qd_err("cannot hand an answer back to its loop");
+	}
+}
+
+static void job_queue(struct kmed *d, struct kmed_job *j)
+{
+	struct kmed_waiters *ws = d->waiters;
+
+	pthread_mutex_lock(&ws->lock);
+	j->next = NULL;
+	*ws->tail = j;
+	ws->tail = &j->next;
+	pthread_cond_signal(&ws->cond);
+	pthread_mutex_unlock(&ws->lock);
+}
+
+/* ---- requests ---- */
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct kmed_conn *c = arg;
+
+	(void)evcon;
+	if (c->job) {
+		c->job->conn = NULL;	/* its answer will have no one */
+		c->job = NULL;
+	}
+}
+
+/* The connection's TLS session, its credential and SAE. */
+static struct kmed_conn *request_conn(struct kmed_loop *l,
+				      struct evhttp_request *req,
+				      struct etsi_error *e)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	struct kmed_conn *c = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+
+	if (!c) {
+		etsi_fail(e, 401, "no TLS client certificate");
+		return NULL;
+	}
+	if (!c->closecb_set) {
+		evhttp_connection_set_closecb(evcon, conn_closed, c);
+		c->closecb_set = true;
+	}
+	if (c->known)
+		return c;
+	if (kmed_tls_identity(ssl, l->d->cfg.identity, c->cred,
+			      sizeof(c->cred)) < 0) {
+		etsi_fail(e, 401, "the client certificate names no SAE in the configured form");
+		return NULL;
+	}
+	c->client.cred = c->cred;
+	if (kmed_client_find(&l->nl, &c->client, e))
+		return NULL;
+	c->known = true;
+	return c;
+}
+
+/* The body of a POST, at most ETSI_BODY_MAX bytes (evhttp enforces). */
+static const char *request_body(struct evhttp_request *req, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+
+	*len = evbuffer_get_length(in);
+	return *len ? (const char *)evbuffer_pullup(in, -1) : "";
+}
+
+static int request_parse(struct evhttp_request *req, struct kmed_job *j,
+			 struct etsi_error *e)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *query = evhttp_uri_get_query(uri);
+	struct etsi_limits lim;
+	const char *body;
+	size_t len;
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST)
+		return etsi_fail(e, 405, "only GET and POST are served");
+	if (etsi_path_parse(evhttp_uri_get_path(uri), &j->path, e))
+		return -1;
+	if (j->path.op == ETSI_STATUS) {
+		if (cmd != EVHTTP_REQ_GET)
+			return etsi_fail(e, 405, "status is read with GET");
+		return 0;
+	}
+	if (cmd == EVHTTP_REQ_POST && query && query[0])
+		return etsi_fail(e, 400, "a POST request takes its parameters in its body");
+	kmed_limits(&lim);
+	body = request_body(req, &len);
+	if (j->path.op == ETSI_ENC_KEYS)
+		return cmd == EVHTTP_REQ_GET ?
+		       etsi_enc_query(query, &lim, &j->enc, e) :
+		       etsi_enc_body(body, len, &lim, &j->enc, e);
+	return cmd == EVHTTP_REQ_GET ? etsi_dec_query(query, &j->dec, e) :
+	       etsi_dec_body(body, len, &j->dec, e);
+}
+
+static void request_cb(struct evhttp_request *req, void *arg)
+{
+	struct kmed_loop *l = arg;
+	struct kmed_conn *c;
+	struct kmed_job *j;
+	struct etsi_error e;
+	size_t len;
+	char *json;
+
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &j->t0);
+	c = request_conn(l, req, &e);
+	if (!c || request_parse(req, j, &e))
+		goto fail;
+	if (j->path.op == ETSI_STATUS) {
+		if (kmed_status(&l->nl, &c->client, j->path.sae, &json, &len,
+				&e))
+			goto fail;
+		reply(l, req, c, 200, json, len, &j->t0);
+		free(j);
+		return;
+	}
+	/* Keys: at once if the kernel has them, else at a waiter. */
+	j->ret = j->path.op == ETSI_ENC_KEYS ?
+		 kmed_enc_keys(&l->nl, &c->client, j->path.sae, &j->enc, true,
+			       &j->keys, &e) :
+		 kmed_dec_keys(&l->nl, &c->client, j->path.sae, &j->dec, true,
+			       &j->keys, &e);
+	if (j->ret == -EWOULDBLOCK) {
+		j->loop = l;
+		j->conn = c;
+		j->req = req;
+		j->client = c->client;
+		memcpy(j->cred, c->cred, sizeof(j->cred));
+		c->job = j;
+		job_queue(l->d, j);
+		return;
+	}
+	if (j->ret)
+		goto fail;
+	reply_keys(l, req, c, &j->keys, &j->t0);
+	free(j);
+	return;
+fail:
+	reply_error(l, req, c, &e, &j->t0);
+	job_free(j);
+}
+
+/* ---- connections ---- */
+
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+		      long argl, void *argp)
+{
+	struct kmed_conn *c = ptr;
+	struct kmed_loop *l;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (!c)
+		return;
+	l = c->loop;
+	if (c->job)
+		c->job->conn = NULL;
+	if (--l->conns < l->d->cfg.max_conns && l->paused && !l->closing) {
+		evconnlistener_enable(l->listener);
+		l->paused = false;
+	}
+	free(c);
+}
+
+/* evhttp's new connection: a TLS session on the current context. */
+static struct bufferevent *conn_new(struct event_base *base, void *arg)
+{
+	struct kmed_loop *l = arg;
+	struct bufferevent *bev;
+	struct kmed_conn *c;
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	c = calloc(1, sizeof(*c));
+	pthread_mutex_lock(&l->d->tls_lock);
+	ctx = l->d->tls;
+	ssl = SSL_new(ctx);
+	pthread_mutex_unlock(&l->d->tls_lock);
+	if (!c || !ssl || !SSL_set_ex_data(ssl, conn_idx, c)) {
+		/*
+		 * libevent would serve the connection in the clear if we
+		 * returned NULL: a session without a connection record is
+		 * refused by every request instead (request_conn()).
+		 */
+		free(c);
+		c = NULL;
+	}
+	if (c) {
+		c->loop = l;
+		if (++l->conns >= l->d->cfg.max_conns && !l->paused) {
+			evconnlistener_disable(l->listener);
+			l->paused = true;
+		}
+	}
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+					     BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (bev)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* ---- loops ---- */
+
+static void *loop_main(void *arg)
+{
+	struct kmed_loop *l = arg;
+
+	event_base_dispatch(l->base);
+	return NULL;
+}
+
+static int loop_listen(struct kmed *d)
+{
+	const struct kmed_config *c = &d->cfg;
+	struct addrinfo hints = {
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+		.ai_socktype = SOCK_STREAM,
+	};
+	struct addrinfo *ai;
+	int fd, one = 1, err;
+
+	err = getaddrinfo(c->common.listen_host[0] ? c->common.listen_host :
+			  NULL, c->common.listen_port, &hints, &ai);
+	if (err) {
+		qd_err("listen %s:%s: %s", c->common.listen_host,
+		       c->common.listen_port, gai_strerror(err));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    /* Accepted sockets inherit it: each answer would wait an ACK. */
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
+		qd_err("listen %s:%s: %s", c->common.listen_host,
+		       c->common.listen_port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int loop_init(struct kmed *d, struct kmed_loop *l)
+{
+	int fd, err;
+
+	l->d = d;
+	err = kmed_nl_open(&l->nl);
+	if (err)
+		return -1;
+	l->base = event_base_new();
+	l->http = l->base ? evhttp_new(l->base) : NULL;
+	if (!l->http)
+		return -1;
+	fd = loop_listen(d);
+	if (fd < 0)
+		return -1;
+	l->listener = evconnlistener_new(l->base, NULL, NULL,
+					 LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!l->listener) {
+		close(fd);
+		return -1;
+	}
+	if (!evhttp_bind_listener(l->http, l->listener)) {
+		evconnlistener_free(l->listener);
+		l->listener = NULL;
+		return -1;
+	}
+	evhttp_set_bevcb(l->http, conn_new, l);
+	evhttp_set_gencb(l->http, request_cb, l);
+	/* Every method reaches request_cb, which answers 405 in JSON. */
+	evhttp_set_allowed_methods(l->http, 0x1ff);
+	evhttp_set_max_body_size(l->http, ETSI_BODY_MAX);
+	evhttp_set_max_headers_size(l->http, KMED_HEADERS_MAX);
+	evhttp_set_timeout(l->http, d->cfg.timeout);
+	/* An oversized body is read away, so that the client sees the 413. */
+	evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	return 0;
+}
+
+static void loop_free(struct kmed_loop *l)
+{
+	l->closing = true;
+	if (l->http)
+		evhttp_free(l->http);	/* and its listener */
+	else if (l->listener)
+		evconnlistener_free(l->listener);
+	if (l->base)
+		event_base_free(l->base);
+	kmed_nl_close(&l->nl);
+}
+
+/* ---- the daemon's side ---- */
+
+static int waiters_start(struct kmed *d)
+{
+	struct kmed_waiters *ws;
+	unsigned int i;
+
+	ws = calloc(1, sizeof(*ws));
+	if (!ws)
+		return -1;
+	d->waiters = ws;
+	pthread_mutex_init(&ws->lock, NULL);
+	pthread_cond_init(&ws->cond, NULL);
+	ws->tail = &ws->head;
+	for (i = 0; i < d->cfg.waiters; i++) {
+		if (kmed_nl_open(&ws->w[i].nl))
+			return -1;
+		ws->n++;
+	}
+	return 0;
+}
+
+static int waiters_run(struct kmed *d)
+{
+	struct kmed_waiters *ws = d->waiters;
+	unsigned int i;
+	void **arg;
+
+	for (i = 0; i < ws->n; i++) {
+		arg = malloc(2 * sizeof(*arg));
+		if (!arg)
+			return -1;
+		arg[0] = d;
+		arg[1] = &ws->w[i].nl;
+		if (pthread_create(&ws->w[i].thread, NULL, waiter_main, arg)) {
+			free(arg);
+			return -1;
+		}
+		ws->w[i].started = true;
+	}
+	return 0;
+}
+
+static void waiters_stop(struct kmed *d)
+{
+	struct kmed_waiters *ws = d->waiters;
+	struct kmed_job *j;
+	unsigned int i;
+
+	if (!ws)
+		return;
+	pthread_mutex_lock(&ws->lock);
+	ws->stop = true;
+	pthread_cond_broadcast(&ws->cond);
+	pthread_mutex_unlock(&ws->lock);
+	for (i = 0; i < ws->n; i++) {
+		if (ws->w[i].started)
+			pthread_join(ws->w[i].thread, NULL);
+		kmed_nl_close(&ws->w[i].nl);
+	}
+	while ((j = ws->head)) {
+		ws->head = j->next;
+		if (j->conn)
+			j->conn->job = NULL;
+		job_free(j);
+	}
+	pthread_mutex_destroy(&ws->lock);
+	pthread_cond_destroy(&ws->cond);
+	free(ws);
+	d->waiters = NULL;
+}
+
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw) {
+		qd_err("user %s: no such user", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+		qd_err("cannot become %s: %s", user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int kmed_http_start(struct kmed *d)
+{
+	char err[512];
+	unsigned int i;
+	long n;
+
+	if (conn_idx < 0)
+		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+	if (conn_idx < 0 || evthread_use_pthreads()) {
+		qd_err("cannot set up OpenSSL and libevent for threads");
+		return -1;
+	}
+	d->tls = kmed_tls_ctx(&d->cfg, err, sizeof(err));
+	if (!d->tls) {
+		qd_err("bad config: %s", err);
+		return -1;
+	}
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	d->nloops = d->cfg.threads ? d->cfg.threads :
+		    n < 1 ? 1 : n > KMED_THREADS_MAX ? KMED_THREADS_MAX : n;
+	d->loops = calloc(d->nloops, sizeof(*d->loops));
+	if (!d->loops)
+		return -1;
+	/* Every socket first (the gateway role needs CAP_NET_ADMIN)... */
+	for (i = 0; i < d->nloops; i++)
+		if (loop_init(d, &d->loops[i]))
+			return -1;
+	if (waiters_start(d))
+		return -1;
+	/* ... then no more root. */
+	if (d->cfg.user[0] && drop_privileges(d->cfg.user))
+		return -1;
+	return 0;
+}
+
+/* The threads, once the daemon has left its parent. */
+int kmed_http_run(struct kmed *d)
+{
+	unsigned int i;
+
+	if (waiters_run(d))
+		return -1;
+	for (i = 0; i < d->nloops; i++) {
+		if (pthread_create(&d->loops[i].thread, NULL, loop_main,
+				   &d->loops[i]))
+			return -1;
+		d->loops[i].started = true;
+	}
+	return 0;
+}
+
+void kmed_http_stop(struct kmed *d)
+{
+	unsigned int i;
+
+	for (i = 0; d->loops && i < d->nloops; i++)
+		if (d->loops[i].started)
+			event_base_loopbreak(d->loops[i].base);
+	for (i = 0; d->loops && i < d->nloops; i++)
+		if (d->loops[i].started)
+			pthread_join(d->loops[i].thread, NULL);
+	/* Waiters first: their answers go to the loops' bases. */
+	waiters_stop(d);
+	for (i = 0; d->loops && i < d->nloops; i++)
+		loop_free(&d->loops[i]);
+	free(d->loops);
+	d->loops = NULL;
+	SSL_CTX_free(d->tls);
+	d->tls = NULL;
+}
+
+void kmed_http_reload(struct kmed *d)
+{
+	char err[512];
+	SSL_CTX *fresh, *old;
+
+	fresh = kmed_tls_ctx(&d->cfg, err, sizeof(err));
+	if (!fresh) {
+		qd_err("reload: %s; the current certificates stay", err);
+		return;
+	}
+	pthread_mutex_lock(&d->tls_lock);
+	old = d->tls;
+	d->tls = fresh;
+	pthread_mutex_unlock(&d->tls_lock);
+	/* Open connections hold their own reference. */
+	SSL_CTX_free(old);
+	qd_notice("reloaded %s, %s and %s for new connections",
+		  d->cfg.common.cert, d->cfg.common.key, d->cfg.common.ca);
+}
