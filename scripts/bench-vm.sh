@@ -13,7 +13,9 @@
 #      qkdsim's burst, compare /proc/meminfo before and after;
 #   2. ingest_vs_memcpy, ingest_mbit_s: qkdsim's bench knob, several runs;
 #   3. key_request_vs_genl: selftests/bench/build/keyrate as sae-a's uid,
-#      its pool filled by step 1.
+#      its pool filled by step 1;
+#   7. etsi014_rps_vs_nginx, etsi014_p99_vs_nginx: wrk against qkdn-kmed's
+#      enc_keys and against nginx serving a file of the same size.
 # Then the two nodes go, and scripts/qkdn-topo builds topologies/chain4.topo
 # (kme-1 .. kme-4 in a line, a qkdn-controllerd in every node, the QKD
 # modules stopped, the pools filled by bursts) for the key relay:
@@ -31,7 +33,8 @@
 # (8, per link), BENCH_RELAY_ROUNDS (41 latency rounds), BENCH_RELAY_KEYS
 # (64 keys a request for steps 5 and 6), BENCH_RELAY_REQUESTERS (4),
 # BENCH_RELAY_RUNS (3), BENCH_RELAY_SECS (4, per run), BENCH_RELAY_MAX
-# (50 requests per requester and run, half of it in the one-key run).
+# (50 requests per requester and run, half of it in the one-key run),
+# BENCH_ETSI_RUNS (3), BENCH_ETSI_SECS (10, per run), BENCH_ETSI_CONNS (32).
 
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck disable=SC2034 # read by selftests/lib.sh
@@ -322,6 +325,168 @@ if [ -s "$TEST_DIR/alone" ]; then
 		"$(cut -d' ' -f2 "$TEST_DIR/alone" | median)/s, ratio" \
 		"$(cut -d' ' -f3 "$TEST_DIR/alone" | median) (medians of 3)"
 fi
+
+# --- 7. ETSI GS QKD 014 over HTTPS: qkdn-kmed against nginx ---------------
+
+# wrk, with a client certificate (build/wrk-clientcert.so), against
+# qkdn-kmed's enc_keys (one key of 256 bits a request, from kme-1's pool)
+# and against nginx serving a static file of the same size, with the same
+# certificates, TLS versions and ciphers, the same number of worker
+# threads, on the same two CPUs. Runs interleaved; medians.
+
+# etsi_wrk PORT: "REQ/S P99_US NON2XX ERRORS" of one run.
+etsi_wrk() {
+	local out
+
+	out=$(in_ns 1 env WRK_CERT="$TEST_DIR/certs/sae-ga.crt" \
+		WRK_KEY="$TEST_DIR/certs/sae-ga.key" LD_PRELOAD="$WRKSO" \
+		wrk -t2 -c"$ETSI_CONNS" -d"${ETSI_SECS}s" --latency \
+		"https://10.77.1.1:$1/api/v1/keys/sae-gb/enc_keys" 2>&1) || return 1
+	awk '
+		function us(v) {
+			if (v ~ /us$/) return v + 0
+			if (v ~ /ms$/) return (v + 0) * 1000
+			return (v + 0) * 1000000
+		}
+		/^Requests\/sec/ { rps = $2 }
+		$1 == "99%" { p99 = us($2) }
+		/Non-2xx/ { non2xx = $NF }
+		/Socket errors/ { errs = "some" }
+		END { print rps, p99, non2xx + 0, (errs == "" ? "none" : errs) }
+	' <<<"$out"
+}
+
+# cpu_of PIDS...: user + system clock ticks of the processes.
+cpu_of() {
+	local p t=0
+
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo $t
+}
+
+# etsi_setup: the gateway on 8443, nginx on 8444, both in kme-1.
+etsi_setup() {
+	local body n=$TEST_DIR/nginx
+
+	certs_make "$TEST_DIR/certs" sae-ga || return 1
+	qkdnctl -n qkdn1 sae add id sae-ga cred sae-ga || return 1
+	qkdnctl -n qkdn1 sae add id sae-gb node kme-2 || return 1
+	printf '%s\n' "listen = 10.77.1.1:8443" \
+		"cert = $TEST_DIR/certs/kme-1.crt" \
+		"key = $TEST_DIR/certs/kme-1.key" \
+		"ca = $TEST_DIR/certs/ca.crt" "threads = 2" >"$TEST_DIR/kmed.conf"
+	daemon_spawn 1 "$TEST_DIR/kmed.log" "$KMED" -c "$TEST_DIR/kmed.conf" -f
+	KMED_PID=$SPAWN_PID
+	defer kill "$KMED_PID"
+	wait_for 10 _lib_listening 1 8443 || return 1
+	# The file nginx serves: an answer of the gateway, same length.
+	body=$(in_ns 1 curl -sS --cacert "$TEST_DIR/certs/ca.crt" \
+		--cert "$TEST_DIR/certs/sae-ga.crt" \
+		--key "$TEST_DIR/certs/sae-ga.key" \
+		--resolve kme-1:8443:10.77.1.1 \
+		https://kme-1:8443/api/v1/keys/sae-gb/enc_keys) || return 1
+	mkdir -p "$n/www/api/v1/keys/sae-gb" "$n/tmp" || return 1
+	jq -c '.keys[0].key = ("A" * 43 + "=") |
+		.keys[0].key_ID = "00000000-0000-4000-8000-000000000000"' \
+		<<<"$body" | tr -d '\n' >"$n/www/api/v1/keys/sae-gb/enc_keys"
+	ETSI_BODY=$(wc -c <"$n/www/api/v1/keys/sae-gb/enc_keys")
+	[ "$ETSI_BODY" -eq "${#body}" ] || return 1
+	sed "s|@N@|$n|g; s|@C@|$TEST_DIR/certs|g" >"$n/nginx.conf" <<-'EOF'
+		user root;
+		worker_processes 2;
+		daemon off;
+		pid @N@/nginx.pid;
+		error_log @N@/error.log warn;
+		events { worker_connections 1024; }
+		http {
+			access_log off;
+			keepalive_timeout 10s;
+			keepalive_requests 100000000;
+			client_body_temp_path @N@/tmp;
+			proxy_temp_path @N@/tmp;
+			fastcgi_temp_path @N@/tmp;
+			uwsgi_temp_path @N@/tmp;
+			scgi_temp_path @N@/tmp;
+			server {
+				listen 10.77.1.1:8444 ssl reuseport;
+				ssl_certificate @C@/kme-1.crt;
+				ssl_certificate_key @C@/kme-1.key;
+				ssl_client_certificate @C@/ca.crt;
+				ssl_verify_client on;
+				ssl_protocols TLSv1.2 TLSv1.3;
+				ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;
+				ssl_prefer_server_ciphers on;
+				root @N@/www;
+				default_type application/json;
+			}
+		}
+	EOF
+	daemon_spawn 1 "$n/out.log" nginx -c "$n/nginx.conf"
+	NGINX_PID=$SPAWN_PID
+	defer kill "$NGINX_PID"
+	wait_for 10 _lib_listening 1 8444
+}
+
+ETSI_RUNS=${BENCH_ETSI_RUNS:-3}
+ETSI_SECS=${BENCH_ETSI_SECS:-10}
+ETSI_CONNS=${BENCH_ETSI_CONNS:-32}
+KMED=$TOP/tools/build/qkdn-kmed
+WRKSO=$TOP/selftests/bench/build/wrk-clientcert.so
+: >"$TEST_DIR/etsi-kmed"
+: >"$TEST_DIR/etsi-nginx"
+if etsi_setup; then
+	note "etsi014: qkdn-kmed (2 event loops) and nginx (2 workers) in" \
+		"kme-1, answers of $ETSI_BODY bytes; wrk -t2 -c$ETSI_CONNS," \
+		"$ETSI_RUNS runs of ${ETSI_SECS} s each, interleaved"
+	res0=$(stat 1 keys_reserved)
+	for ((i = 1; i <= ETSI_RUNS; i++)); do
+		for s in kmed nginx; do
+			if [ $s = kmed ]; then
+				port=8443
+				pids=$KMED_PID
+			else
+				port=8444
+				pids="$(cat "$TEST_DIR/nginx/nginx.pid") $(pgrep -P \
+					"$(cat "$TEST_DIR/nginx/nginx.pid")" | tr '\n' ' ')"
+			fi
+			# shellcheck disable=SC2086 # a list of pids
+			c0=$(cpu_of $pids)
+			r=$(etsi_wrk $port) || {
+				note "etsi014: wrk failed against $s"
+				break 2
+			}
+			# shellcheck disable=SC2086
+			c1=$(cpu_of $pids)
+			read -r rps p99 non2xx errs <<<"$r"
+			note "etsi014 run $i, $s: $rps requests/s, p99 $p99 us," \
+				"$non2xx answers not 200, socket errors: $errs;" \
+				"server CPU $(calc "($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / ($rps * $ETSI_SECS)") us a request"
+			echo "$rps $p99" >>"$TEST_DIR/etsi-$s"
+		done
+		kx_quiet || note "etsi014: Kx not quiet"
+	done
+	note "etsi014: $(($(stat 1 keys_reserved) - res0)) keys taken through" \
+		"the gateway"
+else
+	note "etsi014: the gateway or nginx did not start"
+fi
+if [ "$(wc -l <"$TEST_DIR/etsi-kmed")" -eq "$ETSI_RUNS" ] &&
+	[ "$(wc -l <"$TEST_DIR/etsi-nginx")" -eq "$ETSI_RUNS" ]; then
+	kr=$(cut -d' ' -f1 "$TEST_DIR/etsi-kmed" | median)
+	nr=$(cut -d' ' -f1 "$TEST_DIR/etsi-nginx" | median)
+	kp=$(cut -d' ' -f2 "$TEST_DIR/etsi-kmed" | median)
+	np=$(cut -d' ' -f2 "$TEST_DIR/etsi-nginx" | median)
+	note "etsi014: medians: qkdn-kmed $kr requests/s, p99 $kp us;" \
+		"nginx $nr requests/s, p99 $np us"
+	bench etsi014_rps_vs_nginx "$(calc "$kr / $nr")" ">=" 0.5
+	bench etsi014_p99_vs_nginx "$(calc "$kp / $np")" "<=" 2
+else
+	note "etsi014: the gateway benchmark did not run"
+	failed=1
+fi
+kill "$KMED_PID" "$NGINX_PID" 2>/dev/null
 
 # --- 4. to 6. key relay across four nodes --------------------------------
 

@@ -7,8 +7,10 @@
 # keys by ID from its own KM (I.1). Part 2: four nodes in a chain built by
 # scripts/qkdn-topo from topologies/chain4.topo, a QKDN controller in each
 # (distributed), a key relayed from kme-1 to kme-4 for an application
-# whose node has no QKD link to the source's (I.5a). Key bytes are never
-# shown: only their SHA-256 digests.
+# whose node has no QKD link to the source's (I.5a). Between them, the
+# same two nodes serve keys over HTTPS as ETSI GS QKD 014 defines it,
+# through qkdn-kmed, to applications known by their TLS client
+# certificates. Key bytes are never shown: only their SHA-256 digests.
 
 cd "$(dirname "$0")/.." || exit 1
 TEST_NAME=demo
@@ -118,10 +120,72 @@ step "Counters on both ends"
 run 1 "$Q" link show
 run 2 "$Q" link show
 
+# --- ETSI GS QKD 014 over HTTPS ----------------------------------------
+
+step "ETSI GS QKD 014: a key delivery gateway (qkdn-kmed) on each node, HTTPS with client certificates"
+certs_make "$c" sae-x sae-y >/dev/null || exit 1
+run 1 "$Q" sae add id sae-x cred sae-x
+run 1 "$Q" sae add id sae-y node kme-2
+run 2 "$Q" sae add id sae-y cred sae-y
+run 2 "$Q" sae add id sae-x node kme-1
+for n in 1 2; do
+	printf '%s\n' "listen = 10.77.1.$n:8443" "cert = $c/kme-$n.crt" \
+		"key = $c/kme-$n.key" "ca = $c/ca.crt" "threads = 1" \
+		>"$TEST_DIR/kmed-$n.conf"
+	daemon_spawn "$n" "$TEST_DIR/kmed-$n.log" qkdn-kmed \
+		-c "$TEST_DIR/kmed-$n.conf" -f
+	KMED_PID[n]=$SPAWN_PID
+	defer _lib_stop "$SPAWN_PID"
+done
+wait_for 10 _lib_listening 1 8443 && wait_for 10 _lib_listening 2 8443 ||
+	{ echo "the gateways did not start"; exit 1; }
+sed 's/^/    /' "$TEST_DIR/kmed-1.conf"
+echo "    sae-x and sae-y present certificates whose CN is their credential"
+
+# etsi N SAE PATH [CURL ARGS...]: curl at node N's gateway as SAE.
+etsi() {
+	local n=$1 sae=$2 path=$3
+
+	shift 3
+	in_ns "$n" curl -sS --cacert "$c/ca.crt" --cert "$c/$sae.crt" \
+		--key "$c/$sae.key" --resolve "kme-$n:8443:10.77.1.$n" "$@" \
+		"https://kme-$n:8443$path"
+}
+# kdigests: a key container -> "key_ID <uuid>  sha256 <digest>" lines
+kdigests() {
+	jq -r '.keys[] | "\(.key_ID) \(.key)"' | while read -r id k; do
+		printf '    key_ID %s  sha256 %s\n' "$id" \
+			"$(printf '%s' "$k" | base64 -d | sha256sum | cut -c1-64)"
+	done
+}
+
+echo "[sae-x]\$ curl --cert sae-x.crt https://kme-1:8443/api/v1/keys/sae-y/status"
+etsi 1 sae-x /api/v1/keys/sae-y/status | jq . | sed 's/^/    /'
+echo "[sae-x]\$ curl --cert sae-x.crt 'https://kme-1:8443/api/v1/keys/sae-y/enc_keys?number=2&size=256'"
+enc=$(etsi 1 sae-x '/api/v1/keys/sae-y/enc_keys?number=2&size=256') || exit 1
+echo "    digests of the keys sae-x received:"
+kdigests <<<"$enc" | tee "$TEST_DIR/e1"
+req=$(jq -c '{key_IDs: [.keys[] | {key_ID}]}' <<<"$enc")
+echo "[sae-y]\$ curl --cert sae-y.crt -d '$req' https://kme-2:8443/api/v1/keys/sae-x/dec_keys"
+etsi 2 sae-y /api/v1/keys/sae-x/dec_keys -H 'Content-Type: application/json' \
+	-d "$req" | kdigests | tee "$TEST_DIR/e2"
+if cmp -s "$TEST_DIR/e1" "$TEST_DIR/e2"; then
+	echo "    => both applications hold the same keys"
+else
+	echo "    => MISMATCH"; exit 1
+fi
+echo "[sae-y]\$ curl ... dec_keys   # the same IDs again"
+etsi 2 sae-y /api/v1/keys/sae-x/dec_keys -H 'Content-Type: application/json' \
+	-d "$req" -w '  (HTTP %{http_code})\n' | sed 's/^/    /'
+echo "[sae-y]\$ curl ... enc_keys with size=100"
+etsi 2 sae-y '/api/v1/keys/sae-x/enc_keys?size=100' -w '  (HTTP %{http_code})\n' |
+	sed 's/^/    /'
+
 # --- part 2: key relay across four nodes ---------------------------------
 
 # The two nodes go (their link daemons, the QKD pair, the namespaces).
 for n in 1 2; do
+	_lib_stop "${KMED_PID[n]}"
 	_lib_stop "${LINKD_PID[n]}"
 done
 qkdsim_del 1
