@@ -4580,6 +4580,28 @@ fail:
 	return -1;
 }
 
+/* The gateway binds at most QKDN_GW_SOCKS_MAX sockets. */
+TEST_F(node, gateway_socket_limit)
+{
+	struct nlc g[QKDN_GW_SOCKS_MAX + 1];
+	unsigned int i;
+	struct msg m;
+
+	for (i = 0; i < QKDN_GW_SOCKS_MAX; i++) {
+		ASSERT_EQ(0, nlc_open(&g[i]));
+		gw_bind(_metadata, &g[i]);
+	}
+	ASSERT_EQ(0, nlc_open(&g[i]));
+	req(&m, QKDN_CMD_GW_BIND);
+	bad(_metadata, &g[i], -1, NULL, &m, "GW_BIND of a 65th socket", ENOSPC,
+	    "too many sockets", NO_OFFS, 0, 0);
+	/* One closed, its place is free. */
+	nlc_close(&g[0]);
+	gw_bind(_metadata, &g[i]);
+	for (i = 1; i <= QKDN_GW_SOCKS_MAX; i++)
+		nlc_close(&g[i]);
+}
+
 /* A key request that would wait for a relay fails at once with nowait. */
 TEST_F(node, nowait_relay)
 {
