@@ -13,7 +13,11 @@
  *
  * Connections per loop are capped: the loop stops accepting at the cap,
  * and takes new ones again as others close. One timeout covers the TLS
- * handshake, a slow request and an idle keep-alive connection.
+ * handshake, a slow request and an idle keep-alive connection: a
+ * connection has that long, from its accept or from its last answer, to
+ * deliver a whole request (a deadline of our own, since libevent's timeout
+ * is per read and a client sending a byte now and then would never meet
+ * it). libevent's timeout stays, for answers the client does not read.
  */
 #include <errno.h>
 #include <grp.h>
@@ -39,7 +43,6 @@
 #include "libqkdn.h"
 #include "log.h"
 
-
 struct kmed_loop {
 	struct kmed *d;
 	pthread_t thread;
@@ -58,20 +61,25 @@ struct kmed_job;
 /* One TLS connection: SSL ex_data, freed with its SSL. */
 struct kmed_conn {
 	struct kmed_loop *loop;
+	struct bufferevent *bev;
+	struct event *deadline;		/* for the next whole request */
 	struct kmed_job *job;		/* at a waiter, or NULL */
 	bool closecb_set;
 	bool known;			/* credential read, SAE found */
 	char cred[QKDN_CRED_MAX];
 	struct kmed_client client;
-	char peer[64];
+	char peer[64];			/* the client's address, for the log */
 };
 
 /* A request handed to a waiter. */
 struct kmed_job {
 	struct kmed_job *next;
+	struct kmed_job *all_prev, *all_next;	/* kmed_waiters.all */
 	struct kmed_loop *loop;
 	struct kmed_conn *conn;		/* NULL once it closed */
 	struct evhttp_request *req;
+	bool req_ours;			/* libevent let go of req: free it */
+	const char *allow;		/* the methods of the path, for a 405 */
 	struct kmed_client client;
 	char cred[QKDN_CRED_MAX];
 	struct etsi_path path;
@@ -88,6 +96,12 @@ struct kmed_waiters {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct kmed_job *head, **tail;
+	/*
+	 * Every job from its queueing to its answer in the loop, so that
+	 * those a stop leaves behind (queued, or with an answer the loop will
+	 * never run) are erased and freed.
+	 */
+	struct kmed_job *all;
 	bool stop;
 	unsigned int n;
 	struct {
@@ -161,43 +175,48 @@ static void json_free_cb(const void *data, size_t len, void *arg)
 	etsi_free((char *)data);
 }
 
-/* Sends json (taken: erased and freed once sent) with status. */
+/*
+ * Sends json (taken: erased and freed once sent) with status; a 405 names
+ * the methods allowed. The line of the access log comes first: once sent,
+ * a request whose client has gone is freed at once.
+ */
 static void reply(struct kmed_loop *l, struct evhttp_request *req,
-		  struct kmed_conn *c, int status, char *json, size_t len,
-		  const struct timespec *t0)
+		  struct kmed_conn *c, int status, const char *allow,
+		  char *json, size_t len, const struct timespec *t0)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
 
 	evhttp_add_header(h, "Content-Type", "application/json");
 	if (status == 405)
-		evhttp_add_header(h, "Allow", "GET, POST");
+		evhttp_add_header(h, "Allow", allow ? allow : "GET, POST");
 	if (!out || evbuffer_add_reference(out, json, len, json_free_cb,
 					   NULL)) {
 		etsi_free(json);
+		access_log(l->d, req, c, 503, 0, t0);
 		evhttp_send_error(req, 503, NULL);
 	} else {
+		access_log(l->d, req, c, status, len, t0);
 		/* The body stays in json, erased when the buffer lets go. */
 		evhttp_send_reply(req, status, reason(status), out);
 	}
 	if (out)
 		evbuffer_free(out);
-	access_log(l->d, req, c, status, len, t0);
 }
 
 static void reply_error(struct kmed_loop *l, struct evhttp_request *req,
 			struct kmed_conn *c, const struct etsi_error *e,
-			const struct timespec *t0)
+			const char *allow, const struct timespec *t0)
 {
 	size_t len;
 	char *json;
 
 	if (etsi_error_json(e, &json, &len)) {
-		evhttp_send_error(req, 503, NULL);
 		access_log(l->d, req, c, 503, 0, t0);
+		evhttp_send_error(req, 503, NULL);
 		return;
 	}
-	reply(l, req, c, e->status, json, len, t0);
+	reply(l, req, c, e->status, allow, json, len, t0);
 }
 
 static void reply_keys(struct kmed_loop *l, struct evhttp_request *req,
@@ -213,10 +232,10 @@ static void reply_keys(struct kmed_loop *l, struct evhttp_request *req,
 	kmed_keys_release(k);
 	if (err) {
 		etsi_fail(&e, 503, "out of memory");
-		reply_error(l, req, c, &e, t0);
+		reply_error(l, req, c, &e, NULL, t0);
 		return;
 	}
-	reply(l, req, c, 200, json, len, t0);
+	reply(l, req, c, 200, NULL, json, len, t0);
 }
 
 /* ---- waiters ---- */
@@ -227,23 +246,41 @@ static void job_free(struct kmed_job *j)
 	free(j);
 }
 
+/* Off the list of jobs under way (the loop's side), then freed. */
+static void job_end(struct kmed_waiters *ws, struct kmed_job *j)
+{
+	pthread_mutex_lock(&ws->lock);
+	if (j->all_prev)
+		j->all_prev->all_next = j->all_next;
+	else
+		ws->all = j->all_next;
+	if (j->all_next)
+		j->all_next->all_prev = j->all_prev;
+	pthread_mutex_unlock(&ws->lock);
+	job_free(j);
+}
+
 /* In the loop: a waiter's answer. */
 static void job_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct kmed_job *j = arg;
+	struct kmed_waiters *ws = j->loop->d->waiters;
 
 	(void)fd;
 	(void)what;
 	if (!j->conn) {		/* the client left: nothing to send */
-		job_free(j);
+		if (j->req_ours)
+			evhttp_request_free(j->req);
+		job_end(ws, j);
 		return;
 	}
 	j->conn->job = NULL;
 	if (j->ret)
-		reply_error(j->loop, j->req, j->conn, &j->err, &j->t0);
+		reply_error(j->loop, j->req, j->conn, &j->err, j->allow,
+			    &j->t0);
 	else
 		reply_keys(j->loop, j->req, j->conn, &j->keys, &j->t0);
-	job_free(j);
+	job_end(ws, j);
 }
 
 static void *waiter_main(void *arg)
@@ -281,6 +318,7 @@ static void *waiter_main(void *arg)
 			etsi_fail(&j->err, 503, "the key manager is busy");
 			j->ret = -1;
 		}
+		/* Left on the list if this fails: erased at the stop. */
 		if (event_base_once(j->loop->base, -1, EV_TIMEOUT, job_done, j,
 				    NULL))
 			qd_err("cannot hand an answer back to its loop");
@@ -295,53 +333,113 @@ static void job_queue(struct kmed *d, struct kmed_job *j)
 	j->next = NULL;
 	*ws->tail = j;
 	ws->tail = &j->next;
+	j->all_prev = NULL;
+	j->all_next = ws->all;
+	if (ws->all)
+		ws->all->all_prev = j;
+	ws->all = j;
 	pthread_cond_signal(&ws->cond);
 	pthread_mutex_unlock(&ws->lock);
 }
 
 /* ---- requests ---- */
 
+/* A connection has timeout seconds from now to deliver a whole request. */
+static void deadline_arm(struct kmed_conn *c)
+{
+	struct timeval tv = { .tv_sec = c->loop->d->cfg.timeout };
+
+	if (c->deadline)
+		evtimer_add(c->deadline, &tv);
+}
+
+/*
+ * Past it: the socket is shut down, which libevent reads as the client
+ * closing (in the handshake as in a request), and frees the connection.
+ * Armed only while libevent reads from the client.
+ */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kmed_conn *c = arg;
+	evutil_socket_t s = bufferevent_getfd(c->bev);
+
+	(void)fd;
+	(void)what;
+	if (s >= 0)
+		shutdown(s, SHUT_RDWR);
+}
+
+/* An answer is out: the next request's deadline starts. */
+static void request_done(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	deadline_arm(arg);
+}
+
 static void conn_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct kmed_conn *c = arg;
+	struct kmed_job *j = c->job;
 
 	(void)evcon;
-	if (c->job) {
-		c->job->conn = NULL;	/* its answer will have no one */
+	if (j) {
+		/*
+		 * Its answer will have no one. libevent frees the request
+		 * with the connection unless it let go of it first; then it
+		 * is ours to free.
+		 */
+		j->req_ours = !evhttp_request_get_connection(j->req);
+		j->conn = NULL;
 		c->job = NULL;
 	}
 }
 
-/* The connection's TLS session, its credential and SAE. */
-static struct kmed_conn *request_conn(struct kmed_loop *l,
-				      struct evhttp_request *req,
-				      struct etsi_error *e)
+/* The connection record of a request's TLS session, or NULL. */
+static struct kmed_conn *request_conn(struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	struct bufferevent *bev = evcon ?
+		evhttp_connection_get_bufferevent(evcon) : NULL;
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 	struct kmed_conn *c = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
 
-	if (!c) {
-		etsi_fail(e, 401, "no TLS client certificate");
+	if (!c)
 		return NULL;
-	}
 	if (!c->closecb_set) {
 		evhttp_connection_set_closecb(evcon, conn_closed, c);
 		c->closecb_set = true;
 	}
-	if (c->known)
-		return c;
-	if (kmed_tls_identity(ssl, l->d->cfg.identity, c->cred,
-			      sizeof(c->cred)) < 0) {
-		etsi_fail(e, 401, "the client certificate names no SAE in the configured form");
-		return NULL;
+	if (!c->peer[0]) {
+		evhttp_connection_get_peer(evcon, &addr, &port);
+		if (addr)
+			snprintf(c->peer, sizeof(c->peer),
+				 strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr,
+				 port);
 	}
+	return c;
+}
+
+/* The credential of the client's certificate, and its SAE: 0 or -1. */
+static int request_client(struct kmed_loop *l, struct kmed_conn *c,
+			  struct etsi_error *e)
+{
+	SSL *ssl;
+
+	if (!c)
+		return etsi_fail(e, 401, "no TLS client certificate");
+	if (c->known)
+		return 0;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (kmed_tls_identity(ssl, l->d->cfg.identity, c->cred,
+			      sizeof(c->cred)) < 0)
+		return etsi_fail(e, 401, "the client certificate names no SAE in the configured form");
 	c->client.cred = c->cred;
 	if (kmed_client_find(&l->nl, &c->client, e))
-		return NULL;
+		return -1;
 	c->known = true;
-	return c;
+	return 0;
 }
 
 /* The body of a POST, at most ETSI_BODY_MAX bytes (evhttp enforces). */
@@ -353,25 +451,32 @@ static const char *request_body(struct evhttp_request *req, size_t *len)
 	return *len ? (const char *)evbuffer_pullup(in, -1) : "";
 }
 
+/*
+ * The path first (404 for one that is not the API's), then the method
+ * (405, with the path's methods in j->allow), then the parameters.
+ */
 static int request_parse(struct evhttp_request *req, struct kmed_job *j,
 			 struct etsi_error *e)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const char *query = evhttp_uri_get_query(uri);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct etsi_limits lim;
 	const char *body;
 	size_t len;
 
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST)
-		return etsi_fail(e, 405, "only GET and POST are served");
-	if (etsi_path_parse(evhttp_uri_get_path(uri), &j->path, e))
+	if (etsi_path_parse(uri ? evhttp_uri_get_path(uri) : NULL, &j->path,
+			    e))
 		return -1;
 	if (j->path.op == ETSI_STATUS) {
+		j->allow = "GET";
 		if (cmd != EVHTTP_REQ_GET)
 			return etsi_fail(e, 405, "status is read with GET");
 		return 0;
 	}
+	j->allow = "GET, POST";
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST)
+		return etsi_fail(e, 405, "only GET and POST are served");
 	if (cmd == EVHTTP_REQ_POST && query && query[0])
 		return etsi_fail(e, 400, "a POST request takes its parameters in its body");
 	kmed_limits(&lim);
@@ -387,26 +492,31 @@ static int request_parse(struct evhttp_request *req, struct kmed_job *j,
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct kmed_loop *l = arg;
-	struct kmed_conn *c;
+	struct kmed_conn *c = request_conn(req);
 	struct kmed_job *j;
 	struct etsi_error e;
 	size_t len;
 	char *json;
 
+	if (c) {
+		/* No deadline while the request is ours, until its answer. */
+		if (c->deadline)
+			evtimer_del(c->deadline);
+		evhttp_request_set_on_complete_cb(req, request_done, c);
+	}
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		evhttp_send_error(req, 503, NULL);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &j->t0);
-	c = request_conn(l, req, &e);
-	if (!c || request_parse(req, j, &e))
+	if (request_client(l, c, &e) || request_parse(req, j, &e))
 		goto fail;
 	if (j->path.op == ETSI_STATUS) {
 		if (kmed_status(&l->nl, &c->client, j->path.sae, &json, &len,
 				&e))
 			goto fail;
-		reply(l, req, c, 200, json, len, &j->t0);
+		reply(l, req, c, 200, NULL, json, len, &j->t0);
 		free(j);
 		return;
 	}
@@ -432,7 +542,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	free(j);
 	return;
 fail:
-	reply_error(l, req, c, &e, &j->t0);
+	reply_error(l, req, c, &e, j->allow, &j->t0);
 	job_free(j);
 }
 
@@ -454,6 +564,8 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	l = c->loop;
 	if (c->job)
 		c->job->conn = NULL;
+	if (c->deadline)
+		event_free(c->deadline);
 	if (--l->conns < l->d->cfg.max_conns && l->paused && !l->closing) {
 		evconnlistener_enable(l->listener);
 		l->paused = false;
@@ -475,17 +587,24 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
 	ctx = l->d->tls;
 	ssl = SSL_new(ctx);
 	pthread_mutex_unlock(&l->d->tls_lock);
-	if (!c || !ssl || !SSL_set_ex_data(ssl, conn_idx, c)) {
-		/*
-		 * libevent would serve the connection in the clear if we
-		 * returned NULL: a session without a connection record is
-		 * refused by every request instead (request_conn()).
-		 */
+	/*
+	 * libevent would serve the connection in the clear if we returned
+	 * NULL. Without an SSL there is no choice: every request on it is
+	 * refused (request_client()). A session without a connection
+	 * record is refused the same way.
+	 */
+	if (!ssl) {
+		qd_err("cannot create a TLS session");
+		free(c);
+		return NULL;
+	}
+	if (c && !SSL_set_ex_data(ssl, conn_idx, c)) {
 		free(c);
 		c = NULL;
 	}
 	if (c) {
 		c->loop = l;
+		c->deadline = evtimer_new(base, deadline_cb, c);
 		if (++l->conns >= l->d->cfg.max_conns && !l->paused) {
 			evconnlistener_disable(l->listener);
 			l->paused = true;
@@ -494,8 +613,16 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 					     BUFFEREVENT_SSL_ACCEPTING,
 					     BEV_OPT_CLOSE_ON_FREE);
-	if (bev)
-		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (!bev) {
+		SSL_free(ssl);		/* and c with it */
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (c) {
+		/* The handshake and the first request. */
+		c->bev = bev;
+		deadline_arm(c);
+	}
 	return bev;
 }
 
@@ -654,10 +781,13 @@ static void waiters_stop(struct kmed *d)
 			pthread_join(ws->w[i].thread, NULL);
 		kmed_nl_close(&ws->w[i].nl);
 	}
-	while ((j = ws->head)) {
-		ws->head = j->next;
+	/* Queued, or answered to a loop that is gone: erased, not sent. */
+	while ((j = ws->all)) {
+		ws->all = j->all_next;
 		if (j->conn)
 			j->conn->job = NULL;
+		else if (j->req_ours)
+			evhttp_request_free(j->req);
 		job_free(j);
 	}
 	pthread_mutex_destroy(&ws->lock);
