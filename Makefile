@@ -4,7 +4,8 @@
 #
 #   make          build the module (against Debian's packaged kernel) and tools
 #   make demo     in a VM: keys supplied upon request between two nodes (I.1),
-#                 then relayed across a chain of four nodes (I.5a)
+#                 the same over HTTPS (ETSI GS QKD 014, qkdn-kmed), then
+#                 relayed across a chain of four nodes (I.5a)
 #   make check    all tests: host unit tests + kselftests in the VM
 #   make bench    benchmarks in the VM, one "BENCH name value op goal" a line
 #   make vm-shell an interactive shell in the VM with the module loaded
