@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "libqkdn.h"
+#include "bench.h"
 
 #define ROUNDS_MAX	64
 #define CHECK_EVERY	16	/* requests between two clock readings */
@@ -62,19 +63,9 @@ struct opts {
 };
 
 struct reply {
-	unsigned int keys;	/* KEY nests with an ID and bytes of the size */
-	unsigned int bytes;	/* expected key bytes */
-	uint16_t family;	/* CTRL_ATTR_FAMILY_ID */
-	uint8_t key[1024];	/* where the application puts its key */
+	struct bench_keys k;	/* KEY_GET: the key */
+	uint16_t family;	/* GETFAMILY: CTRL_ATTR_FAMILY_ID */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -91,26 +82,7 @@ static int family_cb(const struct nlmsghdr *nlh, void *data)
 
 static int key_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct nlattr *kb[QKDN_A_KEY_MAX + 1];
-	struct reply *r = data;
-	struct nlattr *a;
-
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
-		const struct nlattr *d;
-
-		if (mnl_attr_get_type(a) != QKDN_A_KEY)
-			continue;
-		if (qkdn_parse_key(a, kb) || !kb[QKDN_A_KEY_ID] ||
-		    !kb[QKDN_A_KEY_DATA])
-			continue;
-		d = kb[QKDN_A_KEY_DATA];
-		if (mnl_attr_get_payload_len(d) != r->bytes)
-			continue;
-		memcpy(r->key, mnl_attr_get_payload(d), r->bytes);
-		qkdn_memzero(r->key, r->bytes);
-		r->keys++;
-	}
-	return MNL_CB_OK;
+	return bench_keys_cb(nlh, &((struct reply *)data)->k);
 }
 
 static struct nlmsghdr *family_req(struct qkdn_sock *qs, void *buf,
@@ -168,7 +140,7 @@ static int stats_cb(const struct nlmsghdr *nlh, void *data)
 static double settle(struct qkdn_sock *qs, void *buf, const struct opts *o)
 {
 	uint64_t last[2] = { 0, 0 }, cur[2];
-	double t0 = now(), since = t0, t;
+	double t0 = bench_now(), since = t0, t;
 
 	for (;;) {
 		struct nlmsghdr *nlh = qkdn_msg(qs, buf, QKDN_CMD_LINK_GET, 0);
@@ -182,7 +154,7 @@ static double settle(struct qkdn_sock *qs, void *buf, const struct opts *o)
 				strerror(-err));
 			return -1;
 		}
-		t = now();
+		t = bench_now();
 		if (cur[0] != last[0] || cur[1] != last[1]) {
 			last[0] = cur[0];
 			last[1] = cur[1];
@@ -210,8 +182,9 @@ static int run(struct qkdn_sock *qs, void *buf, build_fn build,
 	if (!r)
 		return -1;
 	memset(res, 0, sizeof(*res));
-	r->bytes = o->bits / 8;
-	t0 = now();
+	r->k.bytes = o->bits / 8;
+	r->k.want = 1;
+	t0 = bench_now();
 	do {
 		for (i = 0; i < CHECK_EVERY; i++) {
 			struct nlmsghdr *nlh;
@@ -220,12 +193,12 @@ static int run(struct qkdn_sock *qs, void *buf, build_fn build,
 				break;
 			nlh = build(qs, buf, o);
 
-			r->keys = 0;
+			r->k.keys = 0;
 			r->family = 0;
 			err = qkdn_request(qs, nlh, cb, r);
 			if (err == -EBUSY) {
 				if (!res->busy++)
-					res->open = n / (now() - t0);
+					res->open = n / (bench_now() - t0);
 				usleep(100);
 				continue;
 			}
@@ -235,14 +208,14 @@ static int run(struct qkdn_sock *qs, void *buf, build_fn build,
 					qkdn_errmsg(qs));
 				goto fail;
 			}
-			if (cb == key_cb ? r->keys != 1 : !r->family) {
+			if (cb == key_cb ? r->k.keys != 1 : !r->family) {
 				fprintf(stderr, "keyrate: reply without %s\n",
 					cb == key_cb ? "the key" : "the family ID");
 				goto fail;
 			}
 			n++;
 		}
-		t = now() - t0;
+		t = bench_now() - t0;
 	} while (t < o->secs && !(cb == key_cb && o->max && n >= o->max));
 	free(r);
 	res->rate = n / t;
@@ -252,22 +225,6 @@ static int run(struct qkdn_sock *qs, void *buf, build_fn build,
 fail:
 	free(r);
 	return -1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, unsigned int n)
-{
-	double s[ROUNDS_MAX];
-
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 static void usage(void)
@@ -361,9 +318,9 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	printf("genl %.0f\nkey %.0f\nratio %.3f\nopen %.0f\nopen_ratio %.3f\nbusy %lu\n",
-	       median(genl, o.rounds), median(key, o.rounds),
-	       median(ratio, o.rounds), median(open, o.rounds),
-	       median(open_ratio, o.rounds), busy);
+	       bench_median(genl, o.rounds), bench_median(key, o.rounds),
+	       bench_median(ratio, o.rounds), bench_median(open, o.rounds),
+	       bench_median(open_ratio, o.rounds), busy);
 
 	qkdn_close(ctrl);
 	qkdn_close(qkdn);

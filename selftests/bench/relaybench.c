@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "libqkdn.h"
+#include "bench.h"
 
 #define SLAVES_MAX	8
 #define ROUNDS_MAX	10000
@@ -81,55 +82,11 @@ struct opts {
 };
 
 /* What a reply held. */
-struct reply {
-	unsigned int want;	/* keys expected */
-	unsigned int bytes;	/* key size in bytes */
-	unsigned int keys;	/* KEY nests with an ID and bytes of that size */
-	uint8_t ids[QKDN_KEYS_PER_REQUEST][QKDN_KEY_ID_LEN];
-	uint8_t key[QKDN_KEY_SIZE_MAX / 8];	/* where the application puts it */
-};
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int key_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *kb[QKDN_A_KEY_MAX + 1];
-	struct reply *r = data;
-	struct nlattr *a;
-
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
-		const struct nlattr *d;
-
-		if (mnl_attr_get_type(a) != QKDN_A_KEY)
-			continue;
-		if (qkdn_parse_key(a, kb) || !kb[QKDN_A_KEY_ID] ||
-		    !kb[QKDN_A_KEY_DATA] || r->keys >= r->want)
-			continue;
-		d = kb[QKDN_A_KEY_DATA];
-		if (r->bytes && mnl_attr_get_payload_len(d) != r->bytes)
-			continue;
-		if (mnl_attr_get_payload_len(d) > sizeof(r->key))
-			continue;
-		memcpy(r->ids[r->keys], mnl_attr_get_payload(kb[QKDN_A_KEY_ID]),
-		       QKDN_KEY_ID_LEN);
-		memcpy(r->key, mnl_attr_get_payload(d),
-		       mnl_attr_get_payload_len(d));
-		qkdn_memzero(r->key, mnl_attr_get_payload_len(d));
-		r->keys++;
-	}
-	return MNL_CB_OK;
-}
 
 /* One KEY_GET of keys keys of bits bits for slave; 0 or -errno. */
 static int key_get(struct qkdn_sock *qs, void *buf, const char *master,
 		   const char *slave, unsigned int keys, unsigned int bits,
-		   struct reply *r)
+		   struct bench_keys *r)
 {
 	struct nlmsghdr *nlh = qkdn_msg(qs, buf, QKDN_CMD_KEY_GET, 0);
 	int err;
@@ -141,7 +98,7 @@ static int key_get(struct qkdn_sock *qs, void *buf, const char *master,
 	r->want = keys;
 	r->bytes = bits / 8;
 	r->keys = 0;
-	err = qkdn_request(qs, nlh, key_cb, r);
+	err = qkdn_request(qs, nlh, bench_keys_cb, r);
 	if (!err && r->keys != keys) {
 		fprintf(stderr, "relaybench: %u of %u keys in the reply\n",
 			r->keys, keys);
@@ -167,25 +124,12 @@ static double cpu_secs(void)
 	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The q-quantile (0..1) of sorted v[n], nearest rank. */
 static double quantile(const double *v, unsigned int n, double q)
 {
 	unsigned int i = (unsigned int)(q * (n - 1) + 0.5);
 
 	return v[i < n ? i : n - 1];
-}
-
-static double median(double *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void sleep_ms(unsigned int ms)
@@ -201,7 +145,7 @@ static int lat(const struct opts *o)
 	unsigned int kinds = o->nslaves + 1, k, i, n = 0;
 	FILE *ids[SLAVES_MAX + 1] = { 0 };
 	struct qkdn_sock *qs = qkdn_open();
-	struct reply *r = calloc(1, sizeof(*r));
+	struct bench_keys *r = calloc(1, sizeof(*r));
 	void *buf = calloc(1, QKDN_BUF_SIZE);
 	double *us[SLAVES_MAX + 1], med[SLAVES_MAX + 1];
 	char path[PATH_MAX];
@@ -229,10 +173,10 @@ static int lat(const struct opts *o)
 		for (k = 0; k < kinds; k++) {
 			const char *slave = k ? o->slaves[k - 1] : o->local;
 			char id[QKDN_UUID_STR_LEN];
-			double t0 = now(), t;
+			double t0 = bench_now(), t;
 
 			err = key_get(qs, buf, o->master, slave, 1, o->bits, r);
-			t = now() - t0;
+			t = bench_now() - t0;
 			if (err) {
 				req_failed(qs, slave, err);
 				return 1;
@@ -253,7 +197,7 @@ static int lat(const struct opts *o)
 
 		if (ids[k] && fclose(ids[k]))
 			return 1;
-		med[k] = median(us[k], n);	/* sorts us[k] */
+		med[k] = bench_median(us[k], n);	/* sorts us[k] */
 		printf("# %s %s: %u requests after %u of warm-up: median %.0f us, min %.0f, p10 %.0f, p90 %.0f, max %.0f\n",
 		       k ? "relayed to" : "local to", slave, n, o->warmup,
 		       med[k], us[k][0], quantile(us[k], n, 0.1),
@@ -301,7 +245,7 @@ static FILE *result_file(const struct opts *o)
 static int get(const struct opts *o)
 {
 	struct qkdn_sock *qs = qkdn_open();
-	struct reply *r = calloc(1, sizeof(*r));
+	struct bench_keys *r = calloc(1, sizeof(*r));
 	void *buf = calloc(1, QKDN_BUF_SIZE);
 	unsigned long reqs = 0, keys = 0, busy = 0;
 	char out[QKDN_KEYS_PER_REQUEST * QKDN_UUID_STR_LEN];
@@ -317,7 +261,7 @@ static int get(const struct opts *o)
 	if (o->go)
 		while (access(o->go, F_OK))
 			sleep_ms(1);
-	t0 = now();
+	t0 = bench_now();
 	cpu0 = cpu_secs();
 	while (t < o->secs && (!o->max || reqs < o->max)) {
 		size_t len = 0, start = 0;
@@ -325,7 +269,7 @@ static int get(const struct opts *o)
 
 		err = key_get(qs, buf, o->master, o->slaves[0], o->keys,
 			      o->bits, r);
-		t = now() - t0;
+		t = bench_now() - t0;
 		if (err == -EBUSY || err == -ENOSPC) {
 			if (!busy++)
 				snprintf(why, sizeof(why), "%s%s%s",
@@ -333,7 +277,7 @@ static int get(const struct opts *o)
 					 *qkdn_errmsg(qs) ? ": " : "",
 					 qkdn_errmsg(qs));
 			sleep_ms(1);
-			t = now() - t0;
+			t = bench_now() - t0;
 			continue;
 		}
 		if (err) {
@@ -376,7 +320,7 @@ static int get(const struct opts *o)
 /* One KEY_GET_BY_ID for the n IDs; 0 or -errno. */
 static int key_get_by_id(struct qkdn_sock *qs, void *buf, const struct opts *o,
 			 uint8_t (*ids)[QKDN_KEY_ID_LEN], unsigned int n,
-			 struct reply *r)
+			 struct bench_keys *r)
 {
 	struct nlmsghdr *nlh = qkdn_msg(qs, buf, QKDN_CMD_KEY_GET_BY_ID, 0);
 	unsigned int i;
@@ -393,7 +337,7 @@ static int key_get_by_id(struct qkdn_sock *qs, void *buf, const struct opts *o,
 	r->want = n;
 	r->bytes = 0;		/* any size */
 	r->keys = 0;
-	err = qkdn_request(qs, nlh, key_cb, r);
+	err = qkdn_request(qs, nlh, bench_keys_cb, r);
 	if (err)
 		return err;
 	for (i = 0; i < n; i++)
@@ -411,7 +355,7 @@ static int fetch(const struct opts *o)
 {
 	static uint8_t ids[QKDN_KEYS_PER_REQUEST][QKDN_KEY_ID_LEN];
 	struct qkdn_sock *qs = qkdn_open();
-	struct reply *r = calloc(1, sizeof(*r));
+	struct bench_keys *r = calloc(1, sizeof(*r));
 	void *buf = calloc(1, QKDN_BUF_SIZE);
 	unsigned long fetched = 0, reqs = 0, failed = 0;
 	double cpu0 = -1;
