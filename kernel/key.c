@@ -95,38 +95,152 @@ bool qkdn_may_act_as(struct qkdn_net *qn, struct genl_info *info,
 }
 
 /*
+ * The slave SAEs of a key request, by the node that serves them: the
+ * slave's first, then those of QKDN_A_ADD_SLAVE_SAE_ID (multicast). Names
+ * are copied: the relays drop qn->lock.
+ */
+struct qkdn_key_slaves {
+	char master[QKDN_ID_MAX];
+	u32 n;
+	struct qkdn_key_group {
+		char node[QKDN_ID_MAX];
+		char slave[QKDN_ID_MAX];
+		struct qkdn_hop more[QKDN_SLAVES_MAX - 1];
+		u8 nmore;
+		struct qkdn_relay *r;
+	} g[QKDN_SLAVES_MAX];
+};
+
+static void qkdn_key_group_add(struct qkdn_key_slaves *ks,
+			       const struct qkdn_sae *slave)
+{
+	struct qkdn_key_group *g;
+	u32 i;
+
+	for (i = 0; i < ks->n; i++) {
+		g = &ks->g[i];
+		if (!strcmp(g->node, slave->node_id)) {
+			strscpy(g->more[g->nmore++].id, slave->id,
+				QKDN_ID_MAX);
+			return;
+		}
+	}
+	g = &ks->g[ks->n++];
+	strscpy(g->node, slave->node_id, sizeof(g->node));
+	strscpy(g->slave, slave->id, sizeof(g->slave));
+}
+
+/* Whether the request already names the slave SAE id. */
+static bool qkdn_key_names(const struct qkdn_key_slaves *ks, const char *id)
+{
+	u32 i, j;
+
+	for (i = 0; i < ks->n; i++) {
+		if (!strcmp(ks->g[i].slave, id))
+			return true;
+		for (j = 0; j < ks->g[i].nmore; j++)
+			if (!strcmp(ks->g[i].more[j].id, id))
+				return true;
+	}
+	return false;
+}
+
+/* Adds the slave SAEs of QKDN_A_ADD_SLAVE_SAE_ID, checking each. */
+static int qkdn_key_more_slaves(struct qkdn_net *qn, struct genl_info *info,
+				struct qkdn_key_slaves *ks)
+{
+	struct nlattr *attr;
+	u32 n = 0;
+	int rem;
+
+	nlmsg_for_each_attr(attr, info->nlhdr, GENL_HDRLEN, rem) {
+		struct qkdn_sae *sae;
+
+		if (nla_type(attr) != QKDN_A_ADD_SLAVE_SAE_ID)
+			continue;
+		if (++n >= QKDN_SLAVES_MAX) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "too many additional slave SAEs");
+			return -E2BIG;
+		}
+		sae = qkdn_sae_find(qn, nla_data(attr));
+		if (!sae) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such SAE");
+			return -ENOENT;
+		}
+		if (sae->local) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "additional slave SAE is served by this node");
+			return -EOPNOTSUPP;
+		}
+		if (qkdn_key_names(ks, sae->id)) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "slave SAE named twice");
+			return -EINVAL;
+		}
+		qkdn_key_group_add(ks, sae);
+	}
+	return 0;
+}
+
+/*
  * Q.4160 I.5a/I.5b: the slave SAE sits behind a KM this node shares no
- * (usable) link with. The keys are relayed there; the application gets
- * them once the destination KM confirms it holds them. Drops and retakes
- * qn->lock: master and slave must not be used afterwards.
+ * (usable) link with; and every multicast request. The keys are relayed
+ * to each slave node: to the first as the first link's pad, to the others
+ * encrypted from the first hop on. The application gets them once every
+ * destination KM confirms it holds them; if one fails, the others erase
+ * them. Drops and retakes qn->lock.
  */
 static int qkdn_key_get_relayed(struct qkdn_net *qn,
-				const struct qkdn_sae *master,
-				const struct qkdn_sae *slave, u32 number,
+				struct qkdn_key_slaves *ks, u32 number,
 				u32 kb, const u8 *ids, u8 *first,
 				size_t stride, struct netlink_ext_ack *extack)
 {
-	struct qkdn_relay *r;
-	char mid[QKDN_ID_MAX], sid[QKDN_ID_MAX], dst[QKDN_ID_MAX];
-	int err;
+	struct qkdn_relay_req req = {
+		.master = ks->master,
+		.count = number,
+		.key_bytes = kb,
+		.ids = ids,
+	};
+	u32 i, started = 0;
+	int err = 0;
 
-	strscpy(mid, master->id, sizeof(mid));
-	strscpy(sid, slave->id, sizeof(sid));
-	strscpy(dst, slave->node_id, sizeof(dst));
-	r = qkdn_relay_start(qn, master, slave, number, kb, ids, extack);
-	if (IS_ERR(r))
-		return PTR_ERR(r);	/* -ENOTCONN: nobody to ask */
-	err = qkdn_relay_wait(qn, r, extack);
-	if (!err) {
-		qkdn_relay_keys(r, first, stride);
+	for (i = 0; i < ks->n && !err; i++) {
+		struct qkdn_key_group *g = &ks->g[i];
+
+		req.slave = g->slave;
+		req.dst = g->node;
+		req.slaves = g->more;
+		req.nslaves = g->nmore;
+		req.keys_of = i ? ks->g[0].r : NULL;
+		g->r = qkdn_relay_start(qn, &req, extack);
+		if (IS_ERR(g->r)) {
+			err = PTR_ERR(g->r);
+			break;
+		}
+		started++;
+		/* The first relay's keys are every other's. */
+		if (!i && ks->n > 1)
+			err = qkdn_relay_wait_keys(qn, g->r, extack);
+	}
+	for (i = 0; i < started && !err; i++)
+		err = qkdn_relay_wait(qn, ks->g[i].r, extack);
+	if (err) {
+		for (i = 0; i < started; i++)
+			qkdn_relay_cancel(qn, ks->g[i].r);
+	} else {
+		qkdn_relay_keys(ks->g[0].r, first, stride);
 		qn->rstats.keys_reserved += number;
 		qn->rstats.keys_supplied += number;
-		qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, NULL, mid, sid,
-			      number, ids);
+		qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, NULL, ks->master,
+			      ks->g[0].slave, number, ids);
 	}
-	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
-		    mid, NULL, NULL, dst, err ? 0 : number, -err, NULL);
-	qkdn_relay_finish(qn, r);
+	if (started)
+		qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE,
+			    QKDN_MSG_DIR_SENT, "sae", ks->master, NULL, NULL,
+			    ks->g[0].node, err ? 0 : number, -err, NULL);
+	for (i = 0; i < started; i++)
+		qkdn_relay_finish(qn, ks->g[i].r);
 	return err;
 }
 
@@ -172,10 +286,11 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr **a = info->attrs;
 	struct qkdn_sae *master, *slave;
 	u32 number = 1, bits = QKDN_KEY_SIZE_DEFAULT, kb, i, off;
+	struct qkdn_key_slaves *ks = NULL;
 	struct qkdn_link *link;
 	size_t stride;
 	struct sk_buff *msg = NULL;
-	bool relay;
+	bool relay, multicast = a[QKDN_A_ADD_SLAVE_SAE_ID];
 	u8 ids_small[8 * QKDN_KEY_ID_LEN];
 	u8 *first = NULL, *ids = ids_small;
 	void *hdr;
@@ -196,13 +311,20 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	}
 	kb = bits / 8;
 	stride = qkdn_key_msg_size(1, kb);
+	if (a[QKDN_A_SESSION_ID] && multicast) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_ADD_SLAVE_SAE_ID],
+				    "a session's keys have one slave SAE");
+		return -EINVAL;
+	}
 	if (a[QKDN_A_SESSION_ID])
 		return qkdn_key_get_session(qn, info, number, kb);
 
 	msg = qkdn_key_msg_new(qkdn_key_msg_size(number, kb));
 	if (number * QKDN_KEY_ID_LEN > sizeof(ids_small))
 		ids = kmalloc_array(number, QKDN_KEY_ID_LEN, GFP_KERNEL);
-	if (!msg || !ids) {
+	if (multicast)
+		ks = kzalloc(sizeof(*ks), GFP_KERNEL);
+	if (!msg || !ids || (multicast && !ks)) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -228,12 +350,31 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 				    "slave SAE is served by this node");
 		goto out_unlock;
 	}
+	link = qkdn_link_by_peer(qn, slave->node_id);
+	/*
+	 * No link, or too little key on it: relay, if a controller routes.
+	 * A multicast is relayed to each slave node, over its link if it has
+	 * one with enough key.
+	 */
+	relay = multicast || ((!link || link->own.bytes < (u64)number * kb) &&
+			      qkdn_ctrl_present(qn));
+	if (relay && !ks) {
+		err = -ENOMEM;
+		ks = kzalloc(sizeof(*ks), GFP_KERNEL);
+		if (!ks)
+			goto out_unlock;
+	}
+	if (relay) {
+		strscpy(ks->master, master->id, sizeof(ks->master));
+		qkdn_key_group_add(ks, slave);
+	}
+	if (multicast) {
+		err = qkdn_key_more_slaves(qn, info, ks);
+		if (err)
+			goto out_unlock;
+	}
 	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST, QKDN_MSG_DIR_RECEIVED, "sae",
 		    master->id, NULL, NULL, slave->node_id, number, 0, NULL);
-	link = qkdn_link_by_peer(qn, slave->node_id);
-	/* No link, or too little key on it: relay, if a controller routes. */
-	relay = (!link || link->own.bytes < (u64)number * kb) &&
-		qkdn_ctrl_present(qn);
 
 	/* Build the whole reply before taking any key. */
 	err = -EMSGSIZE;
@@ -267,8 +408,10 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	}
 	if (relay) {
-		err = qkdn_key_get_relayed(qn, master, slave, number, kb, ids,
-					   first, stride, info->extack);
+		err = qkdn_key_get_relayed(qn, ks, number, kb, ids, first,
+					   stride, info->extack);
+		if (err == -ENOTCONN && multicast)
+			err = -EHOSTUNREACH;
 		if (err != -ENOTCONN) {
 			if (err)
 				goto out_unlock;
@@ -323,6 +466,7 @@ reply:
 	qkdn_key_msg_fill(msg);
 	if (ids != ids_small)
 		kfree(ids);
+	kfree(ks);
 	return genlmsg_reply(msg, info);
 
 out_unlock:
@@ -331,6 +475,7 @@ out_free:
 	nlmsg_free(msg);
 	if (ids != ids_small)
 		kfree(ids);
+	kfree(ks);
 	return err;
 }
 
@@ -415,7 +560,10 @@ static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 		const u8 *id = ids + i * QKDN_KEY_ID_LEN;
 
 		tabs[i] = &qn->rkeys;
-		keys[i] = qkdn_keytab_find(&qn->rkeys, id);
+		/* A multicast left a copy for each of its slave SAEs. */
+		keys[i] = qkdn_keytab_match(&qn->rkeys, id, slave->id, NULL);
+		if (!keys[i])
+			keys[i] = qkdn_keytab_find(&qn->rkeys, id);
 		if (!keys[i] && link) {
 			tabs[i] = &link->keys;
 			keys[i] = qkdn_keytab_find(&link->keys, id);

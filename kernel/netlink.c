@@ -64,6 +64,7 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_SAE_CRED]	= { .type = NLA_NUL_STRING,
 				    .len = QKDN_CRED_MAX - 1 },
 	[QKDN_A_NOWAIT]		= { .type = NLA_FLAG },
+	[QKDN_A_ADD_SLAVE_SAE_ID] = QKDN_ID_POLICY,
 	[QKDN_A_MASTER_SAE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_SLAVE_SAE_ID]	= QKDN_ID_POLICY,
 	[QKDN_A_KEY_NUMBER]	= NLA_POLICY_RANGE(NLA_U32, 1,

@@ -296,6 +296,8 @@ void qkdn_store_peek(struct qkdn_stream *s, u8 *dst, u32 len);
 void qkdn_keytab_init(struct qkdn_keytab *t);
 void qkdn_keytab_flush(struct qkdn_keytab *t);
 struct qkdn_key *qkdn_keytab_find(struct qkdn_keytab *t, const u8 *id);
+struct qkdn_key *qkdn_keytab_match(struct qkdn_keytab *t, const u8 *id,
+				   const char *slave, const u8 *relay);
 void qkdn_keytab_insert(struct qkdn_keytab *t, struct qkdn_key *key);
 void qkdn_keytab_free(struct qkdn_keytab *t, struct qkdn_key *key);
 
@@ -346,15 +348,32 @@ u8 *qkdn_kx_body(struct qkdn_frame *f);
 void qkdn_relay_net_init(struct qkdn_net *qn);
 void qkdn_relay_net_exit(struct qkdn_net *qn);
 void qkdn_relay_work(struct work_struct *work);
-u32 qkdn_relay_frame_keys_max(u32 key_bytes);
+u32 qkdn_relay_frame_keys_max(u32 key_bytes, u32 nslaves);
 bool qkdn_ids_repeat(const u8 *ids, u32 n);
+
+/* A key relay a key request starts. */
+struct qkdn_relay_req {
+	const char *master;
+	const char *slave;
+	const char *dst;		/* the slave SAEs' node */
+	const struct qkdn_hop *slaves;	/* more slave SAEs there */
+	u8 nslaves;
+	u32 count, key_bytes;
+	const u8 *ids;
+	const struct qkdn_relay *keys_of;	/* multicast: relay these
+						 * keys, or NULL for the
+						 * first link's pad
+						 */
+};
+
 struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
-				    const struct qkdn_sae *master,
-				    const struct qkdn_sae *slave, u32 count,
-				    u32 key_bytes, const u8 *ids,
+				    const struct qkdn_relay_req *req,
 				    struct netlink_ext_ack *extack);
 int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
 		    struct netlink_ext_ack *extack);
+int qkdn_relay_wait_keys(struct qkdn_net *qn, struct qkdn_relay *r,
+			 struct netlink_ext_ack *extack);
+void qkdn_relay_cancel(struct qkdn_net *qn, struct qkdn_relay *r);
 void qkdn_relay_key_taken(struct qkdn_net *qn, const u8 *relay_id);
 void qkdn_relay_keys(struct qkdn_relay *r, u8 *first, size_t stride);
 void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r);

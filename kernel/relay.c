@@ -53,8 +53,15 @@ enum qkdn_relay_state {
 #define QKDN_RELAY_F_RESERVE	0x02	/* I.4b: hold the keys for the
 					 * controller's "key relay request"
 					 */
+#define QKDN_RELAY_F_GIVEN	0x04	/* the first hop carries ciphertext
+					 * too: the keys are another relay's
+					 * (multicast)
+					 */
 
-/* Kx "key relay": fixed part; then route, key IDs, ciphertext, tag. */
+/*
+ * Kx "key relay": fixed part; then route, more slaves, key IDs,
+ * ciphertext, tag.
+ */
 struct qkdn_kx_relay {
 	u8 relay_id[QKDN_RELAY_ID_LEN];
 	char src[QKDN_ID_MAX];
@@ -68,7 +75,8 @@ struct qkdn_kx_relay {
 	u8 hop;			/* 1: the keys are the first link's pad */
 	u8 flags;
 	u8 nroute;		/* 0, or the full route's length */
-	u8 reserved[5];
+	u8 nslaves;		/* more slave SAEs at dst (multicast) */
+	u8 reserved[4];
 } __packed;
 
 struct qkdn_kx_relay_done {
@@ -93,6 +101,8 @@ struct qkdn_relay {
 	bool reserve;		/* I.4b: the first hop only reserves */
 	bool report;		/* I.4b: the controller started it here */
 	bool is_retired;	/* finished hop, kept for a late abort */
+	bool given;		/* source: keys given, not the first pad */
+	u8 nslaves;		/* more slave SAEs at the destination */
 	u32 prev_link, next_link;	/* link IDs, 0 for none */
 	u32 count, key_bytes;
 	u32 ctrl_id, ctrl_msg;	/* the controller request, if one waits */
@@ -109,30 +119,35 @@ struct qkdn_relay {
 	char where[QKDN_ID_MAX];	/* the node that reported the end */
 	char why[QKDN_ERRMSG_MAX];
 	struct qkdn_hop *route;
+	struct qkdn_hop *slaves;	/* nslaves more slave SAEs */
 	u8 *keys;			/* count * key_bytes, erased on free */
 	u8 *ids;			/* count * QKDN_KEY_ID_LEN */
 };
 
 struct qkdn_relay_layout {
-	u32 route, ids, ct, tag, len;
+	u32 route, slaves, ids, ct, tag, len;
 };
 
-static void qkdn_relay_layout(u32 nroute, u32 count, u32 kb, bool ct,
-			      struct qkdn_relay_layout *l)
+static void qkdn_relay_layout(u32 nroute, u32 nslaves, u32 count, u32 kb,
+			      bool ct, struct qkdn_relay_layout *l)
 {
 	l->route = sizeof(struct qkdn_kx_relay);
-	l->ids = l->route + nroute * QKDN_ID_MAX;
+	l->slaves = l->route + nroute * QKDN_ID_MAX;
+	l->ids = l->slaves + nslaves * QKDN_ID_MAX;
 	l->ct = l->ids + count * QKDN_KEY_ID_LEN;
 	l->tag = l->ct + (ct ? count * kb : 0);
 	l->len = l->tag + QKDN_MAC_LEN;
 }
 
-/* Keys of key_bytes that fit one relay frame whatever its route. */
-u32 qkdn_relay_frame_keys_max(u32 key_bytes)
+/*
+ * Keys of key_bytes that fit one relay frame with nslaves more slaves,
+ * whatever its route.
+ */
+u32 qkdn_relay_frame_keys_max(u32 key_bytes, u32 nslaves)
 {
 	u32 room = QKDN_KX_FRAME_MAX - QKDN_KX_HDR_LEN -
 		   sizeof(struct qkdn_kx_relay) -
-		   QKDN_ROUTE_HOPS_MAX * QKDN_ID_MAX - QKDN_MAC_LEN;
+		   (QKDN_ROUTE_HOPS_MAX + nslaves) * QKDN_ID_MAX - QKDN_MAC_LEN;
 
 	return room / (QKDN_KEY_ID_LEN + key_bytes);
 }
@@ -204,6 +219,7 @@ static void qkdn_relay_free(struct qkdn_net *qn, struct qkdn_relay *r)
 	qkdn_relay_erase_keys(r);
 	kfree(r->ids);
 	kfree(r->route);
+	kfree(r->slaves);
 	kfree(r);
 }
 
@@ -264,6 +280,9 @@ static void qkdn_relay_retire(struct qkdn_net *qn, struct qkdn_relay *r)
 	kfree(r->route);
 	r->route = NULL;
 	r->nroute = 0;
+	kfree(r->slaves);
+	r->slaves = NULL;
+	r->nslaves = 0;
 	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_RECORD_MS);
 	r->is_retired = true;
 	list_add_tail(&r->retired, &qn->retired);
@@ -302,10 +321,12 @@ static void qkdn_relay_drop_keys(struct qkdn_net *qn, struct qkdn_relay *r)
 	u32 i;
 
 	for (i = 0; i < r->count && r->left; i++) {
+		const u8 *id = r->ids + i * QKDN_KEY_ID_LEN;
 		struct qkdn_key *k;
 
-		k = qkdn_keytab_find(&qn->rkeys, r->ids + i * QKDN_KEY_ID_LEN);
-		if (k && !memcmp(k->relay, r->id, QKDN_RELAY_ID_LEN)) {
+		/* One copy for each slave SAE of the relay. */
+		while (r->left &&
+		       (k = qkdn_keytab_match(&qn->rkeys, id, NULL, r->id))) {
 			qkdn_keytab_free(&qn->rkeys, k);
 			r->left--;
 		}
@@ -442,6 +463,7 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 	u8 hkey[QKDN_MAC_LEN], s[QKDN_MAC_LEN];
 	struct qkdn_frame *f;
 	u8 *body;
+	bool ct;
 	u64 seq;
 	u32 off;
 
@@ -461,7 +483,8 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 				"not enough key on the link to the next hop");
 		return;
 	}
-	qkdn_relay_layout(r->nroute, r->count, kb, r->hop > 1, &l);
+	ct = r->hop > 1 || r->given;
+	qkdn_relay_layout(r->nroute, r->nslaves, r->count, kb, ct, &l);
 	f = qkdn_kx_alloc(QKDN_KX_RELAY, l.len, 0);
 	if (!f) {
 		qkdn_relay_fail(qn, r, ENOMEM, "out of memory");
@@ -492,17 +515,21 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 	b->count = cpu_to_le16(r->count);
 	b->hop = r->hop;
 	b->flags = (newkey ? QKDN_RELAY_F_NEWKEY : 0) |
-		   (r->reserve ? QKDN_RELAY_F_RESERVE : 0);
+		   (r->reserve ? QKDN_RELAY_F_RESERVE : 0) |
+		   (r->hop == 1 && r->given ? QKDN_RELAY_F_GIVEN : 0);
 	b->nroute = r->nroute;
+	b->nslaves = r->nslaves;
 	if (r->nroute)
 		memcpy(body + l.route, r->route, r->nroute * QKDN_ID_MAX);
+	if (r->nslaves)
+		memcpy(body + l.slaves, r->slaves, r->nslaves * QKDN_ID_MAX);
 	memcpy(body + l.ids, r->ids, r->count * QKDN_KEY_ID_LEN);
 
 	/* The pool, in this order: [hash key] tag pad, key pad. */
 	if (newkey)
 		qkdn_store_take(&link->own, NULL, QKDN_MAC_LEN);
 	qkdn_store_take(&link->own, s, QKDN_MAC_LEN);
-	if (r->hop == 1) {
+	if (!ct) {
 		/* The first link's key is the relayed key. */
 		qkdn_store_take(&link->own, r->keys, n);
 	} else {
@@ -531,6 +558,9 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 		/* Passed on: this node forgets the keys at once. */
 		qkdn_relay_erase_keys(r);
 		qn->rstats.relays_forwarded++;
+	} else if (r->role == QKDN_RELAY_SRC) {
+		/* The keys are known now: a multicast waits for them. */
+		wake_up_all(&qn->relay_wq);
 	}
 }
 
@@ -548,38 +578,65 @@ static void qkdn_relay_next(struct qkdn_net *qn, struct qkdn_relay *r,
 	qkdn_relay_forward(qn, r, link);
 }
 
-/* Q.4160 I.3/I.4a/I.5: a key request for an SAE behind another KM. */
+/*
+ * Q.4160 I.3/I.4a/I.5: a key request for an SAE behind another KM, and
+ * each slave node of a multicast request. The relay goes straight over a
+ * link to the destination that holds enough key; otherwise the controller
+ * routes it.
+ */
 struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
-				    const struct qkdn_sae *master,
-				    const struct qkdn_sae *slave, u32 count,
-				    u32 key_bytes, const u8 *ids,
+				    const struct qkdn_relay_req *req,
 				    struct netlink_ext_ack *extack)
 {
+	struct qkdn_link *link;
 	struct qkdn_relay *r;
 	uuid_t id;
 	u32 msg;
 	int err;
 
-	if (count > qkdn_relay_frame_keys_max(key_bytes)) {
+	if (req->count > qkdn_relay_frame_keys_max(req->key_bytes,
+						   req->nslaves)) {
 		NL_SET_ERR_MSG(extack,
 			       "too many key bytes to relay in one request");
 		return ERR_PTR(-E2BIG);
 	}
 	uuid_gen(&id);
-	r = qkdn_relay_new(qn, id.b, QKDN_RELAY_SRC, count, key_bytes);
+	r = qkdn_relay_new(qn, id.b, QKDN_RELAY_SRC, req->count,
+			   req->key_bytes);
 	if (IS_ERR(r)) {
 		if (PTR_ERR(r) == -EBUSY)
 			NL_SET_ERR_MSG(extack, "too many key relays in progress");
 		return r;
 	}
+	if (req->nslaves) {
+		r->slaves = kmemdup(req->slaves,
+				    req->nslaves * sizeof(*req->slaves),
+				    GFP_KERNEL);
+		if (!r->slaves) {
+			qkdn_relay_free(qn, r);
+			return ERR_PTR(-ENOMEM);
+		}
+		r->nslaves = req->nslaves;
+	}
+	if (req->keys_of) {
+		/* Encrypted on the first hop too, as on every other. */
+		memcpy(r->keys, req->keys_of->keys, req->count * req->key_bytes);
+		r->given = true;
+	}
 	strscpy(r->src, qn->node_id, sizeof(r->src));
-	strscpy(r->dst, slave->node_id, sizeof(r->dst));
-	strscpy(r->master, master->id, sizeof(r->master));
-	strscpy(r->slave, slave->id, sizeof(r->slave));
-	memcpy(r->ids, ids, count * QKDN_KEY_ID_LEN);
+	strscpy(r->dst, req->dst, sizeof(r->dst));
+	strscpy(r->master, req->master, sizeof(r->master));
+	strscpy(r->slave, req->slave, sizeof(r->slave));
+	memcpy(r->ids, req->ids, req->count * QKDN_KEY_ID_LEN);
 	r->hop = 1;
 	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAY_TIMEOUT_MS);
 
+	link = qkdn_link_by_peer(qn, req->dst);
+	if (link && link->up && link->own.bytes >= qkdn_relay_hop_bytes(r)) {
+		qn->rstats.relays_started++;
+		qkdn_relay_forward(qn, r, link);
+		return r;
+	}
 	msg = qn->ctrl_mode == QKDN_CTRL_CENTRALIZED ?
 	      QKDN_MSG_KEY_RELAY_REQUEST_NOTIFICATION :
 	      QKDN_MSG_NEXT_HOP_REQUEST;
@@ -594,11 +651,11 @@ struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
 	return r;
 }
 
-/* Waits for the relay started here to end; with qn->lock held. */
-int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
-		    struct netlink_ext_ack *extack)
+/* Waits, with qn->lock held, until the relay started here is in state. */
+static int qkdn_relay_wait_state(struct qkdn_net *qn, struct qkdn_relay *r,
+				 u8 state, struct netlink_ext_ack *extack)
 {
-	while (r->state != QKDN_RS_DONE && r->state != QKDN_RS_FAILED) {
+	while (r->state < state) {
 		long left = (long)(r->expires - jiffies);
 
 		if (left <= 0 || qn->dying) {
@@ -608,22 +665,44 @@ int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
 		}
 		mutex_unlock(&qn->lock);
 		left = wait_event_interruptible_timeout(qn->relay_wq,
-							READ_ONCE(r->state) >= QKDN_RS_DONE ||
+							READ_ONCE(r->state) >= state ||
 							READ_ONCE(qn->dying),
 							left);
 		mutex_lock(&qn->lock);
-		if (left < 0 && r->state < QKDN_RS_DONE) {
+		if (left < 0 && r->state < state) {
 			qkdn_relay_src_end(qn, r, EINTR, qn->node_id,
 					   "interrupted");
 			break;
 		}
 	}
-	if (r->state == QKDN_RS_DONE)
+	if (r->state != QKDN_RS_FAILED)
 		return 0;
 	/* NL_SET_ERR_MSG() takes literals only; the ring keeps this one. */
 	if (extack)
 		extack->_msg = qkdn_relay_errmsg(qn, r->where, r->why);
 	return -r->err;
+}
+
+/* Waits for the relay started here to end. */
+int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
+		    struct netlink_ext_ack *extack)
+{
+	return qkdn_relay_wait_state(qn, r, QKDN_RS_DONE, extack);
+}
+
+/* Waits until the relay started here holds its keys (it has left). */
+int qkdn_relay_wait_keys(struct qkdn_net *qn, struct qkdn_relay *r,
+			 struct netlink_ext_ack *extack)
+{
+	return qkdn_relay_wait_state(qn, r, QKDN_RS_SENT, extack);
+}
+
+/* Another relay of the same multicast failed: this one is given up. */
+void qkdn_relay_cancel(struct qkdn_net *qn, struct qkdn_relay *r)
+{
+	if (r->state != QKDN_RS_FAILED)
+		qkdn_relay_src_end(qn, r, ECANCELED, qn->node_id,
+				   "the key relay to another slave SAE failed");
 }
 
 void qkdn_relay_keys(struct qkdn_relay *r, u8 *first, size_t stride)
@@ -640,7 +719,8 @@ void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r)
 {
 	/* Given up while on its way: the path and the destination forget it. */
 	if (r->state == QKDN_RS_FAILED && r->next_link &&
-	    (r->err == ETIMEDOUT || r->err == EINTR || r->reserve))
+	    (r->err == ETIMEDOUT || r->err == EINTR || r->err == ECANCELED ||
+	     r->reserve))
 		qkdn_relay_send_abort(qn, r->next_link, r->to, r->id);
 	qkdn_relay_free(qn, r);
 }
@@ -876,9 +956,16 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 	if (!b->hop || b->hop >= QKDN_ROUTE_HOPS_MAX ||
 	    b->nroute == 1 || b->nroute > QKDN_ROUTE_HOPS_MAX ||
 	    (b->nroute && b->hop >= b->nroute) ||
-	    (b->flags & ~(QKDN_RELAY_F_NEWKEY | QKDN_RELAY_F_RESERVE)) ||
-	    ((b->flags & QKDN_RELAY_F_RESERVE) && (b->hop != 1 || b->nroute))) {
+	    (b->flags & ~(QKDN_RELAY_F_NEWKEY | QKDN_RELAY_F_RESERVE |
+			  QKDN_RELAY_F_GIVEN)) ||
+	    ((b->flags & QKDN_RELAY_F_RESERVE) && (b->hop != 1 || b->nroute)) ||
+	    ((b->flags & QKDN_RELAY_F_GIVEN) &&
+	     (b->hop != 1 || (b->flags & QKDN_RELAY_F_RESERVE)))) {
 		NL_SET_ERR_MSG(extack, "Kx relay hop, route or flags malformed");
+		return -EINVAL;
+	}
+	if (b->nslaves >= QKDN_SLAVES_MAX) {
+		NL_SET_ERR_MSG(extack, "Kx relay names too many slave SAEs");
 		return -EINVAL;
 	}
 	if (!qkdn_relay_str_ok(b->src, QKDN_ID_MAX) ||
@@ -888,7 +975,8 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 		NL_SET_ERR_MSG(extack, "Kx relay node or SAE ID malformed");
 		return -EINVAL;
 	}
-	qkdn_relay_layout(b->nroute, count, kb, b->hop > 1, &l);
+	qkdn_relay_layout(b->nroute, b->nslaves, count, kb,
+			  b->hop > 1 || (b->flags & QKDN_RELAY_F_GIVEN), &l);
 	if (len != l.len)
 		goto bad_len;
 	for (i = 0; i < b->nroute; i++) {
@@ -898,6 +986,25 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 		if (!qkdn_relay_str_ok(node, QKDN_ID_MAX)) {
 			NL_SET_ERR_MSG(extack, "Kx relay route malformed");
 			return -EINVAL;
+		}
+	}
+	for (i = 0; i < b->nslaves; i++) {
+		const char *sae = (const char *)body + l.slaves +
+				  i * QKDN_ID_MAX;
+		u32 j;
+
+		if (!qkdn_relay_str_ok(sae, QKDN_ID_MAX) ||
+		    !strcmp(sae, b->slave)) {
+			NL_SET_ERR_MSG(extack, "Kx relay slave SAEs malformed");
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (!strcmp(sae, (const char *)body + l.slaves +
+					 j * QKDN_ID_MAX)) {
+				NL_SET_ERR_MSG(extack,
+					       "Kx relay names a slave SAE twice");
+				return -EINVAL;
+			}
 		}
 	}
 	if (qkdn_ids_repeat(body + l.ids, count)) {
@@ -918,19 +1025,33 @@ bad_len:
 	return -EINVAL;
 }
 
-/* The destination: the keys wait for the slave SAE's key request. */
+/* The i-th slave SAE of a relay: 0 is the slave, then the more. */
+static const char *qkdn_relay_slave(const struct qkdn_relay *r, u32 i)
+{
+	return i ? r->slaves[i - 1].id : r->slave;
+}
+
+/*
+ * The destination: the keys wait for the slave SAEs' key requests, one
+ * copy for each slave SAE (multicast), each supplied once.
+ */
 static void qkdn_relay_deliver(struct qkdn_net *qn, struct qkdn_relay *r)
 {
-	struct qkdn_sae *slave = qkdn_sae_find(qn, r->slave);
+	u32 nsaes = 1 + r->nslaves, n = r->count * nsaes;
 	struct qkdn_key **keys;
 	u32 i;
 
-	if (!slave || !slave->local) {
-		qkdn_relay_fail(qn, r, EHOSTUNREACH,
-				"the slave SAE is not served here");
-		return;
+	for (i = 0; i < nsaes; i++) {
+		struct qkdn_sae *slave;
+
+		slave = qkdn_sae_find(qn, qkdn_relay_slave(r, i));
+		if (!slave || !slave->local) {
+			qkdn_relay_fail(qn, r, EHOSTUNREACH,
+					"the slave SAE is not served here");
+			return;
+		}
 	}
-	if (qn->rkeys.n + r->count > QKDN_RESERVED_KEYS_MAX) {
+	if (qn->rkeys.n + n > QKDN_RESERVED_KEYS_MAX) {
 		qkdn_relay_fail(qn, r, ENOSPC,
 				"too many relayed keys wait for their SAEs here");
 		return;
@@ -941,33 +1062,35 @@ static void qkdn_relay_deliver(struct qkdn_net *qn, struct qkdn_relay *r)
 			return;
 		}
 	}
-	keys = kcalloc(r->count, sizeof(*keys), GFP_KERNEL);
+	keys = kcalloc(n, sizeof(*keys), GFP_KERNEL);
 	if (!keys)
 		goto nomem;
-	for (i = 0; i < r->count; i++) {
+	for (i = 0; i < n; i++) {
 		keys[i] = kzalloc(struct_size(keys[i], data, r->key_bytes),
 				  GFP_KERNEL);
 		if (!keys[i])
 			goto nomem_free;
 	}
-	for (i = 0; i < r->count; i++) {
+	for (i = 0; i < n; i++) {
 		struct qkdn_key *k = keys[i];
+		u32 key = i % r->count;
 
-		memcpy(k->id, r->ids + i * QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN);
+		memcpy(k->id, r->ids + key * QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN);
 		memcpy(k->relay, r->id, QKDN_RELAY_ID_LEN);
 		strscpy(k->master, r->master, sizeof(k->master));
-		strscpy(k->slave, r->slave, sizeof(k->slave));
+		strscpy(k->slave, qkdn_relay_slave(r, i / r->count),
+			sizeof(k->slave));
 		k->len = r->key_bytes;
-		memcpy(k->data, r->keys + i * r->key_bytes, r->key_bytes);
+		memcpy(k->data, r->keys + key * r->key_bytes, r->key_bytes);
 		qkdn_keytab_insert(&qn->rkeys, k);
 	}
 	kfree(keys);
 	qkdn_relay_erase_keys(r);
 	r->state = QKDN_RS_DONE;
-	r->left = r->count;
+	r->left = n;
 	r->expires = jiffies + msecs_to_jiffies(QKDN_RELAYED_KEY_TTL_MS);
 	qn->rstats.relays_ended++;
-	qn->rstats.keys_received += r->count;
+	qn->rstats.keys_received += n;
 	qkdn_relay_send_done(qn, r->prev_link, r->from, r->id, 0, qn->node_id,
 			     "");
 	qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY_COMPLETION, QKDN_MSG_DIR_SENT,
@@ -999,12 +1122,13 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 	struct qkdn_relay *r;
 	u8 *keys, *buf, *pad;
 	const char *why;
-	bool mac_ok;
+	bool mac_ok, ct;
 	u64 seq;
 	u32 off;
 	int err;
 
-	qkdn_relay_layout(b->nroute, count, kb, b->hop > 1, &l);
+	ct = b->hop > 1 || (b->flags & QKDN_RELAY_F_GIVEN);
+	qkdn_relay_layout(b->nroute, b->nslaves, count, kb, ct, &l);
 	if (newkey)
 		need += QKDN_MAC_LEN;
 	qkdn_store_position(&link->theirs, &seq, &off);
@@ -1058,7 +1182,7 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 	link->stats.relay_rx++;
 	link->stats.relay_pad_bytes += n;
 	link->stats.relay_mac_bytes += need - n;
-	if (b->hop > 1)
+	if (ct)
 		crypto_xor(keys, body + l.ct, n);
 
 	why = NULL;
@@ -1109,6 +1233,15 @@ static int qkdn_relay_rx_relay(struct qkdn_link *link,
 	strscpy(r->slave, b->slave, sizeof(r->slave));
 	strscpy(r->from, link->peer, sizeof(r->from));
 	memcpy(r->ids, body + l.ids, count * QKDN_KEY_ID_LEN);
+	if (b->nslaves) {
+		r->slaves = kmemdup(body + l.slaves, b->nslaves * QKDN_ID_MAX,
+				    GFP_KERNEL);
+		if (!r->slaves) {
+			qkdn_relay_fail(qn, r, ENOMEM, "out of memory");
+			return 0;
+		}
+		r->nslaves = b->nslaves;
+	}
 	if (!(b->flags & QKDN_RELAY_F_RESERVE))
 		qkdn_relay_msg(qn, r, QKDN_MSG_KEY_RELAY, QKDN_MSG_DIR_RECEIVED,
 			       "km", link->peer, 0);

@@ -286,10 +286,22 @@ void qkdn_keytab_init(struct qkdn_keytab *t)
 
 struct qkdn_key *qkdn_keytab_find(struct qkdn_keytab *t, const u8 *id)
 {
+	return qkdn_keytab_match(t, id, NULL, NULL);
+}
+
+/*
+ * A key by ID, for the slave SAE and from the relay named, where they
+ * are not NULL: a multicast leaves a copy of each key for each slave SAE.
+ */
+struct qkdn_key *qkdn_keytab_match(struct qkdn_keytab *t, const u8 *id,
+				   const char *slave, const u8 *relay)
+{
 	struct qkdn_key *key;
 
 	hash_for_each_possible(t->h, key, hnode, qkdn_key_hash(id))
-		if (!memcmp(key->id, id, QKDN_KEY_ID_LEN))
+		if (!memcmp(key->id, id, QKDN_KEY_ID_LEN) &&
+		    (!slave || !strcmp(key->slave, slave)) &&
+		    (!relay || !memcmp(key->relay, relay, QKDN_RELAY_ID_LEN)))
 			return key;
 	return NULL;
 }

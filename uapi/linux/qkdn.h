@@ -28,6 +28,9 @@
 #define QKDN_ROUTE_HOPS_MAX	16	/* nodes on a relay route, ends included */
 #define QKDN_ROUTES_MAX		1024	/* routes a node's table holds */
 #define QKDN_ERRMSG_MAX		128	/* controller's explanation, with NUL */
+#define QKDN_SLAVES_MAX		8	/* slave SAEs one key request serves:
+					 * the slave and up to 7 more
+					 */
 
 enum qkdn_cmd {
 	QKDN_CMD_UNSPEC,
@@ -143,6 +146,11 @@ enum qkdn_attr {
 				 * fails at once with EWOULDBLOCK, having
 				 * changed nothing
 				 */
+	QKDN_A_ADD_SLAVE_SAE_ID,	/* string, multi-attr: in a key request,
+					 * another slave SAE that gets the
+					 * same keys (multicast), at most
+					 * QKDN_SLAVES_MAX - 1
+					 */
 
 	__QKDN_A_MAX,
 	QKDN_A_MAX = __QKDN_A_MAX - 1
