@@ -690,11 +690,14 @@ int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
 	return qkdn_relay_wait_state(qn, r, QKDN_RS_DONE, extack);
 }
 
-/* Waits until the relay started here holds its keys (it has left). */
+/*
+ * Waits until the relay started here holds its keys: it has left, or
+ * (I.4b) is reserved on its first link.
+ */
 int qkdn_relay_wait_keys(struct qkdn_net *qn, struct qkdn_relay *r,
 			 struct netlink_ext_ack *extack)
 {
-	return qkdn_relay_wait_state(qn, r, QKDN_RS_SENT, extack);
+	return qkdn_relay_wait_state(qn, r, QKDN_RS_RESERVED, extack);
 }
 
 /* Another relay of the same multicast failed: this one is given up. */
@@ -959,8 +962,7 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 	    (b->flags & ~(QKDN_RELAY_F_NEWKEY | QKDN_RELAY_F_RESERVE |
 			  QKDN_RELAY_F_GIVEN)) ||
 	    ((b->flags & QKDN_RELAY_F_RESERVE) && (b->hop != 1 || b->nroute)) ||
-	    ((b->flags & QKDN_RELAY_F_GIVEN) &&
-	     (b->hop != 1 || (b->flags & QKDN_RELAY_F_RESERVE)))) {
+	    ((b->flags & QKDN_RELAY_F_GIVEN) && b->hop != 1)) {
 		NL_SET_ERR_MSG(extack, "Kx relay hop, route or flags malformed");
 		return -EINVAL;
 	}
