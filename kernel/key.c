@@ -107,8 +107,8 @@ struct qkdn_key_slaves {
 		char slave[QKDN_ID_MAX];
 		struct qkdn_hop more[QKDN_SLAVES_MAX - 1];
 		u8 nmore;
-		struct qkdn_relay *r;
 	} g[QKDN_SLAVES_MAX];
+	struct qkdn_relay *r[QKDN_SLAVES_MAX];	/* one for each group */
 };
 
 static void qkdn_key_group_add(struct qkdn_key_slaves *ks,
@@ -207,29 +207,30 @@ static int qkdn_key_get_relayed(struct qkdn_net *qn,
 
 	for (i = 0; i < ks->n && !err; i++) {
 		struct qkdn_key_group *g = &ks->g[i];
+		struct qkdn_relay *r;
 
 		req.slave = g->slave;
 		req.dst = g->node;
 		req.slaves = g->more;
 		req.nslaves = g->nmore;
-		req.keys_of = i ? ks->g[0].r : NULL;
-		g->r = qkdn_relay_start(qn, &req, extack);
-		if (IS_ERR(g->r)) {
-			err = PTR_ERR(g->r);
+		req.keys_of = i ? ks->r[0] : NULL;
+		r = qkdn_relay_start(qn, &req, extack);
+		if (IS_ERR(r)) {
+			err = PTR_ERR(r);
 			break;
 		}
-		started++;
+		ks->r[started++] = r;
 		/* The first relay's keys are every other's. */
 		if (!i && ks->n > 1)
-			err = qkdn_relay_wait_keys(qn, g->r, extack);
+			err = qkdn_relay_wait_keys(qn, r, extack);
 	}
-	for (i = 0; i < started && !err; i++)
-		err = qkdn_relay_wait(qn, ks->g[i].r, extack);
+	if (!err)
+		err = qkdn_relay_wait_many(qn, ks->r, started, extack);
 	if (err) {
 		for (i = 0; i < started; i++)
-			qkdn_relay_cancel(qn, ks->g[i].r);
+			qkdn_relay_cancel(qn, ks->r[i]);
 	} else {
-		qkdn_relay_keys(ks->g[0].r, first, stride);
+		qkdn_relay_keys(ks->r[0], first, stride);
 		qn->rstats.keys_reserved += number;
 		qn->rstats.keys_supplied += number;
 		qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, NULL, ks->master,
@@ -240,7 +241,7 @@ static int qkdn_key_get_relayed(struct qkdn_net *qn,
 			    QKDN_MSG_DIR_SENT, "sae", ks->master, NULL, NULL,
 			    ks->g[0].node, err ? 0 : number, -err, NULL);
 	for (i = 0; i < started; i++)
-		qkdn_relay_finish(qn, ks->g[i].r);
+		qkdn_relay_finish(qn, ks->r[i]);
 	return err;
 }
 
@@ -562,8 +563,17 @@ static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 		tabs[i] = &qn->rkeys;
 		/* A multicast left a copy for each of its slave SAEs. */
 		keys[i] = qkdn_keytab_match(&qn->rkeys, id, slave->id, NULL);
-		if (!keys[i])
+		if (!keys[i]) {
 			keys[i] = qkdn_keytab_find(&qn->rkeys, id);
+			if (keys[i] && !strcmp(keys[i]->master, master->id) &&
+			    qkdn_relay_names_slave(qn, keys[i]->relay,
+						   slave->id)) {
+				/* Its own copy is gone: the others' wait. */
+				NL_SET_ERR_MSG(info->extack,
+					       "key ID unknown or already supplied");
+				return -ENOENT;
+			}
+		}
 		if (!keys[i] && link) {
 			tabs[i] = &link->keys;
 			keys[i] = qkdn_keytab_find(&link->keys, id);

@@ -232,6 +232,7 @@ struct qkdn_net {
 	u32 nretired;			/* ... finished, passed on here */
 	struct list_head retired;	/* those, oldest first */
 	wait_queue_head_t relay_wq;	/* a relay started here finished */
+	unsigned long relay_gen;	/* ... or left: counts the wake-ups */
 	struct delayed_work relay_work;	/* controller and record timeouts */
 	struct qkdn_keytab rkeys;	/* relayed to local SAEs */
 	struct list_head routes;	/* published by the controller */
@@ -373,7 +374,11 @@ int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
 		    struct netlink_ext_ack *extack);
 int qkdn_relay_wait_keys(struct qkdn_net *qn, struct qkdn_relay *r,
 			 struct netlink_ext_ack *extack);
+int qkdn_relay_wait_many(struct qkdn_net *qn, struct qkdn_relay **rs, u32 n,
+			 struct netlink_ext_ack *extack);
 void qkdn_relay_cancel(struct qkdn_net *qn, struct qkdn_relay *r);
+bool qkdn_relay_names_slave(struct qkdn_net *qn, const u8 *relay_id,
+			    const char *slave);
 void qkdn_relay_key_taken(struct qkdn_net *qn, const u8 *relay_id);
 void qkdn_relay_keys(struct qkdn_relay *r, u8 *first, size_t stride);
 void qkdn_relay_finish(struct qkdn_net *qn, struct qkdn_relay *r);

@@ -124,6 +124,12 @@ struct qkdn_relay {
 	u8 *ids;			/* count * QKDN_KEY_ID_LEN */
 };
 
+/* The i-th slave SAE of a relay: 0 is the slave, then the more. */
+static const char *qkdn_relay_slave(const struct qkdn_relay *r, u32 i)
+{
+	return i ? r->slaves[i - 1].id : r->slave;
+}
+
 struct qkdn_relay_layout {
 	u32 route, slaves, ids, ct, tag, len;
 };
@@ -408,6 +414,7 @@ static void qkdn_relay_src_end(struct qkdn_net *qn, struct qkdn_relay *r,
 	if (r->nroute && !r->reserve)
 		qkdn_ctrl_notify(qn, QKDN_MSG_KEY_RELAY_RESPONSE, r->id, r->src,
 				 r->dst, err);
+	qn->relay_gen++;
 	wake_up_all(&qn->relay_wq);
 }
 
@@ -560,6 +567,7 @@ static void qkdn_relay_forward(struct qkdn_net *qn, struct qkdn_relay *r,
 		qn->rstats.relays_forwarded++;
 	} else if (r->role == QKDN_RELAY_SRC) {
 		/* The keys are known now: a multicast waits for them. */
+		qn->relay_gen++;
 		wake_up_all(&qn->relay_wq);
 	}
 }
@@ -651,43 +659,69 @@ struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
 	return r;
 }
 
-/* Waits, with qn->lock held, until the relay started here is in state. */
-static int qkdn_relay_wait_state(struct qkdn_net *qn, struct qkdn_relay *r,
-				 u8 state, struct netlink_ext_ack *extack)
+/*
+ * Waits, with qn->lock held, until the n relays started here are all in
+ * state (or later), or one has failed: a multicast stops at its first
+ * failure. Returns that failure, with its message in extack.
+ */
+static int qkdn_relay_wait_all(struct qkdn_net *qn, struct qkdn_relay **rs,
+			       u32 n, u8 state, struct netlink_ext_ack *extack)
 {
-	while (r->state < state) {
-		long left = (long)(r->expires - jiffies);
+	struct qkdn_relay *failed = NULL, *next;
+	unsigned long gen;
+	long left;
+	u32 i;
 
-		if (left <= 0 || qn->dying) {
-			qkdn_relay_src_end(qn, r, ETIMEDOUT, qn->node_id,
-					   "the key relay did not complete in time");
-			break;
+	for (;;) {
+		next = NULL;
+		for (i = 0; i < n && !failed; i++) {
+			if (rs[i]->state == QKDN_RS_FAILED)
+				failed = rs[i];
+			else if (rs[i]->state < state &&
+				 (!next || time_before(rs[i]->expires,
+						       next->expires)))
+				next = rs[i];
 		}
+		if (failed || !next)
+			break;
+		left = (long)(next->expires - jiffies);
+		if (left <= 0 || qn->dying) {
+			qkdn_relay_src_end(qn, next, ETIMEDOUT, qn->node_id,
+					   "the key relay did not complete in time");
+			continue;
+		}
+		gen = qn->relay_gen;
 		mutex_unlock(&qn->lock);
 		left = wait_event_interruptible_timeout(qn->relay_wq,
-							READ_ONCE(r->state) >= state ||
+							READ_ONCE(qn->relay_gen) != gen ||
 							READ_ONCE(qn->dying),
 							left);
 		mutex_lock(&qn->lock);
-		if (left < 0 && r->state < state) {
-			qkdn_relay_src_end(qn, r, EINTR, qn->node_id,
+		if (left < 0 && next->state < state &&
+		    next->state != QKDN_RS_FAILED)
+			qkdn_relay_src_end(qn, next, EINTR, qn->node_id,
 					   "interrupted");
-			break;
-		}
 	}
-	if (r->state != QKDN_RS_FAILED)
+	if (!failed)
 		return 0;
 	/* NL_SET_ERR_MSG() takes literals only; the ring keeps this one. */
 	if (extack)
-		extack->_msg = qkdn_relay_errmsg(qn, r->where, r->why);
-	return -r->err;
+		extack->_msg = qkdn_relay_errmsg(qn, failed->where, failed->why);
+	return -failed->err;
 }
 
 /* Waits for the relay started here to end. */
 int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
 		    struct netlink_ext_ack *extack)
 {
-	return qkdn_relay_wait_state(qn, r, QKDN_RS_DONE, extack);
+	return qkdn_relay_wait_all(qn, &r, 1, QKDN_RS_DONE, extack);
+}
+
+/* Waits for the n relays of a multicast to end, or one to fail. */
+int qkdn_relay_wait_many(struct qkdn_net *qn, struct qkdn_relay **rs, u32 n,
+			 struct netlink_ext_ack *extack)
+{
+	return qkdn_relay_wait_all(qn, rs, n, QKDN_RS_DONE, extack);
 }
 
 /*
@@ -697,15 +731,36 @@ int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
 int qkdn_relay_wait_keys(struct qkdn_net *qn, struct qkdn_relay *r,
 			 struct netlink_ext_ack *extack)
 {
-	return qkdn_relay_wait_state(qn, r, QKDN_RS_RESERVED, extack);
+	return qkdn_relay_wait_all(qn, &r, 1, QKDN_RS_RESERVED, extack);
 }
 
-/* Another relay of the same multicast failed: this one is given up. */
+/*
+ * Another relay of the same multicast failed: this one is given up, and
+ * counts as failed, not done.
+ */
 void qkdn_relay_cancel(struct qkdn_net *qn, struct qkdn_relay *r)
 {
-	if (r->state != QKDN_RS_FAILED)
-		qkdn_relay_src_end(qn, r, ECANCELED, qn->node_id,
-				   "the key relay to another slave SAE failed");
+	if (r->state == QKDN_RS_FAILED)
+		return;
+	if (r->state == QKDN_RS_DONE)
+		qn->rstats.relays_done--;
+	qkdn_relay_src_end(qn, r, ECANCELED, qn->node_id,
+			   "the key relay to another slave SAE failed");
+}
+
+/* Whether the relay that ended here named slave among its slave SAEs. */
+bool qkdn_relay_names_slave(struct qkdn_net *qn, const u8 *relay_id,
+			    const char *slave)
+{
+	struct qkdn_relay *r = qkdn_relay_find(qn, relay_id);
+	u32 i;
+
+	if (!r || r->role != QKDN_RELAY_DST)
+		return false;
+	for (i = 0; i <= r->nslaves; i++)
+		if (!strcmp(qkdn_relay_slave(r, i), slave))
+			return true;
+	return false;
 }
 
 void qkdn_relay_keys(struct qkdn_relay *r, u8 *first, size_t stride)
@@ -1025,12 +1080,6 @@ int qkdn_relay_validate(u8 type, const u8 *body, u32 len,
 bad_len:
 	NL_SET_ERR_MSG(extack, "Kx relay frame length does not match its content");
 	return -EINVAL;
-}
-
-/* The i-th slave SAE of a relay: 0 is the slave, then the more. */
-static const char *qkdn_relay_slave(const struct qkdn_relay *r, u32 i)
-{
-	return i ? r->slaves[i - 1].id : r->slave;
 }
 
 /*
