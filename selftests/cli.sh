@@ -6,10 +6,12 @@
 # object (and empty arrays on a node with nothing); kernel errors exit 1
 # with "Error: <extended ACK text>" on stderr; usage errors exit 2 with the
 # usage on stderr and send nothing; unique prefixes work, ambiguous ones do
-# not; "help" prints the usage on stdout. Proactive key supply (Q.4160
-# I.2) end to end: "session listen" as the slave SAE in node 2, "session
-# new" and "key get ... session" as the master SAE in node 1, with
-# helpers/ctrl_static.py --peer as the controller of both nodes.
+# not; "help" prints the usage on stdout. A multicast "key get" (two
+# slave SAEs in node 2) gives both of them the master's keys, once.
+# Proactive key supply (Q.4160 I.2) end to end: "session listen" as the
+# slave SAE in node 2, "session new" and "key get ... session" as the
+# master SAE in node 1, with helpers/ctrl_static.py --peer as the
+# controller of both nodes.
 #
 # timeout: 600
 
@@ -419,6 +421,51 @@ if [ "$(cat "$TEST_DIR/cli_abbrev_key_get_by_id.rc")" = 0 ] &&
 else
 	fail cli_abbrev_key_get_by_id "$(cat "$TEST_DIR/cli_abbrev_key_get_by_id".{rc,err,out})"
 fi
+
+# ---- multicast: the same keys for more slave SAEs -----------------------
+
+expect_error cli_usage_key_slaves_max 2 'at most 8 "slave" values' \
+	-n qkdn1 key get master sae-a slave s1 slave s2 slave s3 slave s4 \
+	slave s5 slave s6 slave s7 slave s8 slave s9
+expect_error cli_usage_key_slaves_session 2 \
+	'a key request with "session" has one "slave"' \
+	-n qkdn1 key get master sae-a slave sae-b slave sae-c session 1
+expect_error cli_usage_key_by_id_slaves 2 '"slave" given twice' \
+	-n qkdn2 key get-by-id master sae-a slave sae-b slave sae-c \
+	id 550e8400-e29b-41d4-a716-446655440000
+qkdnctl -n qkdn1 sae add id sae-c node kme-2
+qkdnctl -n qkdn2 sae add id sae-c uid 1003
+ctl_uid cli_kernel_error_slave_twice 1 1001 key get master sae-a slave sae-b slave sae-b
+if [ "$(cat "$TEST_DIR/cli_kernel_error_slave_twice.rc")" = 1 ] &&
+   [ ! -s "$TEST_DIR/cli_kernel_error_slave_twice.out" ] &&
+   grep -q "^Error: ." "$TEST_DIR/cli_kernel_error_slave_twice.err"; then
+	ok cli_kernel_error_slave_twice
+else
+	fail cli_kernel_error_slave_twice "$(cat "$TEST_DIR/cli_kernel_error_slave_twice".{rc,err})"
+fi
+ctl_uid cli_kernel_error_local_slave 1 1001 key get master sae-a slave sae-b slave sae-a
+if [ "$(cat "$TEST_DIR/cli_kernel_error_local_slave.rc")" = 1 ] &&
+   grep -q "^Error: .*served by this node" "$TEST_DIR/cli_kernel_error_local_slave.err"; then
+	ok cli_kernel_error_local_slave
+else
+	fail cli_kernel_error_local_slave "$(cat "$TEST_DIR/cli_kernel_error_local_slave".{rc,err})"
+fi
+ctl_uid mc_keys 1 1001 -j key get master sae-a slave sae-b slave sae-c number 2 format hex
+ids=$(jq -r '.keys[] | "id \(.key_ID)"' "$TEST_DIR/mc_keys.out" 2>/dev/null)
+ctl_uid mc_by_c 2 1003 -j key get-by-id master sae-a slave sae-c $ids format hex
+ctl_uid mc_by_b 2 1002 -j key get-by-id master sae-a slave sae-b $ids format hex
+if [ "$(cat "$TEST_DIR/mc_keys.rc")$(cat "$TEST_DIR/mc_by_c.rc")$(cat "$TEST_DIR/mc_by_b.rc")" = 000 ] &&
+   jq -e '.keys | length == 2 and all(.key | test("^[0-9a-f]{64}$"))' \
+	"$TEST_DIR/mc_keys.out" >/dev/null &&
+   cmp -s "$TEST_DIR/mc_keys.out" "$TEST_DIR/mc_by_c.out" &&
+   cmp -s "$TEST_DIR/mc_keys.out" "$TEST_DIR/mc_by_b.out"; then
+	ok cli_multicast_same_keys
+else
+	fail cli_multicast_same_keys "$(cat "$TEST_DIR"/mc_keys.{rc,err,out} \
+		"$TEST_DIR"/mc_by_c.{rc,err,out} "$TEST_DIR"/mc_by_b.{rc,err,out})"
+fi
+ctl_uid cli_kernel_error_multicast_twice 2 1003 key get-by-id master sae-a slave sae-c $ids
+expect_error_in cli_kernel_error_multicast_twice 1 "key ID unknown or already supplied"
 
 # ---- help ----------------------------------------------------------------
 

@@ -18,14 +18,18 @@
  *         session creation notifications and the SAE's answers, the
  *         response the controller then hears, the 4 s the SAE has;
  *         key requests with a session ID that cannot be served; malformed
- *         key supply frames.
+ *         key supply frames. Multicast key requests (ADD_SLAVE_SAE_ID)
+ *         that cannot be served, and relay frames naming more slaves.
  * pair.*  two nodes joined by a simulated QKD module pair (qkdsim), this
  *         program carrying the Kx frames between the kernels in place of
  *         qkdn-linkd: keys are the same at both ends and are the simulator's
  *         byte stream, each key is supplied once, an empty pool gives
  *         nothing, lost frames are retransmitted, repeated frames ignored.
  *         The Q.4160 messages each KM reports on "events" for an I.1 and
- *         an I.2 exchange between them.
+ *         an I.2 exchange between them. A multicast key request for two
+ *         SAEs of kme-2: one relay, the same keys for both, each once;
+ *         refused with nothing taken; all or nothing (the relay already
+ *         delivered is aborted when another fails).
  * relay.* one node on a key relay path, this program playing its link
  *         daemon, its controller and the KM at the other end of its link:
  *         it builds "key relay" frames from the known QKD stream, with
@@ -38,7 +42,11 @@
  *         the peer KM it sends "key supply notifications" (I.2) and sees
  *         the listening SAE get exactly the stream's bytes and kme-1 hear
  *         exactly the key IDs the SAE took; as the source KM the node's
- *         own notification is checked field by field.
+ *         own notification is checked field by field. Multicast: the node
+ *         as the source of the relays of one key request to kme-1 and,
+ *         routed, to kme-9 (the same keys, encrypted from the first hop),
+ *         undone when one fails; as the destination of a relay naming
+ *         more slave SAEs.
  *
  * Needs root, qkdn.ko loaded, and for pair.* and relay.* qkdsim.ko with
  * debugfs.
@@ -96,6 +104,7 @@
 #define UID_A		1001		/* sae-a, local at node 1 */
 #define UID_B		1002		/* sae-b, local at node 2 (sae-l in node.*) */
 #define UID_C		1003		/* sae-c, local at node 2 */
+#define UID_D		1004		/* sae-d, local at node 2 (multicast) */
 
 /* ---- Kx frames: the wire format between two KMs (little endian) ---- */
 
@@ -220,12 +229,16 @@ static struct kx_reserve *kx_reserve(struct kxf *f, uint64_t seq,
 }
 
 /*
- * "Key relay" (kernel/relay.c): the fixed part, then nroute node IDs, count
- * key IDs, the ciphertext (past the first hop: the keys XOR the pad) and
- * the tag.
+ * "Key relay" (kernel/relay.c): the fixed part, then nroute node IDs,
+ * nslaves more slave SAE IDs (multicast), count key IDs, the ciphertext
+ * (past the first hop, or on it with RELAY_F_GIVEN: the keys XOR the pad)
+ * and the tag.
  */
 #define RELAY_F_NEWKEY	0x01	/* a new MAC hash key comes first */
 #define RELAY_F_RESERVE	0x02	/* hold the keys (first hop, no route) */
+#define RELAY_F_GIVEN	0x04	/* ciphertext on the first hop too: the
+				 * keys are another relay's (multicast)
+				 */
 #define MAC_LEN		16
 
 struct kx_relay {
@@ -241,7 +254,8 @@ struct kx_relay {
 	uint8_t hop;
 	uint8_t flags;
 	uint8_t nroute;
-	uint8_t reserved[5];
+	uint8_t nslaves;
+	uint8_t reserved[4];
 } __attribute__((packed));
 
 struct kx_relay_done {
@@ -252,14 +266,15 @@ struct kx_relay_done {
 } __attribute__((packed));
 
 struct relay_layout {
-	uint32_t route, ids, ct, tag, len;	/* offsets in the body */
+	uint32_t route, slaves, ids, ct, tag, len;	/* offsets in the body */
 };
 
-static void relay_layout(uint32_t nroute, uint32_t count, uint32_t kb,
-			 bool ct, struct relay_layout *l)
+static void relay_layout(uint32_t nroute, uint32_t nslaves, uint32_t count,
+			 uint32_t kb, bool ct, struct relay_layout *l)
 {
 	l->route = sizeof(struct kx_relay);
-	l->ids = l->route + nroute * QKDN_ID_MAX;
+	l->slaves = l->route + nroute * QKDN_ID_MAX;
+	l->ids = l->slaves + nslaves * QKDN_ID_MAX;
 	l->ct = l->ids + count * QKDN_KEY_ID_LEN;
 	l->tag = l->ct + (ct ? count * kb : 0);
 	l->len = l->tag + MAC_LEN;
@@ -272,10 +287,17 @@ struct relay_desc {
 	uint64_t pad_seq;
 	uint32_t pad_off;
 	uint16_t key_bytes, count;
-	uint8_t hop, flags, nroute;
+	uint8_t hop, flags, nroute, nslaves;
 	const char *route[QKDN_ROUTE_HOPS_MAX];	/* NULL: left zeroed */
+	const char *slaves[QKDN_SLAVES_MAX];	/* NULL: left zeroed */
 	const uint8_t *ids;	/* count key IDs; NULL: made up */
 };
+
+/* Whether the frame of d carries ciphertext (else the pad is the key). */
+static bool relay_ct(const struct relay_desc *d)
+{
+	return d->hop > 1 || (d->flags & RELAY_F_GIVEN);
+}
 
 static void kx_str(char *dst, const char *s)
 {
@@ -291,7 +313,8 @@ static uint8_t *kx_relay(struct kxf *f, uint64_t seq, uint64_t ack,
 	uint32_t i;
 
 	kx_init(f, KX_RELAY, seq, ack);
-	relay_layout(d->nroute, d->count, d->key_bytes, d->hop > 1, l);
+	relay_layout(d->nroute, d->nslaves, d->count, d->key_bytes,
+		     relay_ct(d), l);
 	body = kx_put(f, l->len);
 	b = (struct kx_relay *)body;
 	memcpy(b->relay_id, d->id, sizeof(b->relay_id));
@@ -306,10 +329,15 @@ static uint8_t *kx_relay(struct kxf *f, uint64_t seq, uint64_t ack,
 	b->hop = d->hop;
 	b->flags = d->flags;
 	b->nroute = d->nroute;
+	b->nslaves = d->nslaves;
 	for (i = 0; i < d->nroute && i < QKDN_ROUTE_HOPS_MAX; i++)
 		if (d->route[i])
 			kx_str((char *)body + l->route + i * QKDN_ID_MAX,
 			       d->route[i]);
+	for (i = 0; i < d->nslaves && i < QKDN_SLAVES_MAX; i++)
+		if (d->slaves[i])
+			kx_str((char *)body + l->slaves + i * QKDN_ID_MAX,
+			       d->slaves[i]);
 	for (i = 0; i < d->count; i++) {
 		uint8_t *id = body + l->ids + i * QKDN_KEY_ID_LEN;
 
@@ -1039,6 +1067,7 @@ static const struct cred cred_root = { .uid = 0 };
 static const struct cred cred_a = { .uid = UID_A };
 static const struct cred cred_b = { .uid = UID_B };
 static const struct cred cred_c = { .uid = UID_C };
+static const struct cred cred_d = { .uid = UID_D };
 static const struct cred cred_nocap = { .drop_admin = true };
 static const struct cred cred_a_late = { .uid = UID_A, .open_first = true };
 
@@ -1696,6 +1725,25 @@ static void key_get_msg(struct msg *m, const char *master, const char *slave,
 		put_u32(m, QKDN_A_KEY_NUMBER, number);
 	if (bits)
 		put_u32(m, QKDN_A_KEY_SIZE, bits);
+}
+
+/*
+ * A multicast "key request": key_get_msg() and an ADD_SLAVE_SAE_ID for each
+ * of the n more slaves; offs[i] (if given) gets the offset of the i-th.
+ */
+static void mc_msg(struct msg *m, const char *master, const char *slave,
+		   const char *const *more, unsigned int n, uint32_t number,
+		   uint32_t bits, uint32_t *offs)
+{
+	unsigned int i;
+
+	key_get_msg(m, master, slave, 0, number, bits);
+	for (i = 0; i < n; i++) {
+		uint32_t o = put_str(m, QKDN_A_ADD_SLAVE_SAE_ID, more[i]);
+
+		if (offs)
+			offs[i] = o;
+	}
 }
 
 #define CTRL_ID_NONE	4242	/* a controller request ID nothing waits for */
@@ -4620,6 +4668,122 @@ TEST_F(node, nowait_relay)
 	nlc_close(&c);
 }
 
+/*
+ * Multicast key requests (ADD_SLAVE_SAE_ID) that cannot be served: each
+ * fails with its errno and extack, and takes nothing from any pool.
+ */
+TEST_F(node, multicast_errors)
+{
+	static const char *const unknown[] = { "sae-nobody" };
+	static const char *const local[] = { "sae-l" };
+	static const char *const again[] = { "sae-b" };
+	static const char *const twice[] = { "sae-far", "sae-far" };
+	static const char *const far_unknown[] = { "sae-far", "sae-nobody" };
+	static const char *const far[] = { "sae-far" };
+	static const uint64_t no_nul = 0x4141414141414141ULL;
+	char names[QKDN_SLAVES_MAX][16], long_id[QKDN_ID_MAX + 1], what[96];
+	const char *many[QKDN_SLAVES_MAX];
+	uint32_t offs[QKDN_SLAVES_MAX], o;
+	struct ctrl_req q;
+	struct nlc c;
+	struct msg m;
+	unsigned int i;
+
+	/* Remote SAEs behind kme-3 .. kme-10, nodes without a link. */
+	for (i = 0; i < QKDN_SLAVES_MAX; i++) {
+		char node[16];
+
+		snprintf(names[i], sizeof(names[i]), "sae-m%u", i + 1);
+		snprintf(node, sizeof(node), "kme-%u", i + 3);
+		new_sae(_metadata, &self->s, names[i], 0, node);
+		many[i] = names[i];
+	}
+
+	mc_msg(&m, "sae-a", "sae-b", unknown, 1, 0, 0, offs);
+	BAD_AS(&cred_a, &m, "KEY_GET with an unknown additional slave",
+	       ENOENT, "no such SAE", offs[0], 0);
+	mc_msg(&m, "sae-a", "sae-b", far_unknown, 2, 0, 0, offs);
+	BAD_AS(&cred_a, &m, "KEY_GET with a known, then an unknown additional slave",
+	       ENOENT, "no such SAE", offs[1], 0);
+	mc_msg(&m, "sae-a", "sae-b", local, 1, 0, 0, offs);
+	BAD_AS(&cred_a, &m, "KEY_GET with a local additional slave",
+	       EOPNOTSUPP, "served by this node", offs[0], 0);
+	mc_msg(&m, "sae-a", "sae-b", again, 1, 0, 0, offs);
+	BAD_AS(&cred_a, &m, "KEY_GET naming the slave again", EINVAL,
+	       "named twice", offs[0], 0);
+	mc_msg(&m, "sae-a", "sae-b", twice, 2, 0, 0, offs);
+	BAD_AS(&cred_a, &m, "KEY_GET naming an additional slave twice", EINVAL,
+	       "named twice", offs[1], 0);
+	mc_msg(&m, "sae-a", "sae-b", many, QKDN_SLAVES_MAX, 0, 0, offs);
+	BAD_AS(&cred_a, &m, "KEY_GET with 8 additional slaves", E2BIG,
+	       "too many additional slave SAEs", offs[QKDN_SLAVES_MAX - 1], 0);
+
+	/* Not the master SAE's uid: as for any key request. */
+	mc_msg(&m, "sae-a", "sae-b", far, 1, 0, 0, NULL);
+	BAD(&m, "multicast KEY_GET as root for sae-a", EACCES,
+	    "may not act as the master", NO_OFFS, 0);
+	BAD_AS(&cred_b, &m, "multicast KEY_GET as uid 1002 for sae-a", EACCES,
+	       "may not act as the master", NO_OFFS, 0);
+
+	/* Not with a session: its keys go to one slave SAE. */
+	key_get_msg(&m, "sae-a", "sae-b", SESSION_NONE, 0, 0);
+	put_str(&m, QKDN_A_ADD_SLAVE_SAE_ID, "sae-far");
+	BAD_AS(&cred_a, &m, "multicast KEY_GET with a session ID", EINVAL,
+	       "one slave SAE", NO_OFFS, 0);
+
+	/* The policy: NUL-terminated strings of at most 63 characters. */
+	fill_str(long_id, 'x', QKDN_ID_MAX);
+	key_get_msg(&m, "sae-a", "sae-b", 0, 0, 0);
+	o = put_strn(&m, QKDN_A_ADD_SLAVE_SAE_ID, "sae-far");
+	BAD_AS(&cred_a, &m, "ADD_SLAVE_SAE_ID without NUL", EINVAL, POLICY_MSG,
+	       o, 0);
+	key_get_msg(&m, "sae-a", "sae-b", 0, 0, 0);
+	o = put_u64(&m, QKDN_A_ADD_SLAVE_SAE_ID, no_nul);
+	BAD_AS(&cred_a, &m, "ADD_SLAVE_SAE_ID as a u64", EINVAL, POLICY_MSG,
+	       o, 0);
+	key_get_msg(&m, "sae-a", "sae-b", 0, 0, 0);
+	put_str(&m, QKDN_A_ADD_SLAVE_SAE_ID, "sae-far");
+	o = put_str(&m, QKDN_A_ADD_SLAVE_SAE_ID, long_id);
+	BAD_AS(&cred_a, &m, "ADD_SLAVE_SAE_ID of 64 characters", EINVAL,
+	       POLICY_MSG, o, 0);
+	key_get_msg(&m, "sae-a", "sae-b", 0, 0, 0);
+	o = put_strn(&m, QKDN_A_ADD_SLAVE_SAE_ID, long_id);
+	BAD_AS(&cred_a, &m, "ADD_SLAVE_SAE_ID of 64 characters without NUL",
+	       EINVAL, POLICY_MSG, o, 0);
+
+	/* Valid, but no key to send straight and no controller to route. */
+	mc_msg(&m, "sae-a", "sae-b", far, 1, 0, 0, NULL);
+	bad(_metadata, &self->s, self->ns, &cred_a, &m,
+	    "multicast KEY_GET with no controller", EHOSTUNREACH,
+	    "no QKDN controller", NO_OFFS, 0, F_NOSTATS);
+	mc_msg(&m, "sae-a", "sae-b", many, QKDN_SLAVES_MAX - 1, 0, 0, NULL);
+	bad(_metadata, &self->s, self->ns, &cred_a, &m,
+	    "KEY_GET with 7 additional slaves, no controller", EHOSTUNREACH,
+	    "no QKDN controller", NO_OFFS, 0, F_NOSTATS);
+	/* Too many key bytes for one relay frame. */
+	mc_msg(&m, "sae-a", "sae-b", far, 1, 7, QKDN_KEY_SIZE_MAX, NULL);
+	bad(_metadata, &self->s, self->ns, &cred_a, &m,
+	    "multicast KEY_GET of 7 x 8192 bits", E2BIG, "too many key bytes",
+	    NO_OFFS, 0, F_NOSTATS);
+
+	/* A multicast always waits for its relays: nowait refuses at once,
+	 * with or without a controller, asking it nothing.
+	 */
+	for (i = 0; i < 2; i++) {
+		if (i)
+			ASSERT_EQ(0, ctrl_listen(&c));
+		mc_msg(&m, "sae-a", "sae-b", far, 1, 0, 0, NULL);
+		put(&m, QKDN_A_NOWAIT, 0, NULL);
+		snprintf(what, sizeof(what), "multicast KEY_GET, nowait, %s",
+			 i ? "a controller listens" : "no controller");
+		BAD_AS(&cred_a, &m, what, EWOULDBLOCK,
+		       "would wait for a key relay", NO_OFFS, 0);
+	}
+	EXPECT_FALSE(ctrl_read(&c, 200, &q))
+		TH_LOG("the controller was asked (msg %u)", q.msg);
+	nlc_close(&c);
+}
+
 TEST_F(node, route_errors)
 {
 	static const char *const bad_ids[] = { "", "kme 3", "kme,3", "k\x01" };
@@ -5018,6 +5182,69 @@ TEST_F(node, kx_relay_frame)
 	kx_bad(_metadata, &self->s, f,
 	       "Kx RELAY route not to its destination", EINVAL,
 	       "route does not join its ends");
+	free(f);
+}
+
+/* Relay frames naming more slave SAEs (multicast), and RELAY_F_GIVEN. */
+TEST_F(node, kx_relay_frame_slaves)
+{
+	struct kxf *f = malloc(sizeof(*f));
+	char unterminated[QKDN_ID_MAX + 1], names[QKDN_SLAVES_MAX][16];
+	struct relay_layout l;
+	struct relay_desc d;
+	unsigned int i;
+
+	ASSERT_TRUE(f != NULL);
+	fill_str(unterminated, 'u', QKDN_ID_MAX);
+
+	relay_base(&d);
+	d.nslaves = QKDN_SLAVES_MAX;
+	for (i = 0; i < QKDN_SLAVES_MAX; i++) {
+		snprintf(names[i], sizeof(names[i]), "sae-m%u", i);
+		d.slaves[i] = names[i];
+	}
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY naming 8 more slaves", EINVAL,
+	       "too many slave SAEs");
+	d.nslaves = 2;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_trim(f, QKDN_ID_MAX);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with 1 more slave of 2",
+	       EINVAL, RELAY_LEN_MSG);
+	d.slaves[1] = "sae-y";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY naming its slave as another",
+	       EINVAL, "slave SAE");
+	d.slaves[1] = names[0];
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY naming a slave twice", EINVAL,
+	       "slave SAE");
+	d.slaves[1] = "";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY with an empty slave", EINVAL,
+	       "slave SAEs malformed");
+	d.slaves[1] = "sae y";
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY more slave \"sae y\"", EINVAL,
+	       "slave SAEs malformed");
+	d.slaves[1] = unterminated;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY more slave without NUL",
+	       EINVAL, "slave SAEs malformed");
+
+	/* RELAY_F_GIVEN: ciphertext on the first hop, and only there. */
+	relay_base(&d);
+	d.hop = 1;
+	d.flags = RELAY_F_GIVEN;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_trim(f, d.key_bytes);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY given, without ciphertext",
+	       EINVAL, RELAY_LEN_MSG);
+	relay_base(&d);
+	d.flags = RELAY_F_GIVEN;
+	kx_relay(f, 1, 0, &d, &l);
+	kx_bad(_metadata, &self->s, f, "Kx RELAY given past the first hop",
+	       EINVAL, "hop, route or flags malformed");
 	free(f);
 }
 
@@ -7501,6 +7728,412 @@ TEST_F_TIMEOUT(pair, message_events, 120)
 #undef RCVD
 #undef SENT
 
+/* ---- multicast key requests between the pair ---- */
+
+/*
+ * The body of the first frame of type that node `from` sent, logged at or
+ * after *pos (the carrier's log), into out (at most max bytes); *pos moves
+ * past it. Returns its length, or -1 if there is none.
+ */
+static int logged_frame(FIXTURE_DATA(pair) *self, int from, uint8_t type,
+			unsigned int *pos, uint8_t *out, size_t max)
+{
+	int len = -1;
+
+	pthread_mutex_lock(&self->f.lock);
+	for (; *pos < self->f.nlog; (*pos)++) {
+		const struct logged *l = self->f.log[*pos];
+
+		if (l->from != from || l->len <= sizeof(struct kx_hdr) ||
+		    l->data[1] != type)
+			continue;
+		len = l->len - sizeof(struct kx_hdr);
+		if ((size_t)len > max)
+			len = max;
+		memcpy(out, l->data + sizeof(struct kx_hdr), len);
+		(*pos)++;
+		break;
+	}
+	pthread_mutex_unlock(&self->f.lock);
+	return len;
+}
+
+/* What a "key relay" frame says, as logged. */
+struct logged_relay {
+	uint8_t id[QKDN_RELAY_ID_LEN];
+	char dst[QKDN_ID_MAX], slave[QKDN_ID_MAX];
+	uint32_t count, key_bytes, hop, flags, nslaves;
+	char slaves[QKDN_SLAVES_MAX][QKDN_ID_MAX];
+	struct keyset ids;	/* the key IDs only */
+};
+
+static void copy_id(char *dst, const char *src)
+{
+	size_t n = strnlen(src, QKDN_ID_MAX - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* The next "key relay" frame of kme-1 logged from *pos on. */
+static bool logged_relay(FIXTURE_DATA(pair) *self, unsigned int *pos,
+			 struct logged_relay *lr)
+{
+	uint8_t *body = malloc(QKDN_KX_FRAME_MAX);
+	const struct kx_relay *b = (const void *)body;
+	struct relay_layout l;
+	bool ok = false;
+	uint32_t i;
+	int len;
+
+	if (!body)
+		return false;
+	memset(lr, 0, sizeof(*lr));
+	len = logged_frame(self, 0, KX_RELAY, pos, body, QKDN_KX_FRAME_MAX);
+	if (len < (int)sizeof(*b))
+		goto out;
+	lr->count = le16toh(b->count);
+	lr->key_bytes = le16toh(b->key_bytes);
+	lr->hop = b->hop;
+	lr->flags = b->flags;
+	lr->nslaves = b->nslaves;
+	relay_layout(b->nroute, b->nslaves, lr->count, lr->key_bytes,
+		     b->hop > 1 || (b->flags & RELAY_F_GIVEN), &l);
+	if (l.len != (uint32_t)len || lr->count > QKDN_KEYS_PER_REQUEST ||
+	    lr->nslaves > QKDN_SLAVES_MAX)
+		goto out;
+	memcpy(lr->id, b->relay_id, sizeof(lr->id));
+	copy_id(lr->dst, b->dst);
+	copy_id(lr->slave, b->slave);
+	for (i = 0; i < lr->nslaves; i++)
+		copy_id(lr->slaves[i],
+			(const char *)body + l.slaves + i * QKDN_ID_MAX);
+	lr->ids.n = lr->count;
+	for (i = 0; i < lr->count; i++)
+		memcpy(lr->ids.id[i], body + l.ids + i * QKDN_KEY_ID_LEN,
+		       QKDN_KEY_ID_LEN);
+	ok = true;
+out:
+	free(body);
+	return ok;
+}
+
+/* Where the carrier's log ends now. */
+static unsigned int log_pos(FIXTURE_DATA(pair) *self)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&self->f.lock);
+	n = self->f.nlog;
+	pthread_mutex_unlock(&self->f.lock);
+	return n;
+}
+
+/* Whether kme-1 sent a RELAY_ABORT for relay id, logged from pos on. */
+static bool logged_abort(FIXTURE_DATA(pair) *self, unsigned int pos,
+			 const uint8_t *id)
+{
+	uint8_t body[QKDN_RELAY_ID_LEN];
+
+	while (logged_frame(self, 0, KX_RELAY_ABORT, &pos, body,
+			    sizeof(body)) == (int)sizeof(body))
+		if (!memcmp(body, id, sizeof(body)))
+			return true;
+	return false;
+}
+
+/* Waits up to ms for a node counter to reach v. */
+static bool wait_node_stat(struct nlc *s, uint16_t stat, uint64_t v, int ms)
+{
+	uint64_t deadline = now_ms() + ms;
+
+	do {
+		if (node_stat(s, stat) == v)
+			return true;
+		usleep(20000);
+	} while (now_ms() < deadline);
+	return false;
+}
+
+/* kme-1's pool bytes for itself on link 1. */
+static uint64_t pair_own(FIXTURE_DATA(pair) *self)
+{
+	struct pool p;
+
+	return pool_get(&self->c[0], link_ids[0], NULL, &p) ? p.own : UINT64_MAX;
+}
+
+/*
+ * A relay of kme-1 over link 1 took `take` bytes of its stream: the MAC's
+ * (a tag pad, and a hash key first on the link's first frame), then the
+ * keys' pad. The keys of k must be that pad.
+ */
+static void expect_relay_pad(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(pair) *self, uint64_t take,
+			     const struct keyset *k)
+{
+	uint64_t n = 0, mac;
+	uint8_t want[KEY_MAX_BYTES];
+	uint32_t i;
+
+	for (i = 0; i < k->n; i++)
+		n += k->len[i];
+	mac = take - n;
+	EXPECT_TRUE(take > n && (mac == 2 * MAC_LEN || mac == MAC_LEN))
+		TH_LOG("the relay took %" PRIu64 " bytes for %" PRIu64
+		       " key bytes", take, n);
+	for (i = 0, n = 0; i < k->n && !self->no_model; i++) {
+		model(self->seed, true, self->used[0] + mac + n, k->len[i],
+		      want);
+		EXPECT_EQ(0, memcmp(want, k->data[i], k->len[i]))
+			TH_LOG("key %u is not kme-1's stream after the MAC's bytes",
+			       i);
+		n += k->len[i];
+	}
+	self->used[0] += take;
+}
+
+/*
+ * One key request for sae-b and sae-c, both at kme-2: one relay straight
+ * over the link, no controller needed; the same keys for both slaves and
+ * the master, each slave taking them once; a third SAE at kme-2 may not.
+ */
+TEST_F_TIMEOUT(pair, multicast_same_node, 120)
+{
+	static const char *const more[] = { "sae-c" };
+	struct keyset *k = malloc(sizeof(*k)), *got = malloc(sizeof(*got));
+	struct logged_relay *lr = malloc(sizeof(*lr));
+	struct rep *r = rep_new();
+	unsigned int pos;
+	uint64_t own;
+	struct pool p;
+	struct msg m;
+	uint32_t i, j;
+
+	ASSERT_TRUE(k && got && lr && r);
+	fill(_metadata, self, 8);
+	new_sae(_metadata, &self->c[1], "sae-d", UID_D, NULL);
+	ASSERT_TRUE(fwd_quiet(&self->f, 300));
+	own = pair_own(self);
+	pos = log_pos(self);
+
+	mc_msg(&m, "sae-a", "sae-b", more, 1, 3, 256, NULL);
+	run_as(_metadata, self->ns[0], &cred_a, m.nlh, r);
+	ASSERT_EQ(0, r->err) TH_LOG("multicast KEY_GET: %s (%s)",
+				    errname(r->err), r->msg);
+	ASSERT_TRUE(keys_parse(r, k)) TH_LOG("malformed KEY_GET reply");
+	ASSERT_EQ(3U, k->n);
+	for (i = 0; i < k->n; i++) {
+		EXPECT_EQ(32U, k->len[i]);
+		for (j = 0; j < i; j++)
+			EXPECT_NE(0, memcmp(k->id[i], k->id[j],
+					    QKDN_KEY_ID_LEN));
+	}
+	expect_relay_pad(_metadata, self, own - pair_own(self), k);
+
+	/* One relay frame for the node, naming both slaves. */
+	ASSERT_TRUE(fwd_quiet(&self->f, 300));
+	ASSERT_TRUE(logged_relay(self, &pos, lr))
+		TH_LOG("kme-1 sent no key relay frame");
+	EXPECT_STREQ("kme-2", lr->dst);
+	EXPECT_STREQ("sae-b", lr->slave);
+	EXPECT_EQ(1U, lr->nslaves);
+	EXPECT_STREQ("sae-c", lr->slaves[0]);
+	EXPECT_EQ(1U, lr->hop);
+	EXPECT_EQ(0U, lr->flags & RELAY_F_GIVEN);
+	ASSERT_EQ(3U, lr->count);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, memcmp(lr->ids.id[i], k->id[i], QKDN_KEY_ID_LEN))
+			TH_LOG("the frame's key ID %u is not the master's", i);
+	EXPECT_FALSE(logged_relay(self, &pos, lr))
+		TH_LOG("a second relay frame, to %s for %s", lr->dst,
+		       lr->slave);
+	EXPECT_EQ(1U, link_stat(&self->c[0], link_ids[0],
+				QKDN_A_STATS_RELAY_TX));
+	EXPECT_EQ(1U, link_stat(&self->c[1], link_ids[1],
+				QKDN_A_STATS_RELAY_RX));
+	EXPECT_EQ(1U, node_stat(&self->c[0], QKDN_A_STATS_RELAYS_DONE));
+	EXPECT_EQ(1U, node_stat(&self->c[1], QKDN_A_STATS_RELAYS_ENDED));
+	/* Relayed keys: not the link's reservations. */
+	ASSERT_TRUE(pool_get(&self->c[1], link_ids[1], NULL, &p));
+	EXPECT_EQ(0U, p.reserved);
+
+	/* sae-d was not named: refused, and the keys stay. */
+	by_id_msg(&m, "sae-a", "sae-d", k);
+	bad(_metadata, &self->c[1], self->ns[1], &cred_d, &m,
+	    "KEY_GET_BY_ID by sae-d, not named in the multicast", EACCES,
+	    "another SAE pair", NO_OFFS, 0, F_NOSTATS);
+	/* A slave naming another master. */
+	by_id_msg(&m, "sae-e", "sae-c", k);
+	bad(_metadata, &self->c[1], self->ns[1], &cred_c, &m,
+	    "KEY_GET_BY_ID by sae-c naming master sae-e", EACCES,
+	    "another SAE pair", NO_OFFS, 0, F_NOSTATS);
+
+	/* Each named slave, once: sae-c first, then sae-b. */
+	key_get_by_id(_metadata, self, 1, UID_C, "sae-a", "sae-c", k, r);
+	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET_BY_ID by sae-c: %s (%s)",
+				    errname(r->err), r->msg);
+	ASSERT_TRUE(keys_parse(r, got));
+	expect_same_keys(_metadata, k, got);
+	key_get_by_id(_metadata, self, 1, UID_C, "sae-a", "sae-c", k, r);
+	check_err(_metadata, "second KEY_GET_BY_ID by sae-c", r, ENOENT,
+		  "unknown or already supplied", NO_OFFS, 0);
+	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
+	ASSERT_EQ(0, r->err) TH_LOG("KEY_GET_BY_ID by sae-b: %s (%s)",
+				    errname(r->err), r->msg);
+	ASSERT_TRUE(keys_parse(r, got));
+	expect_same_keys(_metadata, k, got);
+	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", k, r);
+	check_err(_metadata, "second KEY_GET_BY_ID by sae-b", r, ENOENT,
+		  "unknown or already supplied", NO_OFFS, 0);
+
+	ASSERT_TRUE(fwd_quiet(&self->f, 300));
+	wait_pools(_metadata, self);
+	/* The link still serves plain key requests, from where it stands. */
+	roundtrip(_metadata, self, 0, 2, 256, k);
+	expect_fwd_clean(_metadata, self);
+	rep_free(r);
+	free(lr);
+	free(got);
+	free(k);
+}
+
+/*
+ * A multicast that cannot be served: nowait, no controller with too little
+ * key to go straight, a controller naming a next hop without enough key.
+ * Nothing changes at either node.
+ */
+TEST_F_TIMEOUT(pair, multicast_refused, 120)
+{
+	static const char *const more[] = { "sae-c" };
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	struct snap *a[2];
+	uint64_t failed;
+	struct nlc c;
+	struct msg m;
+	pid_t pid;
+	int i;
+
+	ASSERT_TRUE(r != NULL);
+	fill(_metadata, self, 2);	/* kme-1 owns one block: 4096 bytes */
+	ASSERT_TRUE(fwd_quiet(&self->f, 300));
+
+	for (i = 0; i < 2; i++)
+		a[i] = state_before(_metadata, &self->c[i], F_NOSTATS,
+				    node_ids[i]);
+	mc_msg(&m, "sae-a", "sae-b", more, 1, 1, 256, NULL);
+	put(&m, QKDN_A_NOWAIT, 0, NULL);
+	run_as(_metadata, self->ns[0], &cred_a, m.nlh, r);
+	check_err(_metadata, "multicast KEY_GET, nowait, key enough", r,
+		  EWOULDBLOCK, "would wait for a key relay", NO_OFFS, 0);
+	/* 6 x 1024 bytes: too much for the link; nobody to route. */
+	mc_msg(&m, "sae-a", "sae-b", more, 1, 6, QKDN_KEY_SIZE_MAX, NULL);
+	run_as(_metadata, self->ns[0], &cred_a, m.nlh, r);
+	check_err(_metadata, "multicast KEY_GET beyond the link, no controller",
+		  r, EHOSTUNREACH, "no QKDN controller", NO_OFFS, 0);
+	usleep(100000);
+	for (i = 0; i < 2; i++)
+		expect_state(_metadata, &self->c[i], a[i], F_NOSTATS,
+			     node_ids[i]);
+
+	/* The controller names kme-2: the link has too little key. */
+	ASSERT_EQ(0, setns(self->ns[0], CLONE_NEWNET));
+	ASSERT_EQ(0, ctrl_listen(&c));
+	for (i = 0; i < 2; i++)
+		a[i] = state_before(_metadata, &self->c[i], F_NOSTATS,
+				    node_ids[i]);
+	failed = node_stat(&self->c[0], QKDN_A_STATS_RELAYS_FAILED);
+	pid = spawn_as(self->ns[0], &cred_a, m.nlh, r, 1);
+	ctrl_asked(_metadata, pid, &c, &q);
+	EXPECT_EQ((uint32_t)QKDN_MSG_NEXT_HOP_REQUEST, q.msg);
+	EXPECT_STREQ("kme-1", q.src);
+	EXPECT_STREQ("kme-2", q.dst);
+	EXPECT_EQ(RELAY_BYTES(6, 1024), q.bytes);
+	next_hop(_metadata, &self->c[0], q.ctrl_id, "kme-2");
+	child_err(_metadata, pid, r, "multicast KEY_GET over a link without key",
+		  ENOSPC,
+		  "key relay failed at kme-1: not enough key on the link to the next hop");
+	usleep(100000);
+	for (i = 0; i < 2; i++)
+		expect_state(_metadata, &self->c[i], a[i], F_NOSTATS,
+			     node_ids[i]);
+	EXPECT_EQ(failed + 1, node_stat(&self->c[0],
+					QKDN_A_STATS_RELAYS_FAILED));
+	EXPECT_FALSE(ctrl_read(&c, 200, &q)) TH_LOG("a second request (msg %u)",
+						    q.msg);
+	expect_fwd_clean(_metadata, self);
+	nlc_close(&c);
+	rep_free(r);
+}
+
+/*
+ * All or nothing: the relay to sae-b's node arrives, the one to sae-far's
+ * (kme-3) finds no route. The request fails with the second's error, and
+ * kme-2 is told to forget the keys of the first.
+ */
+TEST_F_TIMEOUT(pair, multicast_abort, 120)
+{
+	static const char *const more[] = { "sae-far" };
+	struct logged_relay *lr = malloc(sizeof(*lr));
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	unsigned int pos;
+	uint64_t own, take;
+	struct nlc c;
+	struct msg m;
+	pid_t pid;
+
+	ASSERT_TRUE(lr && r);
+	fill(_metadata, self, 8);
+	new_sae(_metadata, &self->c[0], "sae-far", 0, "kme-3");
+	ASSERT_TRUE(fwd_quiet(&self->f, 300));
+	ASSERT_EQ(0, setns(self->ns[0], CLONE_NEWNET));
+	ASSERT_EQ(0, ctrl_listen(&c));
+	own = pair_own(self);
+	pos = log_pos(self);
+
+	mc_msg(&m, "sae-a", "sae-b", more, 1, 2, 256, NULL);
+	pid = spawn_as(self->ns[0], &cred_a, m.nlh, r, 1);
+	ctrl_asked(_metadata, pid, &c, &q);
+	EXPECT_EQ((uint32_t)QKDN_MSG_NEXT_HOP_REQUEST, q.msg);
+	EXPECT_STREQ("kme-1", q.src);
+	EXPECT_STREQ("kme-3", q.dst);
+	EXPECT_EQ(RELAY_BYTES(2, 32), q.bytes);
+	/* The keys reached kme-2 meanwhile. */
+	EXPECT_TRUE(wait_node_stat(&self->c[1], QKDN_A_STATS_RELAYS_ENDED, 1,
+				   5000))
+		TH_LOG("the relay to kme-2 did not end there");
+	ctrl_refuse(_metadata, &self->c[0], QKDN_MSG_NEXT_HOP_RESPONSE,
+		    q.ctrl_id, EHOSTUNREACH, "kme-3 is not in this QKDN");
+	child_err(_metadata, pid, r, "multicast KEY_GET, kme-3 unreachable",
+		  EHOSTUNREACH, "key relay failed at kme-1: kme-3 is not in this QKDN");
+
+	ASSERT_TRUE(fwd_quiet(&self->f, 300));
+	ASSERT_TRUE(logged_relay(self, &pos, lr))
+		TH_LOG("kme-1 sent no key relay frame");
+	EXPECT_STREQ("kme-2", lr->dst);
+	EXPECT_STREQ("sae-b", lr->slave);
+	EXPECT_EQ(0U, lr->nslaves);
+	EXPECT_TRUE(logged_abort(self, pos, lr->id))
+		TH_LOG("kme-1 did not abort the relay to kme-2");
+	key_get_by_id(_metadata, self, 1, UID_B, "sae-a", "sae-b", &lr->ids, r);
+	check_err(_metadata, "KEY_GET_BY_ID of the aborted multicast's keys",
+		  r, ENOENT, "unknown or already supplied", NO_OFFS, 0);
+	/* The pad and MAC of the first relay are spent. */
+	take = own - pair_own(self);
+	EXPECT_TRUE(take == 2 * 32 + 2 * MAC_LEN || take == 2 * 32 + MAC_LEN)
+		TH_LOG("the relay took %" PRIu64 " bytes", take);
+	self->used[0] += take;
+	wait_pools(_metadata, self);
+	EXPECT_FALSE(ctrl_read(&c, 200, &q)) TH_LOG("a second request (msg %u)",
+						    q.msg);
+	expect_fwd_clean(_metadata, self);
+	nlc_close(&c);
+	rep_free(r);
+	free(lr);
+}
+
 static void unhex(const char *s, uint8_t *out, size_t n)
 {
 	size_t i;
@@ -7749,7 +8382,7 @@ static uint32_t relay_seal(FIXTURE_DATA(relay) *self, struct kxf *f,
 	take += n;
 	body = kx_relay(f, seq, self->rx_seq, d, l);
 	for (i = 0; pad && i < n; i++) {
-		if (d->hop > 1)
+		if (relay_ct(d))
 			body[l->ct + i] = keys[i] ^ pad[i];
 		else
 			keys[i] = pad[i];
@@ -7801,6 +8434,46 @@ static uint32_t relay_send(struct __test_metadata *_metadata,
 	memcpy(self->h, h, MAC_LEN);
 	rep_free(r);
 	return take;
+}
+
+/* "Key request with ID" at kme-2 of slave (as who) for the keys ids. */
+static void relay_by_id_as(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(relay) *self, const char *master,
+			   const char *slave, const struct cred *who,
+			   const uint8_t *ids, uint32_t n, struct rep *r)
+{
+	struct keyset *k = malloc(sizeof(*k));
+	struct msg m;
+
+	ASSERT_TRUE(k != NULL);
+	k->n = n;
+	memcpy(k->id, ids, n * QKDN_KEY_ID_LEN);
+	by_id_msg(&m, master, slave, k);
+	free(k);
+	run_as(_metadata, self->ns[1], who, m.nlh, r);
+}
+
+/* slave gets exactly keys (n of kb bytes) by their IDs, once. */
+static void expect_relayed_to(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(relay) *self, const char *master,
+			      const char *slave, const struct cred *who,
+			      const uint8_t *ids, uint32_t n, uint32_t kb,
+			      const uint8_t *keys)
+{
+	struct rep *r = rep_new();
+	char what[96];
+
+	ASSERT_TRUE(r != NULL);
+	relay_by_id_as(_metadata, self, master, slave, who, ids, n, r);
+	snprintf(what, sizeof(what), "KEY_GET_BY_ID of relayed keys by %s",
+		 slave);
+	expect_keys(_metadata, r, ids, keys, n, kb, what);
+	relay_by_id_as(_metadata, self, master, slave, who, ids, n, r);
+	snprintf(what, sizeof(what), "second KEY_GET_BY_ID of relayed keys by %s",
+		 slave);
+	check_err(_metadata, what, r, ENOENT, "unknown or already supplied",
+		  NO_OFFS, 0);
+	rep_free(r);
 }
 
 /* kme-1 gives relay id up. */
@@ -8336,6 +9009,7 @@ struct tx_stream {
 	bool even;		/* kme-2 allocates from the even blocks */
 	uint64_t *used;		/* bytes taken */
 	uint8_t *h;		/* the MAC hash key in use */
+	uint8_t *id_out;	/* if given: gets the frame's relay ID */
 };
 
 /*
@@ -8363,8 +9037,10 @@ static void expect_link_frame(struct __test_metadata *_metadata,
 		TH_LOG("kme-2 sent no key relay frame on link %u", ts->link);
 	body = f->b + sizeof(struct kx_hdr);
 	b = (const struct kx_relay *)body;
-	relay_layout(want->nroute, want->count, want->key_bytes,
-		     want->hop > 1, &l);
+	if (ts->id_out)
+		memcpy(ts->id_out, b->relay_id, QKDN_RELAY_ID_LEN);
+	relay_layout(want->nroute, want->nslaves, want->count,
+		     want->key_bytes, relay_ct(want), &l);
 	ASSERT_EQ(l.len, f->len - sizeof(struct kx_hdr));
 	EXPECT_STREQ(want->src, b->src);
 	EXPECT_STREQ(want->dst, b->dst);
@@ -8378,6 +9054,10 @@ static void expect_link_frame(struct __test_metadata *_metadata,
 	for (i = 0; i < want->nroute; i++)
 		EXPECT_STREQ(want->route[i],
 			     (const char *)body + l.route + i * QKDN_ID_MAX);
+	EXPECT_EQ(want->nslaves, b->nslaves);
+	for (i = 0; i < want->nslaves; i++)
+		EXPECT_STREQ(want->slaves[i],
+			     (const char *)body + l.slaves + i * QKDN_ID_MAX);
 	EXPECT_EQ(2 * (used / BLOCK_SIZE) + (ts->even ? 2 : 1),
 		  le64toh(b->pad_seq));
 	EXPECT_EQ(used % BLOCK_SIZE, le32toh(b->pad_off));
@@ -8396,7 +9076,7 @@ static void expect_link_frame(struct __test_metadata *_metadata,
 		tag[i] ^= s[i];
 	EXPECT_EQ(0, memcmp(tag, body + l.tag, MAC_LEN))
 		TH_LOG("the tag of kme-2's frame is not GHASH XOR the pad");
-	if (want->hop == 1) {
+	if (!relay_ct(want)) {
 		memcpy(keys, pad, n);
 	} else {
 		for (i = 0; i < n; i++)
@@ -8569,6 +9249,273 @@ TEST_F_TIMEOUT(relay, source_nothing_spent, 60)
 	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_FAILED));
 	nlc_close(&c);
 	rep_free(r);
+}
+
+/* ---- multicast key requests at kme-2 ---- */
+
+/* The frame kme-2 sent on link 7 (expect_tx_frame()); id gets its ID. */
+static void expect_tx_frame_id(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(relay) *self,
+			       const struct relay_desc *want, uint8_t *keys,
+			       uint8_t *ids, uint8_t *id)
+{
+	const struct tx_stream ts = {
+		.link = RELAY_LINK, .seed = self->seed, .even = false,
+		.used = &self->own_used, .h = self->h_tx, .id_out = id,
+	};
+
+	expect_link_frame(_metadata, self, &ts, NULL, want, keys, ids);
+}
+
+/* The child pid has not answered yet. */
+static void expect_waiting(struct __test_metadata *_metadata, pid_t pid,
+			   const char *what)
+{
+	int st;
+
+	usleep(300000);
+	EXPECT_EQ(0, waitpid(pid, &st, WNOHANG))
+		TH_LOG("%s: answered before every relay completed", what);
+}
+
+/*
+ * sae-b at kme-2 asks for keys for sae-a (kme-1, the neighbour) and sae-y
+ * (kme-9, behind kme-1): one relay straight to kme-1, its pad the keys,
+ * without the controller; one the controller routes, carrying the same
+ * keys encrypted from the first hop (RELAY_F_GIVEN). The master has the
+ * keys once both completed.
+ */
+TEST_F_TIMEOUT(relay, multicast_source, 60)
+{
+	static const char *const more[] = { "sae-y" };
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN];
+	uint8_t ids2[2 * QKDN_KEY_ID_LEN], id1[QKDN_RELAY_ID_LEN];
+	struct relay_desc want = src_relay;
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	uint64_t own;
+	struct nlc c;
+	struct msg m;
+	pid_t pid;
+
+	ASSERT_TRUE(r != NULL);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	own = own_bytes(self);
+
+	mc_msg(&m, "sae-b", "sae-a", more, 1, 2, 256, NULL);
+	pid = spawn_as(self->ns[1], &cred_b, m.nlh, r, 1);
+	ASSERT_LE(0, pid);
+	want.dst = "kme-1";
+	want.slave = "sae-a";
+	want.count = 2;
+	want.key_bytes = 32;
+	want.flags = RELAY_F_NEWKEY;
+	expect_tx_frame_id(_metadata, self, &want, keys, ids, id1);
+
+	ctrl_asked(_metadata, pid, &c, &q);
+	EXPECT_EQ((uint32_t)QKDN_MSG_NEXT_HOP_REQUEST, q.msg);
+	EXPECT_STREQ("kme-2", q.src);
+	EXPECT_STREQ("kme-9", q.dst);
+	EXPECT_EQ(RELAY_BYTES(2, 32), q.bytes);
+	EXPECT_NE(0, memcmp(q.relay_id, id1, sizeof(id1)));
+	next_hop(_metadata, &self->s, q.ctrl_id, "kme-1");
+	want.dst = "kme-9";
+	want.slave = "sae-y";
+	want.flags = RELAY_F_GIVEN;
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids2);
+	EXPECT_EQ(0, memcmp(ids, ids2, sizeof(ids)))
+		TH_LOG("the two relays carry different key IDs");
+
+	peer_done(_metadata, self, id1, 0, "kme-1", "");
+	expect_waiting(_metadata, pid, "multicast KEY_GET, one relay done");
+	peer_done(_metadata, self, q.relay_id, 0, "kme-9", "");
+	wait_child(_metadata, pid);
+	expect_keys(_metadata, r, ids, keys, 2, 32, "multicast KEY_GET");
+	EXPECT_EQ(own - self->own_used, own_bytes(self));
+	EXPECT_EQ(2U, link_stat(&self->s, RELAY_LINK, QKDN_A_STATS_RELAY_TX));
+	EXPECT_EQ(2U * 64, link_stat(&self->s, RELAY_LINK,
+				     QKDN_A_STATS_RELAY_KEY_BYTES));
+	EXPECT_EQ(2U, node_stat(&self->s, QKDN_A_STATS_RELAYS_DONE));
+	EXPECT_FALSE(ctrl_read(&c, 200, &q)) TH_LOG("a second request (msg %u)",
+						    q.msg);
+	nlc_close(&c);
+	rep_free(r);
+}
+
+/*
+ * All or nothing at the source: a relay failing further on, refused by the
+ * controller, or failing first fails the request with its error; a relay
+ * of the same request already sent is aborted.
+ */
+TEST_F_TIMEOUT(relay, multicast_source_abort, 60)
+{
+	static const char *const more[] = { "sae-y" };
+	uint8_t keys[8], ids[QKDN_KEY_ID_LEN], ids2[QKDN_KEY_ID_LEN];
+	uint8_t id1[QKDN_RELAY_ID_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct relay_desc want = src_relay;
+	struct rep *r = rep_new();
+	struct ctrl_req q;
+	uint64_t own;
+	struct nlc c;
+	struct msg m;
+	uint32_t o;
+	pid_t pid;
+
+	ASSERT_TRUE(f && r);
+	ASSERT_EQ(0, ctrl_listen(&c));
+	own = own_bytes(self);
+	mc_msg(&m, "sae-b", "sae-a", more, 1, 1, 64, NULL);
+	want.count = 1;
+	want.key_bytes = 8;
+
+	/* The relay to kme-9 fails at kme-5; the one to kme-1 is undone. */
+	pid = spawn_as(self->ns[1], &cred_b, m.nlh, r, 1);
+	ASSERT_LE(0, pid);
+	want.dst = "kme-1";
+	want.slave = "sae-a";
+	want.flags = RELAY_F_NEWKEY;
+	expect_tx_frame_id(_metadata, self, &want, keys, ids, id1);
+	ctrl_asked(_metadata, pid, &c, &q);
+	next_hop(_metadata, &self->s, q.ctrl_id, "kme-1");
+	want.dst = "kme-9";
+	want.slave = "sae-y";
+	want.flags = RELAY_F_GIVEN;
+	expect_tx_frame(_metadata, self, q.relay_id, &want, keys, ids2);
+	peer_done(_metadata, self, id1, 0, "kme-1", "");
+	peer_done(_metadata, self, q.relay_id, ENOSPC, "kme-5",
+		  "not enough key on the link to the next hop");
+	child_err(_metadata, pid, r, "multicast KEY_GET, failed at kme-5",
+		  ENOSPC,
+		  "key relay failed at kme-5: not enough key on the link to the next hop");
+	EXPECT_TRUE(peer_wait(self, KX_RELAY_ABORT, id1, f, 5000))
+		TH_LOG("kme-1 was not told to forget the keys for sae-a");
+
+	/* The controller has no route to kme-9. */
+	pid = spawn_as(self->ns[1], &cred_b, m.nlh, r, 1);
+	ASSERT_LE(0, pid);
+	want.dst = "kme-1";
+	want.slave = "sae-a";
+	want.flags = 0;
+	expect_tx_frame_id(_metadata, self, &want, keys, ids, id1);
+	ctrl_asked(_metadata, pid, &c, &q);
+	ctrl_refuse(_metadata, &self->s, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id,
+		    EHOSTUNREACH, "kme-9 is not in this QKDN");
+	child_err(_metadata, pid, r, "multicast KEY_GET, no route to kme-9",
+		  EHOSTUNREACH,
+		  "key relay failed at kme-2: kme-9 is not in this QKDN");
+	EXPECT_TRUE(peer_wait(self, KX_RELAY_ABORT, id1, f, 5000))
+		TH_LOG("kme-1 was not told to forget the keys for sae-a");
+
+	/* The relay to kme-1 fails while the other waits for its route. */
+	pid = spawn_as(self->ns[1], &cred_b, m.nlh, r, 1);
+	ASSERT_LE(0, pid);
+	expect_tx_frame_id(_metadata, self, &want, keys, ids, id1);
+	ctrl_asked(_metadata, pid, &c, &q);
+	peer_done(_metadata, self, id1, EHOSTUNREACH, "kme-1",
+		  "the slave SAE is not served here");
+	child_err(_metadata, pid, r, "multicast KEY_GET, failed at kme-1",
+		  EHOSTUNREACH,
+		  "key relay failed at kme-1: the slave SAE is not served here");
+	o = ctrl_ans(&m, QKDN_MSG_NEXT_HOP_RESPONSE, q.ctrl_id);
+	put_str(&m, QKDN_A_NEXT_HOP, "kme-1");
+	BAD(&m, "the route of a relay given up", ENOENT,
+	    "no controller request", o, 0);
+	EXPECT_FALSE(peer_wait(self, KX_RELAY, NULL, f, 300))
+		TH_LOG("a key relay frame after the request failed");
+
+	EXPECT_EQ(own - self->own_used, own_bytes(self));
+	nlc_close(&c);
+	rep_free(r);
+	free(f);
+}
+
+/*
+ * kme-2 the destination of a relay naming more slave SAEs: each named
+ * slave gets the keys once, another local SAE may not; the keys of the
+ * first hop may be another relay's (RELAY_F_GIVEN); an abort of the
+ * source erases every slave's copy; a slave not served here fails it.
+ */
+TEST_F_TIMEOUT(relay, multicast_delivered, 60)
+{
+	uint8_t keys[2 * 32], ids[2 * QKDN_KEY_ID_LEN];
+	struct kxf *f = malloc(sizeof(*f));
+	struct keyset *k = malloc(sizeof(*k));
+	struct rep *r = rep_new();
+	struct relay_desc d;
+	struct msg m;
+	struct pool p;
+	uint32_t i;
+
+	ASSERT_TRUE(f && k && r);
+	new_sae(_metadata, &self->s, "sae-c", UID_C, NULL);
+	new_sae(_metadata, &self->s, "sae-d", UID_D, NULL);
+
+	make_ids(ids, 2, 0xb1);
+	relay_init(&d, "mc-1", "kme-1", "sae-a", 2, 32, ids);
+	d.flags = RELAY_F_NEWKEY;
+	d.nslaves = 1;
+	d.slaves[0] = "sae-c";
+	relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, 0, "kme-2", "");
+	ASSERT_TRUE(pool_get(&self->s, RELAY_LINK, NULL, &p));
+	EXPECT_EQ(0U, p.reserved);
+	EXPECT_EQ(1U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
+	k->n = 2;
+	memcpy(k->id, ids, sizeof(ids));
+	by_id_msg(&m, "sae-a", "sae-d", k);
+	bad(_metadata, &self->s, self->ns[1], &cred_d, &m,
+	    "KEY_GET_BY_ID by sae-d, not named", EACCES, "another SAE pair",
+	    NO_OFFS, 0, F_NOSTATS);
+	expect_relayed_to(_metadata, self, "sae-a", "sae-c", &cred_c, ids, 2,
+			  32, keys);
+	expect_relayed_to(_metadata, self, "sae-a", "sae-b", &cred_b, ids, 2,
+			  32, keys);
+
+	/* Ciphertext on the first hop: the keys are not the pad. */
+	for (i = 0; i < 32; i++)
+		keys[i] = 0x3c ^ (i * 7);
+	make_ids(ids, 1, 0xb2);
+	relay_init(&d, "mc-2", "kme-1", "sae-a", 1, 32, ids);
+	d.flags = RELAY_F_GIVEN;
+	d.nslaves = 1;
+	d.slaves[0] = "sae-c";
+	relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, 0, "kme-2", "");
+	expect_relayed_to(_metadata, self, "sae-a", "sae-b", &cred_b, ids, 1,
+			  32, keys);
+	expect_relayed_to(_metadata, self, "sae-a", "sae-c", &cred_c, ids, 1,
+			  32, keys);
+
+	/* The source gives up: no slave gets them. */
+	make_ids(ids, 1, 0xb3);
+	relay_init(&d, "mc-3", "kme-1", "sae-a", 1, 32, ids);
+	d.nslaves = 1;
+	d.slaves[0] = "sae-c";
+	relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, 0, "kme-2", "");
+	peer_abort(_metadata, self, d.id);
+	relay_by_id_as(_metadata, self, "sae-a", "sae-b", &cred_b, ids, 1, r);
+	check_err(_metadata, "KEY_GET_BY_ID by sae-b after the abort", r,
+		  ENOENT, "unknown or already supplied", NO_OFFS, 0);
+	relay_by_id_as(_metadata, self, "sae-a", "sae-c", &cred_c, ids, 1, r);
+	check_err(_metadata, "KEY_GET_BY_ID by sae-c after the abort", r,
+		  ENOENT, "unknown or already supplied", NO_OFFS, 0);
+
+	/* A slave SAE served elsewhere: the relay fails, nothing is kept. */
+	make_ids(ids, 1, 0xb4);
+	relay_init(&d, "mc-4", "kme-1", "sae-a", 1, 32, ids);
+	d.nslaves = 1;
+	d.slaves[0] = "sae-y";
+	relay_send(_metadata, self, f, &d, keys);
+	expect_done(_metadata, self, d.id, EHOSTUNREACH, "kme-2", NULL);
+	relay_by_id_as(_metadata, self, "sae-a", "sae-b", &cred_b, ids, 1, r);
+	check_err(_metadata, "KEY_GET_BY_ID of a failed multicast relay", r,
+		  ENOENT, "unknown or already supplied", NO_OFFS, 0);
+	EXPECT_EQ(3U, node_stat(&self->s, QKDN_A_STATS_RELAYS_ENDED));
+	rep_free(r);
+	free(k);
+	free(f);
 }
 
 /*

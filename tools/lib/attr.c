@@ -75,6 +75,7 @@ static const struct qkdn_apol qkdn_pol[QKDN_A_MAX + 1] = {
 	[QKDN_A_SESSION_ID]	= { AT_U32, 0, 0, "session-id" },
 	[QKDN_A_SAE_CRED]	= { AT_STRING, 0, QKDN_CRED_MAX, "sae-cred" },
 	[QKDN_A_NOWAIT]		= { AT_BINARY, 0, 0, "nowait" },
+	[QKDN_A_ADD_SLAVE_SAE_ID] = { AT_STRING, 0, 0, "add-slave-sae-id" },
 };
 
 static const struct qkdn_apol qkdn_key_pol[QKDN_A_KEY_MAX + 1] = {

@@ -43,8 +43,9 @@ static const char *const qkdnctl_usage_text[] = {
 	[QKDNCTL_OBJ_POOL] =
 	"       qkdnctl pool show [id LINKID | slave SAEID [master SAEID]]\n",
 	[QKDNCTL_OBJ_KEY] =
-	"       qkdnctl key get master SAEID slave SAEID [number N] [size BITS]\n"
-	"                       [session SESSIONID] [format hex|base64]\n"
+	"       qkdnctl key get master SAEID slave SAEID [slave SAEID]...\n"
+	"                       [number N] [size BITS] [session SESSIONID]\n"
+	"                       [format hex|base64]\n"
 	"       qkdnctl key get-by-id master SAEID slave SAEID id UUID [id UUID]...\n"
 	"                             [format hex|base64]\n",
 	[QKDNCTL_OBJ_ROUTE] =
@@ -515,7 +516,10 @@ static int key_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	};
 	const char *val[6] = { NULL };
 	const char *ids[QKDN_KEYS_PER_REQUEST];
-	struct kv kv = { get_words, val, -1, ids, 0, QKDN_KEYS_PER_REQUEST, 0 };
+	const char *slaves[QKDN_SLAVES_MAX];
+	/* key get: "slave" repeats, the first is the slave SAE, the others
+	 * the additional slaves of a multicast key request. */
+	struct kv kv = { get_words, val, KY_SLAVE, slaves, 0, QKDN_SLAVES_MAX, 0 };
 	uint64_t number = 1, size = QKDN_KEY_SIZE_DEFAULT;
 	uint32_t session = 0;
 	unsigned int i;
@@ -523,10 +527,14 @@ static int key_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	if (cmd == 1) {
 		kv.words = byid_words;
 		kv.repeat = KY_ID;
+		kv.rep = ids;
+		kv.maxrep = QKDN_KEYS_PER_REQUEST;
 	}
 	req->cmd = cmd ? QKDN_CMD_KEY_GET_BY_ID : QKDN_CMD_KEY_GET;
 	if (parse_kv(argc, argv, &kv, req))
 		return -1;
+	if (cmd == 0 && kv.nrep)
+		val[KY_SLAVE] = slaves[0];
 	if (!val[KY_MASTER] || !val[KY_SLAVE])
 		return perr(req, "\"master\" and \"slave\" are required");
 	if (cmd == 1 && !kv.nrep)
@@ -550,11 +558,18 @@ static int key_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 				    (unsigned long long)size);
 		if (val[KY_SESSION] && get_session(req, val[KY_SESSION], &session))
 			return -1;
+		if (session && kv.nrep > 1)
+			return perr(req, "a key request with \"session\" has one \"slave\"");
 		mnl_attr_put_u32(req->nlh, QKDN_A_KEY_NUMBER, (uint32_t)number);
 		mnl_attr_put_u32(req->nlh, QKDN_A_KEY_SIZE, (uint32_t)size);
 		/* I.2 "key request with session ID" */
 		if (session)
 			mnl_attr_put_u32(req->nlh, QKDN_A_SESSION_ID, session);
+		/* The same keys for more slaves: a multicast key request. */
+		for (i = 1; i < kv.nrep; i++)
+			if (put_name(req, QKDN_A_ADD_SLAVE_SAE_ID, "slave SAE id",
+				     slaves[i]))
+				return -1;
 		return 0;
 	}
 	for (i = 0; i < kv.nrep; i++) {

@@ -352,6 +352,97 @@ static void test_key(void)
 	       "get-by-id with one id too many");
 }
 
+/* The ADD_SLAVE_SAE_ID attributes of the request, in order, joined by
+ * spaces into out; returns how many. */
+static int add_slaves(char *out, size_t len)
+{
+	const struct nlattr *a;
+	size_t used = 0;
+	int n = 0;
+
+	out[0] = '\0';
+	mnl_attr_for_each(a, req.nlh, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) != QKDN_A_ADD_SLAVE_SAE_ID)
+			continue;
+		used += snprintf(out + used, len - used, "%s%s", n ? " " : "",
+				 mnl_attr_get_str(a));
+		if (used >= len)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+/* key get with more than one "slave": a multicast key request. */
+static void test_multicast(void)
+{
+	static const char *const names[] = {
+		"B", "C", "D", "E", "F", "G", "H", "I", "J",
+	};
+	char *argv[8 + 2 * (QKDN_SLAVES_MAX + 1)], got[128];
+	char id64[QKDN_ID_MAX + 1];
+	int n, i;
+
+	tap_ok(parse("key", "get", "master", "A", "slave", "B", NULL) == 0 &&
+	       !tb[QKDN_A_ADD_SLAVE_SAE_ID] && nattrs() == 4,
+	       "multicast: one slave, no ADD_SLAVE_SAE_ID");
+	tap_ok(parse("key", "get", "master", "A", "slave", "B", "slave", "C",
+		     "slave", "D", "number", "2", NULL) == 0 &&
+	       cmd() == QKDN_CMD_KEY_GET && has_str(QKDN_A_SLAVE_SAE_ID, "B") &&
+	       add_slaves(got, sizeof(got)) == 2 && !strcmp(got, "C D") &&
+	       has_u32(QKDN_A_KEY_NUMBER, 2) && nattrs() == 6,
+	       "multicast: the first slave is SLAVE_SAE_ID, the others ADD_SLAVE_SAE_ID in order");
+	tap_ok(parse("k", "get", "sl", "B", "ma", "A", "si", "64", "sl", "C", NULL) == 0 &&
+	       has_str(QKDN_A_SLAVE_SAE_ID, "B") && has_str(QKDN_A_MASTER_SAE_ID, "A") &&
+	       add_slaves(got, sizeof(got)) == 1 && !strcmp(got, "C") &&
+	       has_u32(QKDN_A_KEY_SIZE, 64),
+	       "multicast: abbreviated, slaves between other keywords");
+	tap_ok(parse("key", "get", "master", "A", "slave", "B", "slave", "B", NULL) == 0 &&
+	       add_slaves(got, sizeof(got)) == 1 && !strcmp(got, "B"),
+	       "multicast: a slave named twice is the kernel's to refuse");
+
+	argv[n = 0] = "key";
+	argv[++n] = "get";
+	argv[++n] = "master";
+	argv[++n] = "A";
+	for (i = 0; i <= QKDN_SLAVES_MAX; i++) {
+		argv[++n] = "slave";
+		argv[++n] = (char *)names[i];
+	}
+	argv[++n] = NULL;
+	memset(buf, 0xee, QKDN_BUF_SIZE);
+	tap_ok(qkdnctl_parse(n - 2, argv, buf, &req) == 0 &&
+	       !qkdn_parse(req.nlh, tb) && has_str(QKDN_A_SLAVE_SAE_ID, "B") &&
+	       add_slaves(got, sizeof(got)) == QKDN_SLAVES_MAX - 1 &&
+	       !strcmp(got, "C D E F G H I"),
+	       "multicast: QKDN_SLAVES_MAX slaves, 7 ADD_SLAVE_SAE_ID");
+	tap_ok(qkdnctl_parse(n, argv, buf, &req) == -1 &&
+	       usage_err("at most 8 \"slave\" values"),
+	       "multicast: one slave too many is a usage error, nothing built");
+
+	tap_ok(BAD("a key request with \"session\" has one \"slave\"", "key",
+		   "get", "master", "A", "slave", "B", "slave", "C", "session", "1"),
+	       "multicast: not with a session");
+	memset(id64, 'x', QKDN_ID_MAX);
+	id64[QKDN_ID_MAX] = '\0';
+	tap_ok(BAD("slave SAE id must be 1 to 63 bytes long", "key", "get",
+		   "master", "A", "slave", "B", "slave", id64),
+	       "multicast: an additional slave ID too long");
+	tap_ok(BAD("slave SAE id must be 1 to 63 bytes long", "key", "get",
+		   "master", "A", "slave", "B", "slave", ""),
+	       "multicast: an empty additional slave ID");
+	tap_ok(BAD("\"slave\" needs a value", "key", "get", "master", "A",
+		   "slave", "B", "slave"), "multicast: slave without a value");
+	tap_ok(BAD("\"slave\" given twice", "key", "get-by-id", "master", "A",
+		   "slave", "B", "slave", "C", "id",
+		   "550e8400-e29b-41d4-a716-446655440000"),
+	       "multicast: get-by-id names one slave");
+	tap_ok(BAD("\"slave\" given twice", "pool", "show", "slave", "B",
+		   "slave", "C"), "multicast: pool show names one slave");
+	tap_ok(BAD("required", "key", "get", "master", "A", "number", "2"),
+	       "multicast: no slave at all");
+}
+
 static void test_monitor(void)
 {
 	tap_ok(parse("monitor", NULL) == 0 && req.obj == QKDNCTL_OBJ_MONITOR &&
@@ -587,13 +678,14 @@ static void test_batch(void)
 int main(void)
 {
 	buf = malloc(QKDN_BUF_SIZE);
-	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 3 + 9 + 9 + 36);
+	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 13 + 3 + 9 + 9 + 36);
 	test_opts();
 	test_node();
 	test_link();
 	test_sae();
 	test_pool();
 	test_key();
+	test_multicast();
 	test_monitor();
 	test_batch();
 	test_route_ctrl();
