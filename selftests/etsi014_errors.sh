@@ -118,8 +118,11 @@ kerr etsi014_err_extension_mandatory 400 '^not all extension_mandatory parameter
 	1 sae-ga "${JSON[@]}" -d '{"number":1,"extension_mandatory":[{"x-vendor-ext":true}]}' "$ENC"
 kerr etsi014_err_extension_mandatory_type 400 'extension_mandatory shall be an array' \
 	1 sae-ga "${JSON[@]}" -d '{"extension_mandatory":{"x":1}}' "$ENC"
-kerr etsi014_err_additional_slaves 400 '^additional_slave_SAE_IDs is not supported$' \
+# Multicast (etsi014_multicast.sh): an additional slave unknown at kme-1.
+kerr etsi014_err_additional_slave_unknown 400 '^no such SAE: sae-gc$' \
 	1 sae-ga "${JSON[@]}" -d '{"number":1,"additional_slave_SAE_IDs":["sae-gc"]}' "$ENC"
+kerr etsi014_err_additional_slaves_too_many 400 '^additional_slave_SAE_IDs shall have at most 7 entries$' \
+	1 sae-ga "${JSON[@]}" -d '{"additional_slave_SAE_IDs":["a","b","c","d","e","f","g","h"]}' "$ENC"
 kerr etsi014_err_post_with_query 400 'POST request takes its parameters in its body' \
 	1 sae-ga "${JSON[@]}" -d '{"number":1}' "$ENC?number=1"
 

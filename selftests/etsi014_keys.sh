@@ -37,7 +37,7 @@ if [ "$(kstatus "$out")" = 200 ] &&
 		.key_size == 256 and .stored_key_count > 0 and
 		.max_key_count >= .stored_key_count and
 		.max_key_per_request == 128 and .max_key_size == 8192 and
-		.min_key_size == 64 and .max_SAE_ID_count == 0' <<<"$st0" >/dev/null; then
+		.min_key_size == 64 and .max_SAE_ID_count == 7' <<<"$st0" >/dev/null; then
 	ok etsi014_status
 else
 	fail etsi014_status "$out"

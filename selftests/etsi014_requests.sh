@@ -38,7 +38,7 @@ if jq -e '.status[0] == 200 and (.status[1] |
 		.master_SAE_ID == "sae-ga" and .slave_SAE_ID == "sae-gb" and
 		.key_size == 256 and .stored_key_count > 0 and
 		.max_key_per_request == 128 and .max_key_size == 8192 and
-		.min_key_size == 64 and .max_SAE_ID_count == 0)' \
+		.min_key_size == 64 and .max_SAE_ID_count == 7)' \
 	<<<"$out" >/dev/null; then
 	ok etsi014_requests_status
 else

@@ -476,6 +476,10 @@ static int ext_mandatory(json_t *a, struct etsi_error *e)
 	return 0;
 }
 
+/*
+ * "additional_slave_SAE_IDs": an array of SAE IDs, each a string the
+ * kernel takes as an ID, none repeated, at most max_sae_id_count.
+ */
 static int slaves_parse(json_t *a, const struct etsi_limits *lim,
 			struct etsi_enc_req *req, struct etsi_error *e)
 {
@@ -504,15 +508,32 @@ static int slaves_parse(json_t *a, const struct etsi_limits *lim,
 		s = json_string_value(v);
 		len = json_string_length(v);
 		if (!id_valid(s, len))
-			return etsi_fail(e, 400, "%s is not a valid SAE ID",
-					 shown(s, len, buf));
+			return etsi_fail(e, 400, "%s in additional_slave_SAE_IDs "
+					 "is not a valid SAE ID (1 to %d of "
+					 "A-Z a-z 0-9 . _ - : @)",
+					 shown(s, len, buf), QKDN_ID_MAX - 1);
+		/* Valid IDs: printable, at most 63, echoed whole. */
 		for (j = 0; j < i; j++)
 			if (!strcmp(req->slaves[j], s))
-				return etsi_fail(e, 400, "SAE ID %s is repeated",
+				return etsi_fail(e, 400, "SAE ID %s is repeated "
+						 "in additional_slave_SAE_IDs",
 						 s);
 		memcpy(req->slaves[i], s, len + 1);
 	}
 	req->n_slaves = n;
+	return 0;
+}
+
+int etsi_enc_slaves_check(const struct etsi_enc_req *r, const char *slave,
+			  struct etsi_error *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->n_slaves && i < ETSI_SLAVES_MAX; i++)
+		if (!strcmp(r->slaves[i], slave))
+			return etsi_fail(e, 400, "SAE ID %s is the slave SAE of "
+					 "the path and in "
+					 "additional_slave_SAE_IDs", slave);
 	return 0;
 }
 

@@ -19,7 +19,8 @@
 #include <stdint.h>
 #include <linux/qkdn.h>
 
-#define ETSI_SLAVES_MAX		8	/* additional_slave_SAE_IDs */
+/* additional_slave_SAE_IDs: the slave of the path and up to 7 more */
+#define ETSI_SLAVES_MAX		(QKDN_SLAVES_MAX - 1)
 #define ETSI_MSG_MAX		256
 #define ETSI_BODY_MAX		16384	/* request bodies, bytes */
 
@@ -81,7 +82,9 @@ struct etsi_limits {
 	uint32_t max_key_per_request;
 	uint32_t max_key_size;		/* bits */
 	uint32_t min_key_size;		/* bits */
-	uint32_t max_sae_id_count;	/* 0: no additional slaves */
+	uint32_t max_sae_id_count;	/* additional slaves; 0: none.
+					 * ETSI_SLAVES_MAX bounds it.
+					 */
 };
 
 /* Once, before any other call: Jansson's allocator erases on free. */
@@ -99,9 +102,19 @@ int etsi_enc_query(const char *query, const struct etsi_limits *lim,
 /* POST enc_keys: the JSON "Key request" object. 400 for malformed JSON,
  * wrong types, unknown mandatory extensions ("extension_mandatory"), out
  * of range values; optional extensions are ignored.
+ * "additional_slave_SAE_IDs" is an array of valid SAE IDs (strings), none
+ * repeated, at most lim->max_sae_id_count (and ETSI_SLAVES_MAX) of them;
+ * an empty array is no additional slave.
  */
 int etsi_enc_body(const char *body, size_t len, const struct etsi_limits *lim,
 		  struct etsi_enc_req *r, struct etsi_error *e);
+/*
+ * After the path and the body: an additional slave that is the path's
+ * slave itself is refused (400), as the kernel would (EINVAL), but with
+ * its name. 0, or -1 with e set.
+ */
+int etsi_enc_slaves_check(const struct etsi_enc_req *r, const char *slave,
+			  struct etsi_error *e);
 /* GET dec_keys: query "key_ID=UUID" (exactly one). */
 int etsi_dec_query(const char *query, struct etsi_dec_req *r,
 		   struct etsi_error *e);

@@ -6,8 +6,9 @@
  *
  * A key request is first asked without waiting (QKDN_A_NOWAIT): the
  * common case, keys from a link's pool, is answered in the loop. A request
- * that would wait (a relay, a reservation still on its way) goes to a
- * waiter thread, which asks again and waits; the answer comes back to the
+ * that would wait (a relay, a reservation still on its way, and every
+ * multicast request: its keys always go by relay) goes to a waiter
+ * thread, which asks again and waits; the answer comes back to the
  * loop with event_base_once(). A connection that closes meanwhile leaves
  * its job orphaned: the keys it got are erased, never sent.
  *
@@ -481,10 +482,13 @@ static int request_parse(struct evhttp_request *req, struct kmed_job *j,
 		return etsi_fail(e, 400, "a POST request takes its parameters in its body");
 	kmed_limits(&lim);
 	body = request_body(req, &len);
-	if (j->path.op == ETSI_ENC_KEYS)
-		return cmd == EVHTTP_REQ_GET ?
-		       etsi_enc_query(query, &lim, &j->enc, e) :
-		       etsi_enc_body(body, len, &lim, &j->enc, e);
+	if (j->path.op == ETSI_ENC_KEYS) {
+		if (cmd == EVHTTP_REQ_GET)
+			return etsi_enc_query(query, &lim, &j->enc, e);
+		/* Multicast: the more slaves, none the path's slave again. */
+		return etsi_enc_body(body, len, &lim, &j->enc, e) ||
+		       etsi_enc_slaves_check(&j->enc, j->path.sae, e) ? -1 : 0;
+	}
 	return cmd == EVHTTP_REQ_GET ? etsi_dec_query(query, &j->dec, e) :
 	       etsi_dec_body(body, len, &j->dec, e);
 }

@@ -55,7 +55,8 @@ void kmed_limits(struct etsi_limits *lim)
 	lim->max_key_per_request = QKDN_KEYS_PER_REQUEST;
 	lim->max_key_size = QKDN_KEY_SIZE_MAX;
 	lim->min_key_size = QKDN_KEY_SIZE_MIN;
-	lim->max_sae_id_count = 0;
+	/* Multicast: the slave and up to QKDN_SLAVES_MAX - 1 more. */
+	lim->max_sae_id_count = ETSI_SLAVES_MAX;
 }
 
 /* ---- the client's SAE ---- */
@@ -151,33 +152,27 @@ void kmed_keys_release(struct kmed_keys *k)
 	memset(k, 0, sizeof(*k));
 }
 
-/* An errno of the kernel, for a request from SAE c, as ETSI answers it. */
 static int kernel_fail(struct kmed_nl *nl, int err, struct etsi_error *e)
 {
-	const char *why = qkdn_errmsg(nl->qs);
-	int status;
-
-	switch (-err) {
-	case EACCES:
-	case EPERM:
-		status = 401;
-		break;
-	case EINVAL:
-	case ENOENT:
-	case EOPNOTSUPP:
-	case ERANGE:
-		status = 400;
-		break;
-	default:	/* no key, no route, relay failed, busy */
-		status = 503;
-		break;
-	}
-	return etsi_fail(e, status, "%s", why && why[0] ? why : strerror(-err));
+	return kmed_kernel_error(err, qkdn_errmsg(nl->qs), 0, NULL, e);
 }
 
-/* A key request whose reply holds want keys, cap bytes of them at most. */
+/* Where the SAE ID attribute put next in m will sit, from m's start. */
+static void sae_put(struct nlmsghdr *m, struct kmed_saes *s, uint16_t type,
+		    const char *id)
+{
+	kmed_saes_put(s, (uint32_t)((char *)mnl_nlmsg_get_payload_tail(m) -
+				    (char *)m), id);
+	mnl_attr_put_strz(m, type, id);
+}
+
+/*
+ * A key request whose reply holds want keys, cap bytes of them at most;
+ * s: the SAE IDs in m of an enc_keys request, or NULL.
+ */
 static int keys_request(struct kmed_nl *nl, struct nlmsghdr *m,
-			unsigned int want, size_t cap, struct kmed_keys *k,
+			unsigned int want, size_t cap,
+			const struct kmed_saes *s, struct kmed_keys *k,
 			struct etsi_error *e)
 {
 	struct keys_parse p = { .k = k, .cap = cap };
@@ -202,7 +197,8 @@ static int keys_request(struct kmed_nl *nl, struct nlmsghdr *m,
 	}
 	if (err) {
 		kmed_keys_release(k);
-		return kernel_fail(nl, err, e);
+		return kmed_kernel_error(err, qkdn_errmsg(nl->qs),
+					 qkdn_erroff(nl->qs), s, e);
 	}
 	return 0;
 }
@@ -211,21 +207,27 @@ int kmed_enc_keys(struct kmed_nl *nl, const struct kmed_client *c,
 		  const char *slave, const struct etsi_enc_req *r,
 		  bool nowait, struct kmed_keys *k, struct etsi_error *e)
 {
+	uint32_t bits = r->size ? r->size : QKDN_KEY_SIZE_DEFAULT;
+	struct kmed_saes s = { .n = 0 };
 	struct nlmsghdr *m;
+	unsigned int i;
 
-	if (r->n_slaves)
-		return etsi_fail(e, 400, "additional_slave_SAE_IDs is not supported");
+	if (r->n_slaves > ETSI_SLAVES_MAX)
+		return etsi_fail(e, 400, "additional_slave_SAE_IDs shall have "
+				 "at most %d entries", ETSI_SLAVES_MAX);
 	m = qkdn_msg(nl->qs, nl->buf, QKDN_CMD_KEY_GET, 0);
 	mnl_attr_put_strz(m, QKDN_A_MASTER_SAE_ID, c->sae);
-	mnl_attr_put_strz(m, QKDN_A_SLAVE_SAE_ID, slave);
+	sae_put(m, &s, QKDN_A_SLAVE_SAE_ID, slave);
+	/* Multicast: each more slave gets the same keys, by ID at its node. */
+	for (i = 0; i < r->n_slaves; i++)
+		sae_put(m, &s, QKDN_A_ADD_SLAVE_SAE_ID, r->slaves[i]);
 	mnl_attr_put_u32(m, QKDN_A_KEY_NUMBER, r->number);
-	mnl_attr_put_u32(m, QKDN_A_KEY_SIZE,
-			 r->size ? r->size : QKDN_KEY_SIZE_DEFAULT);
+	mnl_attr_put_u32(m, QKDN_A_KEY_SIZE, bits);
 	mnl_attr_put_strz(m, QKDN_A_SAE_CRED, c->cred);
 	if (nowait)
 		mnl_attr_put(m, QKDN_A_NOWAIT, 0, NULL);
-	return keys_request(nl, m, r->number, (size_t)r->number *
-			    (r->size ? r->size : QKDN_KEY_SIZE_DEFAULT) / 8, k, e);
+	return keys_request(nl, m, r->number, (size_t)r->number * bits / 8,
+			    &s, k, e);
 }
 
 int kmed_dec_keys(struct kmed_nl *nl, const struct kmed_client *c,
@@ -248,7 +250,7 @@ int kmed_dec_keys(struct kmed_nl *nl, const struct kmed_client *c,
 	if (nowait)
 		mnl_attr_put(m, QKDN_A_NOWAIT, 0, NULL);
 	return keys_request(nl, m, r->n,
-			    (size_t)r->n * (QKDN_KEY_SIZE_MAX / 8), k, e);
+			    (size_t)r->n * (QKDN_KEY_SIZE_MAX / 8), NULL, k, e);
 }
 
 /* ---- status ---- */

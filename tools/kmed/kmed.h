@@ -11,6 +11,7 @@
  *	config.c	the configuration file
  *	tls.c		the server's TLS context, reload, client credentials
  *	keys.c		the kernel side: key requests, status, SAE lookup
+ *	kerror.c	the kernel's refusals as HTTP status and message
  *	http.c		event loops, requests, answers, the access log
  *	etsi.c		ETSI GS QKD 014 paths and JSON (etsi.h)
  */
@@ -113,6 +114,36 @@ int kmed_status(struct kmed_nl *nl, const struct kmed_client *c,
 		struct etsi_error *e);
 /* The limits enc_keys requests are checked against. */
 void kmed_limits(struct etsi_limits *lim);
+
+/* ---- kerror.c ---- */
+
+/*
+ * The slave SAE IDs of a key request (the path's, then the additional
+ * ones) and the offset of each one's attribute from the start of the
+ * request, which the kernel's extack may point at (qkdn_erroff()).
+ */
+struct kmed_saes {
+	unsigned int n;
+	struct {
+		uint32_t off;
+		const char *id;		/* not copied */
+	} a[1 + ETSI_SLAVES_MAX];
+};
+
+/* The HTTP status of a kernel errno (either sign): 400, 401 or 503. */
+int kmed_errno_status(int err);
+/* The kernel's extack message why, or ours for err when it is empty. */
+const char *kmed_errno_text(int err, const char *why);
+/* One more SAE ID at offset off; ignored when s is full. */
+void kmed_saes_put(struct kmed_saes *s, uint32_t off, const char *id);
+/*
+ * The kernel refused a key request with err, why, the offset off of the
+ * attribute at fault (0: none): e set, -1. For a multicast request (s
+ * holds more than one SAE), the message names the slave at offset off:
+ * "no such SAE: sae-x".
+ */
+int kmed_kernel_error(int err, const char *why, uint32_t off,
+		      const struct kmed_saes *s, struct etsi_error *e);
 
 /* ---- http.c ---- */
 

@@ -2,15 +2,19 @@
 /*
  * qkdn-kmed's ETSI GS QKD 014 layer: paths, GET queries and POST bodies,
  * accepted and refused (status and message), a refused request keeping
- * nothing; the JSON of keys, status and errors, parsed back; and Jansson
- * allocating through the erasing allocator.
+ * nothing; multicast (additional_slave_SAE_IDs) and the kernel's refusals
+ * of it as HTTP status and message (kerror.c); the JSON of keys, status
+ * and errors, parsed back; and Jansson allocating through the erasing
+ * allocator.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 
 #include "../kmed/etsi.h"
+#include "../kmed/kmed.h"
 #include "libqkdn.h"
 #include "tap.h"
 
@@ -383,7 +387,7 @@ static void test_enc_body(void)
 			   "entries"),
 	       "enc body: too many slaves, message");
 	tap_ok(enc_refused(encb("{\"additional_slave_SAE_IDs\":[\"x\",\"x\"]}"),
-			   "SAE ID x is repeated"),
+			   "SAE ID x is repeated in additional_slave_SAE_IDs"),
 	       "enc body: slave repeated, message");
 	l.max_sae_id_count = 0;
 	tap_ok(enc_refused(encb_lim("{\"additional_slave_SAE_IDs\":[\"a\"]}",
@@ -394,12 +398,14 @@ static void test_enc_body(void)
 	       enc_is(1, 0, 0), "enc body: no slaves when not supported");
 	l.max_sae_id_count = 1000;
 	tap_ok(encb_lim("{\"additional_slave_SAE_IDs\":[\"a\",\"b\",\"c\",\"d\","
-			"\"e\",\"f\",\"g\",\"h\"]}", &l) == 0 &&
-	       enc_is(1, 0, ETSI_SLAVES_MAX) && !strcmp(enc.slaves[7], "h"),
+			"\"e\",\"f\",\"g\"]}", &l) == 0 &&
+	       enc_is(1, 0, ETSI_SLAVES_MAX) && !strcmp(enc.slaves[6], "g"),
 	       "enc body: ETSI_SLAVES_MAX slaves");
 	tap_ok(enc_refused(encb_lim("{\"additional_slave_SAE_IDs\":[\"a\",\"b\","
-				    "\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]}",
-				    &l), NULL),
+				    "\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"]}",
+				    &l),
+			   "additional_slave_SAE_IDs shall have at most 7 "
+			   "entries"),
 	       "enc body: ETSI_SLAVES_MAX bounds a larger max_SAE_ID_count");
 
 	memset(big, ' ', ETSI_BODY_MAX + 1);
@@ -409,6 +415,260 @@ static void test_enc_body(void)
 	tap_ok(rc == 0 && enc_is(1, 0, 0), "enc body: ETSI_BODY_MAX bytes");
 	tap_ok(enc_refused(encb(big), NULL), "enc body: one byte more is 400");
 	free(big);
+}
+
+_Static_assert(ETSI_SLAVES_MAX == QKDN_SLAVES_MAX - 1,
+	       "additional slaves: the kernel's QKDN_SLAVES_MAX - 1");
+
+/* The gateway's limits (kmed_limits()): 7 additional slaves. */
+static const struct etsi_limits glim = {
+	.max_key_per_request = QKDN_KEYS_PER_REQUEST,
+	.max_key_size = QKDN_KEY_SIZE_MAX,
+	.min_key_size = QKDN_KEY_SIZE_MIN,
+	.max_sae_id_count = QKDN_SLAVES_MAX - 1,
+};
+
+static int encm(const char *b)
+{
+	return encb_lim(b, &glim);
+}
+
+/* additional_slave_SAE_IDs, as the gateway takes them. */
+static void test_multicast_body(void)
+{
+	static const struct {
+		const char *body, *msg, *why;
+	} bad[] = {
+		{ "{\"additional_slave_SAE_IDs\":[\"s1\",\"s2\",\"s3\",\"s4\","
+		  "\"s5\",\"s6\",\"s7\",\"s8\"]}",
+		  "additional_slave_SAE_IDs shall have at most 7 entries",
+		  "8 slaves" },
+		{ "{\"additional_slave_SAE_IDs\":[\"s1\",\"s2\",\"s3\",\"s4\","
+		  "\"s5\",\"s6\",\"s7\",\"s8\",\"s9\",\"s10\",\"s11\",\"s12\","
+		  "\"s13\",\"s14\",\"s15\",\"s16\",\"s17\"]}",
+		  "additional_slave_SAE_IDs shall have at most 7 entries",
+		  "17 slaves" },
+		{ "{\"additional_slave_SAE_IDs\":[\"a\",\"b\",\"a\"]}",
+		  "SAE ID a is repeated in additional_slave_SAE_IDs",
+		  "repeated, not next to each other" },
+		{ "{\"additional_slave_SAE_IDs\":[\"s1\",\"s2\",\"s3\",\"s4\","
+		  "\"s5\",\"s6\",\"s6\"]}",
+		  "SAE ID s6 is repeated in additional_slave_SAE_IDs",
+		  "7 slaves, the last repeated" },
+		{ "{\"additional_slave_SAE_IDs\":\"sae-c\"}",
+		  "additional_slave_SAE_IDs shall be an array of strings",
+		  "a string" },
+		{ "{\"additional_slave_SAE_IDs\":null}",
+		  "additional_slave_SAE_IDs shall be an array of strings",
+		  "null" },
+		{ "{\"additional_slave_SAE_IDs\":{\"sae-c\":1}}",
+		  "additional_slave_SAE_IDs shall be an array of strings",
+		  "an object" },
+		{ "{\"additional_slave_SAE_IDs\":[\"sae-c\",2]}",
+		  "additional_slave_SAE_IDs shall be an array of strings",
+		  "a string, then a number" },
+		{ "{\"additional_slave_SAE_IDs\":[[\"sae-c\"]]}",
+		  "additional_slave_SAE_IDs shall be an array of strings",
+		  "an array in the array" },
+		{ "{\"additional_slave_SAE_IDs\":[{\"SAE_ID\":\"sae-c\"}]}",
+		  "additional_slave_SAE_IDs shall be an array of strings",
+		  "an object in the array" },
+		{ "{\"additional_slave_SAE_IDs\":[true]}",
+		  "additional_slave_SAE_IDs shall be an array of strings",
+		  "a boolean in the array" },
+		{ "{\"additional_slave_SAE_IDs\":[\"\"]}",
+		  " in additional_slave_SAE_IDs is not a valid SAE ID (1 to 63 "
+		  "of A-Z a-z 0-9 . _ - : @)", "an empty string" },
+		{ "{\"additional_slave_SAE_IDs\":[\"sae-c\",\"sa/e\"]}",
+		  "sa/e in additional_slave_SAE_IDs is not a valid SAE ID (1 to "
+		  "63 of A-Z a-z 0-9 . _ - : @)", "a slash" },
+		{ "{\"additional_slave_SAE_IDs\":[\"sae\\u0000c\"]}",
+		  "malformed JSON", "a NUL inside (Jansson refuses it)" },
+		{ "{\"additional_slave_SAE_IDs\":[\"s\\u00e9\"]}", NULL,
+		  "beyond ASCII" },
+		{ "{\"additional_slave_SAE_IDs\":[\"sae-c \"]}", NULL,
+		  "a trailing space" },
+	};
+	char body[1024], id[QKDN_ID_MAX + 8];
+	size_t i;
+	int n;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		tap_ok(enc_refused(encm(bad[i].body), bad[i].msg),
+		       "multicast body: %s is 400, nothing kept", bad[i].why);
+
+	tap_ok(encm("{\"number\":3,\"size\":512,\"additional_slave_SAE_IDs\":"
+		    "[\"s1\",\"s2\",\"s3\",\"s4\",\"s5\",\"s6\",\"s7\"]}") == 0 &&
+	       enc_is(3, 512, 7) && !strcmp(enc.slaves[0], "s1") &&
+	       !strcmp(enc.slaves[3], "s4") && !strcmp(enc.slaves[6], "s7"),
+	       "multicast body: 7 slaves, in their order, with number and size");
+	tap_ok(encm("{\"additional_slave_SAE_IDs\":[\"sae-c\"]}") == 0 &&
+	       enc_is(1, 0, 1) && !strcmp(enc.slaves[0], "sae-c"),
+	       "multicast body: one slave, defaults");
+	tap_ok(encm("{\"additional_slave_SAE_IDs\":[]}") == 0 &&
+	       enc_is(1, 0, 0), "multicast body: [] is no additional slave");
+	tap_ok(encm("{\"additional_slave_SAE_IDs\":[\"sae-c\",\"SAE-C\"]}") ==
+	       0 && enc_is(1, 0, 2),
+	       "multicast body: IDs are case sensitive, not repeated");
+	tap_ok(encm("{\"additional_slave_SAE_IDs\":[\"a.b_c-d:e@f\","
+		    "\"0\"]}") == 0 && enc_is(1, 0, 2) &&
+	       !strcmp(enc.slaves[0], "a.b_c-d:e@f"),
+	       "multicast body: every character an ID may have");
+	tap_ok(encm("{\"number\":128,\"size\":8192,"
+		    "\"additional_slave_SAE_IDs\":[\"b\",\"c\"]}") == 0 &&
+	       enc_is(128, 8192, 2),
+	       "multicast body: the largest request (the kernel judges it)");
+
+	/* 300 characters: refused, the message cut and marked. */
+	n = snprintf(body, sizeof(body), "{\"additional_slave_SAE_IDs\":[\"");
+	memset(body + n, 'x', 300);
+	snprintf(body + n + 300, sizeof(body) - n - 300, "\"]}");
+	tap_ok(enc_refused(encm(body), NULL) &&
+	       strstr(err.message, "...") && strlen(err.message) < 140,
+	       "multicast body: a long ID is cut short in the message");
+
+	/* Refusals of the first member seen keep nothing of a later one. */
+	tap_ok(enc_refused(encm("{\"number\":0,\"additional_slave_SAE_IDs\":"
+				"[\"sae-c\"]}"),
+			   "number shall be between 1 and 128"),
+	       "multicast body: a bad number refuses the slaves too");
+
+	/* The path's slave among the additional ones. */
+	memset(&enc, 0, sizeof(enc));
+	enc.n_slaves = 3;
+	snprintf(enc.slaves[0], QKDN_ID_MAX, "sae-c");
+	snprintf(enc.slaves[1], QKDN_ID_MAX, "sae-b");
+	snprintf(enc.slaves[2], QKDN_ID_MAX, "sae-d");
+	memset(&err, 0, sizeof(err));
+	tap_ok(etsi_enc_slaves_check(&enc, "sae-b", &err) == -1 &&
+	       err.status == 400 &&
+	       !strcmp(err.message, "SAE ID sae-b is the slave SAE of the path "
+		       "and in additional_slave_SAE_IDs"),
+	       "multicast check: the path's slave again is 400");
+	memset(&err, 0, sizeof(err));
+	tap_ok(etsi_enc_slaves_check(&enc, "sae-e", &err) == 0 &&
+	       err.status == 0, "multicast check: other slaves pass");
+	tap_ok(etsi_enc_slaves_check(&enc, "SAE-B", &err) == 0,
+	       "multicast check: case sensitive");
+	enc.n_slaves = 0;
+	tap_ok(etsi_enc_slaves_check(&enc, "sae-c", &err) == 0,
+	       "multicast check: no additional slaves, nothing to check");
+
+	/* A GET has no way to name them. */
+	tap_ok(enc_refused(encq_lim("additional_slave_SAE_IDs=sae-c", &glim),
+			   "unknown query parameter additional_slave_SAE_IDs"),
+	       "multicast query: not a query parameter");
+
+	/* Each ID of 63 characters: the largest request the array holds. */
+	memset(id, 'z', QKDN_ID_MAX - 2);
+	id[QKDN_ID_MAX - 2] = '\0';
+	n = snprintf(body, sizeof(body), "{\"additional_slave_SAE_IDs\":[");
+	for (i = 0; i < ETSI_SLAVES_MAX; i++)
+		n += snprintf(body + n, sizeof(body) - n, "%s\"%zu%s\"",
+			      i ? "," : "", i, id);
+	snprintf(body + n, sizeof(body) - n, "]}");
+	tap_ok(encm(body) == 0 && enc_is(1, 0, ETSI_SLAVES_MAX) &&
+	       strlen(enc.slaves[6]) == QKDN_ID_MAX - 1 &&
+	       enc.slaves[6][0] == '6',
+	       "multicast body: 7 IDs of 63 characters");
+}
+
+/* The kernel's refusals: status, message, the slave at fault. */
+static void test_kernel_errors(void)
+{
+	static const struct {
+		int err, status;
+	} map[] = {
+		{ EACCES, 401 }, { EPERM, 401 },
+		{ ENOENT, 400 }, { EINVAL, 400 }, { EOPNOTSUPP, 400 },
+		{ E2BIG, 400 }, { ERANGE, 400 },
+		{ ENOSPC, 503 }, { EHOSTUNREACH, 503 }, { ETIMEDOUT, 503 },
+		{ ENOTCONN, 503 }, { EBUSY, 503 }, { ENOMEM, 503 },
+		{ ECONNRESET, 503 }, { EMSGSIZE, 503 }, { EPROTO, 503 },
+	};
+	struct kmed_saes s = { .n = 0 };
+	struct etsi_error e;
+	char why[300];
+	size_t i;
+	bool good = true;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (kmed_errno_status(-map[i].err) != map[i].status ||
+		    kmed_errno_status(map[i].err) != map[i].status) {
+			printf("# errno %d: %d\n", map[i].err,
+			       kmed_errno_status(-map[i].err));
+			good = false;
+		}
+	tap_ok(good, "kernel errors: 401 EACCES; 400 ENOENT EINVAL EOPNOTSUPP "
+	       "E2BIG; 503 ENOSPC EHOSTUNREACH ETIMEDOUT ENOTCONN ...");
+
+	tap_ok(!strcmp(kmed_errno_text(-ENOENT, "no such SAE"),
+		       "no such SAE"),
+	       "kernel errors: the extack message is the text");
+	tap_ok(!strcmp(kmed_errno_text(-E2BIG, ""),
+		       "too many keys or slave SAEs for one request") &&
+	       !strcmp(kmed_errno_text(-ENOSPC, NULL), "not enough key") &&
+	       !strcmp(kmed_errno_text(-ETIMEDOUT, ""),
+		       "the key relay timed out") &&
+	       !strcmp(kmed_errno_text(-EIO, ""), strerror(EIO)),
+	       "kernel errors: our words without an extack message");
+
+	/* A request for sae-b, with sae-c and sae-d: offsets 40, 52, 64. */
+	kmed_saes_put(&s, 40, "sae-b");
+	kmed_saes_put(&s, 52, "sae-c");
+	kmed_saes_put(&s, 64, "sae-d");
+	tap_ok(kmed_kernel_error(-ENOENT, "no such SAE", 52, &s, &e) == -1 &&
+	       e.status == 400 &&
+	       !strcmp(e.message, "no such SAE: sae-c") &&
+	       !e.detail[0],
+	       "kernel errors: the additional slave at fault is named");
+	tap_ok(kmed_kernel_error(-EOPNOTSUPP, "additional slave SAE is served "
+				 "by this node", 64, &s, &e) == -1 &&
+	       e.status == 400 &&
+	       !strcmp(e.message, "additional slave SAE is served by this "
+		       "node: sae-d"),
+	       "kernel errors: a local additional slave is 400, named");
+	tap_ok(kmed_kernel_error(-ENOENT, "no such SAE", 40, &s, &e) == -1 &&
+	       !strcmp(e.message, "no such SAE: sae-b"),
+	       "kernel errors: the path's slave, named in a multicast");
+	tap_ok(kmed_kernel_error(-EINVAL, "slave SAE named twice", 0, &s,
+				 &e) == -1 && e.status == 400 &&
+	       !strcmp(e.message, "slave SAE named twice"),
+	       "kernel errors: no offset, the kernel's words alone");
+	tap_ok(kmed_kernel_error(-EHOSTUNREACH, "no route", 44, &s, &e) ==
+	       -1 && e.status == 503 && !strcmp(e.message, "no route"),
+	       "kernel errors: an offset of no SAE, the kernel's words alone");
+	tap_ok(kmed_kernel_error(-ENOSPC, "", 0, &s, &e) == -1 &&
+	       e.status == 503 && !strcmp(e.message, "not enough key"),
+	       "kernel errors: a relay without key is 503");
+	tap_ok(kmed_kernel_error(-E2BIG, "too many keys for one relay frame",
+				 0, &s, &e) == -1 && e.status == 400,
+	       "kernel errors: too many keys for a relay frame is 400");
+	tap_ok(kmed_kernel_error(-EACCES, "key reserved for another SAE pair",
+				 0, &s, &e) == -1 && e.status == 401,
+	       "kernel errors: EACCES is 401");
+	tap_ok(kmed_kernel_error(-ENOENT, "no such SAE", 40, NULL, &e) == -1 &&
+	       !strcmp(e.message, "no such SAE"),
+	       "kernel errors: no SAEs given, the kernel's words alone");
+	s.n = 1;
+	tap_ok(kmed_kernel_error(-ENOENT, "no such SAE", 40, &s, &e) == -1 &&
+	       !strcmp(e.message, "no such SAE"),
+	       "kernel errors: one slave (no multicast), as before");
+
+	/* Full: 1 + 7 SAEs, then no more. */
+	s.n = 0;
+	for (i = 0; i < 10; i++)
+		kmed_saes_put(&s, 100 + 12 * i, i ? "sae-x" : "sae-b");
+	tap_ok(s.n == 1 + ETSI_SLAVES_MAX &&
+	       s.a[ETSI_SLAVES_MAX].off == 100 + 12 * ETSI_SLAVES_MAX,
+	       "kernel errors: the path's slave and 7 more, no more kept");
+
+	memset(why, 'w', sizeof(why) - 1);
+	why[sizeof(why) - 1] = '\0';
+	tap_ok(kmed_kernel_error(-ENOENT, why, 112, &s, &e) == -1 &&
+	       strlen(e.message) == ETSI_MSG_MAX - 1 &&
+	       !strncmp(e.message, "wwww", 4),
+	       "kernel errors: a long message is cut to fit");
 }
 
 static void test_dec_query(void)
@@ -679,6 +939,15 @@ static void test_status_json(void)
 	       "status json: UINT32_MAX, NULL ID as \"\"");
 	json_decref(root);
 	etsi_free(s);
+	s = NULL;
+
+	st.max_sae_id_count = QKDN_SLAVES_MAX - 1;
+	root = etsi_status_json(&st, &s, &len) ? NULL : load(s, len);
+	tap_ok(root && json_integer_value(json_object_get(root,
+			"max_SAE_ID_count")) == 7,
+	       "status json: max_SAE_ID_count 7 (multicast)");
+	json_decref(root);
+	etsi_free(s);
 }
 
 static void test_error_json(void)
@@ -766,10 +1035,12 @@ static void test_alloc(void)
 int main(void)
 {
 	etsi_init();
-	tap_plan(222);
+	tap_plan(268);
 	test_path();
 	test_enc_query();
 	test_enc_body();
+	test_multicast_body();
+	test_kernel_errors();
 	test_dec_query();
 	test_dec_body();
 	test_keys_json();
