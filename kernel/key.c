@@ -183,6 +183,12 @@ static int qkdn_key_more_slaves(struct qkdn_net *qn, struct genl_info *info,
 	return 0;
 }
 
+/* Whether a process with cred may act as the local SAE sae. */
+bool qkdn_may_act_cred(const struct qkdn_sae *sae, const struct cred *cred)
+{
+	return sae->local && uid_valid(sae->uid) && uid_eq(cred->euid, sae->uid);
+}
+
 /*
  * Q.4160 I.5a/I.5b: the slave SAE sits behind a KM this node shares no
  * (usable) link with; and every multicast request. The keys are relayed
@@ -277,6 +283,113 @@ static int qkdn_key_get_session(struct qkdn_net *qn, struct genl_info *info,
 	return genlmsg_reply(msg, info);
 }
 
+/* I.1: keys reserved on the link to the slave SAE's node. */
+static int qkdn_key_reserve(struct qkdn_net *qn, struct qkdn_link *link,
+			    const struct qkdn_sae *master,
+			    const struct qkdn_sae *slave, u32 number, u32 kb,
+			    const u8 *ids, u8 *first, size_t stride,
+			    const struct nlattr *slave_attr,
+			    struct netlink_ext_ack *extack)
+{
+	u64 seq;
+	u32 off, i;
+	int err;
+
+	if (!link) {
+		NL_SET_ERR_MSG_ATTR(extack, slave_attr,
+				    "no QKD link to the slave SAE's node, and no QKDN controller to relay");
+		return -EHOSTUNREACH;
+	}
+	if (link->unacked_keys + number > QKDN_KX_UNACKED_KEYS_MAX) {
+		NL_SET_ERR_MSG(extack,
+			       "too many reservations not yet acknowledged by the peer KM");
+		return -EBUSY;
+	}
+	if (link->own.bytes < (u64)number * kb) {
+		NL_SET_ERR_MSG(extack, "not enough key in the pool");
+		qkdn_nl_event(qn, QKDN_EVENT_POOL_EMPTY, link, master->id,
+			      slave->id, number, NULL);
+		return -ENOSPC;
+	}
+
+	qkdn_store_position(&link->own, &seq, &off);
+	err = qkdn_kx_send_reserve(link, seq, off, kb, number, master->id,
+				   slave->id, ids);
+	if (err)
+		return err;
+	for (i = 0; i < number; i++)
+		qkdn_store_take(&link->own, first + i * stride, kb);
+	link->stats.keys_reserved += number;
+	link->stats.keys_supplied += number;
+	qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, link, master->id,
+		      slave->id, number, ids);
+	if (link->own.bytes < link->low && !link->low_signalled) {
+		link->low_signalled = true;
+		qkdn_nl_event(qn, QKDN_EVENT_POOL_LOW, link, NULL, NULL, 0,
+			      NULL);
+	} else if (link->own.bytes >= link->low) {
+		link->low_signalled = false;
+	}
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
+		    master->id, NULL, NULL, slave->node_id, number, 0, NULL);
+	return 0;
+}
+
+/*
+ * Q.4160 I.1 "key request" once the SAEs are known and the caller may act
+ * as the master: number keys of kb bytes with the IDs ids, written to
+ * first, first + stride, ... Reserved on the link to the slave's node
+ * without a round trip (the reservation follows on Kx), or relayed when
+ * there is no link with enough key (I.5a, I.5b); ks names the slave SAEs
+ * of a multicast, or is NULL. With qn->lock held; a relay drops and
+ * retakes it: master and slave must not be used afterwards.
+ */
+int qkdn_key_take(struct qkdn_net *qn, struct qkdn_sae *master,
+		  struct qkdn_sae *slave, struct qkdn_key_slaves *ks,
+		  u32 number, u32 kb, const u8 *ids, u8 *first, size_t stride,
+		  bool nowait, const struct nlattr *slave_attr,
+		  struct netlink_ext_ack *extack)
+{
+	struct qkdn_key_slaves *one = NULL;
+	struct qkdn_link *link;
+	bool relay;
+	int err;
+
+	link = qkdn_link_by_peer(qn, slave->node_id);
+	/*
+	 * No link, or too little key on it: relay, if a controller routes.
+	 * A multicast is relayed to each slave node, over its link if it has
+	 * one with enough key.
+	 */
+	relay = ks || ((!link || link->own.bytes < (u64)number * kb) &&
+		       qkdn_ctrl_present(qn));
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST, QKDN_MSG_DIR_RECEIVED, "sae",
+		    master->id, NULL, NULL, slave->node_id, number, 0, NULL);
+	if (relay && nowait) {
+		NL_SET_ERR_MSG(extack, "the request would wait for a key relay");
+		return -EWOULDBLOCK;
+	}
+	if (relay && !ks) {
+		one = kzalloc(sizeof(*one), GFP_KERNEL);
+		if (!one)
+			return -ENOMEM;
+		strscpy(one->master, master->id, sizeof(one->master));
+		qkdn_key_group_add(one, slave);
+	}
+	if (relay) {
+		err = qkdn_key_get_relayed(qn, ks ?: one, number, kb, ids,
+					   first, stride, extack);
+		kfree(one);
+		if (err == -ENOTCONN && ks)
+			err = -EHOSTUNREACH;
+		if (err != -ENOTCONN)
+			return err;
+		/* No controller listens in this node after all. */
+	}
+	return qkdn_key_reserve(qn, link, master, slave, number, kb, ids, first,
+				stride, slave_attr, extack);
+}
+
 /* Q.4160 I.1 "key request" from the master SAE -> "response to key
  * request": keys allocated from blocks this end owns, with no round trip
  * to the peer; the reservation follows on the Kx channel.
@@ -286,16 +399,14 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 	struct qkdn_net *qn = qkdn_info_qn(info);
 	struct nlattr **a = info->attrs;
 	struct qkdn_sae *master, *slave;
-	u32 number = 1, bits = QKDN_KEY_SIZE_DEFAULT, kb, i, off;
+	u32 number = 1, bits = QKDN_KEY_SIZE_DEFAULT, kb, i;
 	struct qkdn_key_slaves *ks = NULL;
-	struct qkdn_link *link;
 	size_t stride;
 	struct sk_buff *msg = NULL;
-	bool relay, multicast = a[QKDN_A_ADD_SLAVE_SAE_ID];
+	bool multicast = a[QKDN_A_ADD_SLAVE_SAE_ID];
 	u8 ids_small[8 * QKDN_KEY_ID_LEN];
 	u8 *first = NULL, *ids = ids_small;
 	void *hdr;
-	u64 seq;
 	int err;
 
 	if (qkdn_nl_need(info, QKDN_A_MASTER_SAE_ID) ||
@@ -351,31 +462,13 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 				    "slave SAE is served by this node");
 		goto out_unlock;
 	}
-	link = qkdn_link_by_peer(qn, slave->node_id);
-	/*
-	 * No link, or too little key on it: relay, if a controller routes.
-	 * A multicast is relayed to each slave node, over its link if it has
-	 * one with enough key.
-	 */
-	relay = multicast || ((!link || link->own.bytes < (u64)number * kb) &&
-			      qkdn_ctrl_present(qn));
-	if (relay && !ks) {
-		err = -ENOMEM;
-		ks = kzalloc(sizeof(*ks), GFP_KERNEL);
-		if (!ks)
-			goto out_unlock;
-	}
-	if (relay) {
+	if (multicast) {
 		strscpy(ks->master, master->id, sizeof(ks->master));
 		qkdn_key_group_add(ks, slave);
-	}
-	if (multicast) {
 		err = qkdn_key_more_slaves(qn, info, ks);
 		if (err)
 			goto out_unlock;
 	}
-	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST, QKDN_MSG_DIR_RECEIVED, "sae",
-		    master->id, NULL, NULL, slave->node_id, number, 0, NULL);
 
 	/* Build the whole reply before taking any key. */
 	err = -EMSGSIZE;
@@ -401,66 +494,11 @@ int qkdn_nl_key_get(struct sk_buff *skb, struct genl_info *info)
 			goto out_unlock;
 		nla_nest_end(msg, nest);
 	}
-
-	err = -EWOULDBLOCK;
-	if (relay && info->attrs[QKDN_A_NOWAIT]) {
-		NL_SET_ERR_MSG(info->extack,
-			       "the request would wait for a key relay");
-		goto out_unlock;
-	}
-	if (relay) {
-		err = qkdn_key_get_relayed(qn, ks, number, kb, ids, first,
-					   stride, info->extack);
-		if (err == -ENOTCONN && multicast)
-			err = -EHOSTUNREACH;
-		if (err != -ENOTCONN) {
-			if (err)
-				goto out_unlock;
-			goto reply;
-		}
-		/* No controller listens in this node after all. */
-	}
-	err = -EHOSTUNREACH;
-	if (!link) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
-				    "no QKD link to the slave SAE's node, and no QKDN controller to relay");
-		goto out_unlock;
-	}
-	err = -EBUSY;
-	if (link->unacked_keys + number > QKDN_KX_UNACKED_KEYS_MAX) {
-		NL_SET_ERR_MSG(info->extack,
-			       "too many reservations not yet acknowledged by the peer KM");
-		goto out_unlock;
-	}
-	err = -ENOSPC;
-	if (link->own.bytes < (u64)number * kb) {
-		NL_SET_ERR_MSG(info->extack, "not enough key in the pool");
-		qkdn_nl_event(qn, QKDN_EVENT_POOL_EMPTY, link, master->id,
-			      slave->id, number, NULL);
-		goto out_unlock;
-	}
-
-	qkdn_store_position(&link->own, &seq, &off);
-	err = qkdn_kx_send_reserve(link, seq, off, kb, number, master->id,
-				   slave->id, ids);
+	err = qkdn_key_take(qn, master, slave, ks, number, kb, ids, first,
+			    stride, a[QKDN_A_NOWAIT], a[QKDN_A_SLAVE_SAE_ID],
+			    info->extack);
 	if (err)
 		goto out_unlock;
-	for (i = 0; i < number; i++)
-		qkdn_store_take(&link->own, first + i * stride, kb);
-	link->stats.keys_reserved += number;
-	link->stats.keys_supplied += number;
-	qkdn_nl_event(qn, QKDN_EVENT_KEYS_RESERVED, link, master->id,
-		      slave->id, number, ids);
-	if (link->own.bytes < link->low && !link->low_signalled) {
-		link->low_signalled = true;
-		qkdn_nl_event(qn, QKDN_EVENT_POOL_LOW, link, NULL, NULL, 0,
-			      NULL);
-	} else if (link->own.bytes >= link->low) {
-		link->low_signalled = false;
-	}
-	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
-		    master->id, NULL, NULL, slave->node_id, number, 0, NULL);
-reply:
 	mutex_unlock(&qn->lock);
 
 	genlmsg_end(msg, hdr);
@@ -526,32 +564,66 @@ static int qkdn_nl_key_ids(struct genl_info *info, u8 *ids, u32 *n)
 	return 0;
 }
 
+/* A netlink request's attribute, for an extack message; NULL otherwise. */
+static const struct nlattr *qkdn_key_ask_attr(const struct qkdn_key_ask *ask,
+					      int type)
+{
+	return ask->info ? ask->info->attrs[type] : NULL;
+}
+
+static struct qkdn_sae *qkdn_key_ask_sae(struct qkdn_net *qn,
+					 const struct qkdn_key_ask *ask,
+					 bool slave)
+{
+	struct qkdn_sae *sae;
+
+	if (ask->info)
+		return qkdn_nl_sae(qn, ask->info, slave ? QKDN_A_SLAVE_SAE_ID :
+							 QKDN_A_MASTER_SAE_ID);
+	sae = qkdn_sae_find(qn, slave ? ask->slave : ask->master);
+	if (!sae) {
+		NL_SET_ERR_MSG(ask->extack, "no such SAE");
+		return ERR_PTR(-ENOENT);
+	}
+	return sae;
+}
+
+static bool qkdn_key_ask_may(struct qkdn_net *qn,
+			     const struct qkdn_key_ask *ask,
+			     const struct qkdn_sae *sae)
+{
+	return ask->info ? qkdn_may_act_as(qn, ask->info, sae) :
+			   qkdn_may_act_cred(sae, ask->cred);
+}
+
 /*
  * Looks up all keys of a "key request with ID". Returns 0 when every key
  * is here for this SAE pair, -EAGAIN when some have not arrived yet.
  */
-static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
+static int qkdn_key_lookup(struct qkdn_net *qn, const struct qkdn_key_ask *ask,
 			   const u8 *ids, u32 n, struct qkdn_key **keys,
 			   struct qkdn_keytab **tabs)
 {
-	struct nlattr **a = info->attrs;
+	struct netlink_ext_ack *extack = ask->extack;
 	struct qkdn_sae *master, *slave;
 	struct qkdn_link *link;
 	u32 i;
 
-	slave = qkdn_nl_sae(qn, info, QKDN_A_SLAVE_SAE_ID);
+	slave = qkdn_key_ask_sae(qn, ask, true);
 	if (IS_ERR(slave))
 		return PTR_ERR(slave);
-	master = qkdn_nl_sae(qn, info, QKDN_A_MASTER_SAE_ID);
+	master = qkdn_key_ask_sae(qn, ask, false);
 	if (IS_ERR(master))
 		return PTR_ERR(master);
-	if (!qkdn_may_act_as(qn, info, slave)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SLAVE_SAE_ID],
+	if (!qkdn_key_ask_may(qn, ask, slave)) {
+		NL_SET_ERR_MSG_ATTR(extack,
+				    qkdn_key_ask_attr(ask, QKDN_A_SLAVE_SAE_ID),
 				    "caller may not act as the slave SAE");
 		return -EACCES;
 	}
 	if (master->local) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_MASTER_SAE_ID],
+		NL_SET_ERR_MSG_ATTR(extack,
+				    qkdn_key_ask_attr(ask, QKDN_A_MASTER_SAE_ID),
 				    "master SAE is served by this node");
 		return -EOPNOTSUPP;
 	}
@@ -569,7 +641,7 @@ static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 			    qkdn_relay_names_slave(qn, keys[i]->relay,
 						   slave->id)) {
 				/* Its own copy is gone: the others' wait. */
-				NL_SET_ERR_MSG(info->extack,
+				NL_SET_ERR_MSG(extack,
 					       "key ID unknown or already supplied");
 				return -ENOENT;
 			}
@@ -585,7 +657,7 @@ static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 			return link ? -EAGAIN : -ENODATA;
 		if (strcmp(keys[i]->master, master->id) ||
 		    strcmp(keys[i]->slave, slave->id)) {
-			NL_SET_ERR_MSG(info->extack,
+			NL_SET_ERR_MSG(extack,
 				       "key ID reserved for another SAE pair");
 			return -EACCES;
 		}
@@ -593,15 +665,82 @@ static int qkdn_key_lookup(struct qkdn_net *qn, struct genl_info *info,
 	return 0;
 }
 
+/*
+ * Q.4160 I.1 "key request with ID": finds the n keys, waiting up to
+ * QKDN_RESERVATION_WAIT_MS for reservations still on their way. With
+ * qn->lock held (dropped while waiting); on success the keys stay in
+ * their tables until qkdn_key_ids_taken().
+ */
+int qkdn_key_find_ids(struct qkdn_net *qn, const struct qkdn_key_ask *ask,
+		      const u8 *ids, u32 n, struct qkdn_key **keys,
+		      struct qkdn_keytab **tabs)
+{
+	long left = msecs_to_jiffies(QKDN_RESERVATION_WAIT_MS);
+	int err;
+
+	while ((err = qkdn_key_lookup(qn, ask, ids, n, keys, tabs)) ==
+	       -EAGAIN && left > 0 && !qn->dying) {
+		unsigned long gen = qn->keys_gen;
+
+		if (ask->nowait) {
+			NL_SET_ERR_MSG(ask->extack,
+				       "the request would wait for keys on their way");
+			return -EWOULDBLOCK;
+		}
+		mutex_unlock(&qn->lock);
+		left = wait_event_interruptible_timeout(qn->keys_wq,
+							READ_ONCE(qn->keys_gen) != gen ||
+							READ_ONCE(qn->dying),
+							left);
+		mutex_lock(&qn->lock);
+		if (left < 0)
+			return -EINTR;
+	}
+	if (err == -EAGAIN || err == -ENODATA) {
+		NL_SET_ERR_MSG(ask->extack,
+			       "key ID unknown or already supplied");
+		err = -ENOENT;
+	}
+	return err;
+}
+
+/* The keys found are supplied: each leaves the store, erased. */
+void qkdn_key_ids_taken(struct qkdn_net *qn, struct qkdn_key **keys,
+			struct qkdn_keytab **tabs, const u8 *ids, u32 n)
+{
+	struct qkdn_link *link;
+	u32 i;
+
+	link = qkdn_link_by_peer(qn, qkdn_sae_find(qn, keys[0]->master)->node_id);
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_WITH_ID, QKDN_MSG_DIR_RECEIVED,
+		    "sae", keys[0]->slave, NULL, NULL, NULL, n, 0, NULL);
+	qkdn_nl_event(qn, QKDN_EVENT_KEYS_SUPPLIED, link, keys[0]->master,
+		      keys[0]->slave, n, ids);
+	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
+		    keys[0]->slave, NULL, NULL, NULL, n, 0, NULL);
+	for (i = 0; i < n; i++) {
+		if (tabs[i] == &qn->rkeys)
+			qkdn_relay_key_taken(qn, keys[i]->relay);
+		qkdn_keytab_free(tabs[i], keys[i]);
+	}
+	if (link)
+		link->stats.keys_supplied += n;
+	else
+		qn->rstats.keys_supplied += n;
+}
+
 /* Q.4160 I.1 "key request with ID" from the slave SAE. */
 int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 {
 	struct qkdn_net *qn = qkdn_info_qn(info);
-	long left = msecs_to_jiffies(QKDN_RESERVATION_WAIT_MS);
+	struct qkdn_key_ask ask = {
+		.info = info,
+		.nowait = info->attrs[QKDN_A_NOWAIT],
+		.extack = info->extack,
+	};
 	struct qkdn_keytab **tabs = NULL;
 	struct qkdn_key **keys = NULL;
 	struct sk_buff *msg = NULL;
-	struct qkdn_link *link;
 	u8 *ids = NULL;
 	size_t size;
 	void *hdr;
@@ -622,33 +761,7 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 		goto out_free;
 
 	mutex_lock(&qn->lock);
-	/* The reservation may still be on its way from the master's KM. */
-	while ((err = qkdn_key_lookup(qn, info, ids, n, keys, tabs)) ==
-	       -EAGAIN && left > 0 && !qn->dying) {
-		if (info->attrs[QKDN_A_NOWAIT]) {
-			NL_SET_ERR_MSG(info->extack,
-				       "the request would wait for keys on their way");
-			err = -EWOULDBLOCK;
-			goto out_unlock;
-		}
-		unsigned long gen = qn->keys_gen;
-
-		mutex_unlock(&qn->lock);
-		left = wait_event_interruptible_timeout(qn->keys_wq,
-							READ_ONCE(qn->keys_gen) != gen ||
-							READ_ONCE(qn->dying),
-							left);
-		mutex_lock(&qn->lock);
-		if (left < 0) {
-			err = -EINTR;
-			goto out_unlock;
-		}
-	}
-	if (err == -EAGAIN || err == -ENODATA) {
-		NL_SET_ERR_MSG(info->extack,
-			       "key ID unknown or already supplied");
-		err = -ENOENT;
-	}
+	err = qkdn_key_find_ids(qn, &ask, ids, n, keys, tabs);
 	if (err)
 		goto out_unlock;
 
@@ -672,23 +785,7 @@ int qkdn_nl_key_get_by_id(struct sk_buff *skb, struct genl_info *info)
 			goto out_unlock;
 		nla_nest_end(msg, nest);
 	}
-	/* Supplied: each key leaves the store, erased. */
-	link = qkdn_link_by_peer(qn, qkdn_sae_find(qn, keys[0]->master)->node_id);
-	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_WITH_ID, QKDN_MSG_DIR_RECEIVED,
-		    "sae", keys[0]->slave, NULL, NULL, NULL, n, 0, NULL);
-	qkdn_nl_event(qn, QKDN_EVENT_KEYS_SUPPLIED, link, keys[0]->master,
-		      keys[0]->slave, n, ids);
-	qkdn_nl_msg(qn, QKDN_MSG_KEY_REQUEST_RESPONSE, QKDN_MSG_DIR_SENT, "sae",
-		    keys[0]->slave, NULL, NULL, NULL, n, 0, NULL);
-	for (i = 0; i < n; i++) {
-		if (tabs[i] == &qn->rkeys)
-			qkdn_relay_key_taken(qn, keys[i]->relay);
-		qkdn_keytab_free(tabs[i], keys[i]);
-	}
-	if (link)
-		link->stats.keys_supplied += n;
-	else
-		qn->rstats.keys_supplied += n;
+	qkdn_key_ids_taken(qn, keys, tabs, ids, n);
 	mutex_unlock(&qn->lock);
 
 	genlmsg_end(msg, hdr);

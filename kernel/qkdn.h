@@ -457,6 +457,28 @@ int qkdn_nl_sae_listen(struct sk_buff *skb, struct genl_info *info);
 int qkdn_nl_key_supply(struct sk_buff *skb, struct genl_info *info);
 
 /* key.c: Ak */
+struct qkdn_key_slaves;
+
+/* Who asks for keys by ID, for which SAE pair. */
+struct qkdn_key_ask {
+	struct genl_info *info;		/* a netlink request, or NULL */
+	const char *master, *slave;	/* without info: the SAE IDs */
+	const struct cred *cred;	/* ... and whose euid acts */
+	bool nowait;
+	struct netlink_ext_ack *extack;
+};
+
+bool qkdn_may_act_cred(const struct qkdn_sae *sae, const struct cred *cred);
+int qkdn_key_take(struct qkdn_net *qn, struct qkdn_sae *master,
+		  struct qkdn_sae *slave, struct qkdn_key_slaves *ks,
+		  u32 number, u32 kb, const u8 *ids, u8 *first, size_t stride,
+		  bool nowait, const struct nlattr *slave_attr,
+		  struct netlink_ext_ack *extack);
+int qkdn_key_find_ids(struct qkdn_net *qn, const struct qkdn_key_ask *ask,
+		      const u8 *ids, u32 n, struct qkdn_key **keys,
+		      struct qkdn_keytab **tabs);
+void qkdn_key_ids_taken(struct qkdn_net *qn, struct qkdn_key **keys,
+			struct qkdn_keytab **tabs, const u8 *ids, u32 n);
 struct sk_buff *qkdn_key_msg_new(size_t payload);
 void qkdn_key_msg_fill(struct sk_buff *msg);
 size_t qkdn_key_msg_size(u32 count, u32 key_bytes);

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * qkdn consumer API: QKD keys for kernel code, without user space.
+ *
+ * The same key requests as the generic netlink family's KEY_GET and
+ * KEY_GET_BY_ID (ITU-T Q.4160 I.1, I.5a, I.5b), under the same rules: the
+ * caller acts as a local SAE for the credentials it passes (their euid
+ * must be the SAE's uid), and a key is supplied once. Every function may
+ * sleep: process context only, no spinlock held. See
+ * Documentation/consumer-api.md.
+ */
+#ifndef _QKDN_CONSUMER_H
+#define _QKDN_CONSUMER_H
+
+#include <linux/refcount.h>
+#include <linux/types.h>
+#include <linux/qkdn.h>
+
+struct cred;
+struct net;
+
+/*
+ * A key, reference counted. Its bytes are erased when the last reference
+ * goes (qkdn_ckey_put()). Read-only once returned.
+ */
+struct qkdn_ckey {
+	refcount_t ref;
+	u8 id[QKDN_KEY_ID_LEN];		/* a UUID, binary */
+	u32 len;			/* bytes */
+	u8 data[];
+};
+
+static inline struct qkdn_ckey *qkdn_ckey_get(struct qkdn_ckey *key)
+{
+	refcount_inc(&key->ref);
+	return key;
+}
+
+void qkdn_ckey_put(struct qkdn_ckey *key);
+void qkdn_ckeys_put(struct qkdn_ckey **keys, u32 n);
+
+/* Fail with -EWOULDBLOCK rather than wait for a relay or a reservation. */
+#define QKDN_CONSUMER_NOWAIT	0x1
+
+/*
+ * "key request": number keys of the given size in bits for the SAE pair, into
+ * keys[0..number - 1] (one reference each). master must be a local SAE
+ * cred may act as. Returns 0 or a negative errno, with a reason in *why
+ * (a string constant or one the module keeps; may be NULL).
+ */
+int qkdn_consumer_get_keys(struct net *net, const struct cred *cred,
+			   const char *master, const char *slave, u32 number,
+			   u32 bits, u32 flags, struct qkdn_ckey **keys,
+			   const char **why);
+
+/*
+ * "key request with ID": the n keys with the IDs ids (n * QKDN_KEY_ID_LEN
+ * bytes) the master SAE's KM reserved for the slave SAE, which must be a
+ * local SAE cred may act as. Each key is supplied once.
+ */
+int qkdn_consumer_get_keys_by_id(struct net *net, const struct cred *cred,
+				 const char *master, const char *slave,
+				 const u8 *ids, u32 n, u32 flags,
+				 struct qkdn_ckey **keys, const char **why);
+
+#endif /* _QKDN_CONSUMER_H */
