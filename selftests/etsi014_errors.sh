@@ -8,16 +8,18 @@
 # for their slave). Malformed enc_keys parameters and bodies (400), key IDs
 # that are malformed, unknown, or reserved for another SAE pair (400, 401),
 # an SAE whose certificate is valid but not registered (401), an unknown
-# slave SAE (400), other methods (405 with Allow; 501 from libevent for a
-# method it does not know), other paths (404), a body over 16 KiB (413,
-# from libevent), headers over 8 KiB (400 from libevent, and closed), a
-# POST with a query string (400), and an empty pool (503).
+# slave SAE (400), other methods (405 with Allow), other paths (404), a
+# POST with a query string (400), and an empty pool (503). What libevent
+# refuses before the gateway's handler sees it is answered in JSON too,
+# closes the connection and is logged: a method it does not know (501), an
+# unknown expectation (417), a body over 16 KiB or a chunked one announcing
+# more (413), a request line or headers over 8 KiB or malformed (400).
 
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=selftests/helpers/kmed.sh
 source "$(dirname "$0")/helpers/kmed.sh"
 
-require curl jq
+require curl jq python3
 
 kmed_two_nodes --stopped || { fail etsi014_setup "two-node set-up failed"; exit 1; }
 qkdsim_set 1 burst 64
@@ -205,44 +207,192 @@ kmethod etsi014_err_path_root 404 '' GET /
 kmethod etsi014_err_path_v2 404 '' GET /api/v2/keys/sae-gb/status
 kmethod etsi014_err_path_put_unknown 404 '' PUT /api/v1/keys/sae-gb/keys
 
-# A method libevent does not know is answered by libevent: 501, in HTML.
-out=$(kurl 1 sae-ga -D "$HDR" -X FROB "$ENC")
-echo "# an unknown method: HTTP $(kstatus "$out"), $(grep -i '^Content-Type' "$HDR" | tr -d '\r')"
-if [ "$(kstatus "$out")" = 501 ]; then
-	ok etsi014_err_unknown_method
-else
-	fail etsi014_err_unknown_method "$out"
-fi
+# --- what libevent refuses itself ---
+# Before a request reaches the gateway's handler, libevent refuses a
+# method it does not know (501), a body over 16 KiB (413), request line
+# and headers over 8 KiB or malformed (400), an expectation other than
+# 100-continue (417). Each is answered in JSON all the same, closes the
+# connection (what follows the refused part cannot be trusted), takes no
+# key, and leaves one line in the access log.
+ALOG=$TEST_DIR/access-1.log
 
-# --- limits of libevent ---
-# A body over 16 KiB: libevent reads it away and answers 413 itself.
+# klogged NAME N0 RE: kme-1's access log has one line more than its N0
+# first ones, and that line matches RE.
+klogged() {
+	local new
+
+	new=$(tail -n +"$(($2 + 1))" "$ALOG")
+	if [ -n "$new" ] && [ "$(wc -l <<<"$new")" -eq 1 ] &&
+		grep -qE -- "$3" <<<"$new"; then
+		ok "$1"
+	else
+		fail "$1" "new lines in the access log: ${new:-none}"
+	fi
+}
+
+# krefused NAME STATUS RE LOG_RE [CURL ARGS...] PATH: as kerr at kme-1 as
+# sae-ga (STATUS, a JSON "message" matching RE, no key taken), and the
+# answer says Connection: close, and the access log has its line
+# (matching LOG_RE).
+krefused() {
+	local name=$1 st=$2 re=$3 lre=$4 n0
+
+	shift 4
+	n0=$(wc -l <"$ALOG")
+	kerr "$name" "$st" "$re" 1 sae-ga "$@"
+	if grep -qi '^Connection: close'$'\r''\?$' "$HDR"; then
+		ok "${name}_closes"
+	else
+		fail "${name}_closes" "$(cat "$HDR")"
+	fi
+	klogged "${name}_logged" "$n0" "$lre"
+}
+
+krefused etsi014_err_unknown_method 501 '^unknown method; the API is served with GET and POST$' \
+	" sae=sae-ga \\? $ENC 501 [0-9]+ " -X FROB "$ENC"
+krefused etsi014_err_unknown_method_lowercase 501 '^unknown method' \
+	" sae=sae-ga \\? $ENC 501 " -X get "$ENC"
+krefused etsi014_err_expectation 417 '^the only expectation supported is 100-continue$' \
+	" sae=sae-ga POST $ENC 417 " "${JSON[@]}" -H 'Expect: 100-nothing' -d '{"number":1}' "$ENC"
+
+# A body over 16 KiB: libevent reads it away (so that the client sees the
+# answer), then answers 413. libevent forgets the path first: "-" in the log.
 head -c 20000 /dev/zero | tr '\0' ' ' >"$TEST_DIR/big.json"
-b0=$(own_bytes 1)
-out=$(kurl 1 sae-ga -D "$HDR" "${JSON[@]}" --data-binary "@$TEST_DIR/big.json" "$ENC")
-b1=$(own_bytes 1)
-echo "# a 20000-byte body: HTTP $(kstatus "$out"), $(grep -i '^Content-Type' "$HDR" | tr -d '\r'): $(kbody "$out" | tr -d '\n')"
-if [ "$(kstatus "$out")" = 413 ] && [ "$b0" = "$b1" ]; then
-	ok etsi014_err_body_too_large
-else
-	fail etsi014_err_body_too_large "HTTP $(kstatus "$out"), own bytes $b0 -> $b1"
-fi
+krefused etsi014_err_body_too_large 413 '^the request body shall be at most 16384 bytes$' \
+	" sae=sae-ga POST - 413 [0-9]+ " "${JSON[@]}" --data-binary "@$TEST_DIR/big.json" "$ENC"
 # Just under the limit: a JSON body of 16 KiB is parsed (and refused for
 # its content, not its size).
 { printf '{"number":1,"x":"'; head -c 16000 /dev/zero | tr '\0' a; printf '"}'; } >"$TEST_DIR/16k.json"
 kerr etsi014_err_body_at_limit 400 'unknown member x' \
 	1 sae-ga "${JSON[@]}" --data-binary "@$TEST_DIR/16k.json" "$ENC"
 
-# Headers over 8 KiB: refused, and the connection closed.
-out=$(kurl 1 sae-ga -D "$HDR" -H "X-Filler: $(head -c 9000 /dev/zero | tr '\0' a)" \
-	/api/v1/keys/sae-gb/status 2>&1)
-echo "# 9000 bytes of headers: HTTP $(kstatus "$out"), $(grep -i '^Connection' "$HDR" | tr -d '\r')"
-if [ "$(kstatus "$out")" = 400 ] && grep -qi '^Connection: close' "$HDR"; then
-	ok etsi014_err_headers_too_large
+# Headers over 8 KiB.
+krefused etsi014_err_headers_too_large 400 '^the request line and headers shall be at most 8192 bytes$' \
+	" sae=sae-ga GET - 400 " -H "X-Filler: $(head -c 9000 /dev/zero | tr '\0' a)" \
+	/api/v1/keys/sae-gb/status
+
+# Raw requests over TLS, for what curl does not send. raw.py FILE: FILE's
+# bytes to kme-1 as sae-ga, then what comes back until the gateway closes
+# the connection (at most 5 s): {"responses": [{"version", "status",
+# "headers" (lower-case names), "body" (parsed JSON, or null)}],
+# "closed": bool}.
+cat >"$TEST_DIR/raw.py" <<'EOF'
+import json
+import socket
+import ssl
+import sys
+
+certs, addr, path = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=certs + "/ca.crt")
+ctx.load_cert_chain(certs + "/sae-ga.crt", certs + "/sae-ga.key")
+s = ctx.wrap_socket(socket.create_connection((addr, 8443), timeout=10),
+                    server_hostname="kme-1")
+with open(path, "rb") as f:
+    s.sendall(f.read())
+s.settimeout(5)
+data, closed, error = b"", False, None
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            closed = True
+            break
+        data += b
+except socket.timeout:
+    pass
+except OSError as e:
+    closed, error = True, str(e)
+responses = []
+while data:
+    head, sep, data = data.partition(b"\r\n\r\n")
+    if not sep:
+        responses.append({"garbage": head.decode("latin-1")})
+        break
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", len(data)))
+    body, data = data[:n], data[n:]
+    try:
+        body = json.loads(body)
+    except ValueError:
+        body = None
+    responses.append({"version": version, "status": int(rest.split(" ")[0]),
+                      "headers": headers, "body": body})
+print(json.dumps({"responses": responses, "closed": closed, "error": error}))
+EOF
+
+# kraw NAME STATUS RE LOG_RE FILE: the request in FILE, sent raw, is
+# answered with HTTP/1.1 STATUS, Content-Type: application/json, a
+# "message" matching RE and Connection: close, and closed; no key is
+# taken; the access log has its line (LOG_RE).
+kraw() {
+	local name=$1 st=$2 re=$3 lre=$4 file=$5 n0 b0 b1 out
+
+	n0=$(wc -l <"$ALOG")
+	b0=$(own_bytes 1)
+	out=$(in_ns 1 python3 "$TEST_DIR/raw.py" "$KMED_CERTS" "$(kmed_addr 1)" "$file")
+	b1=$(own_bytes 1)
+	if jq -e --argjson st "$st" --arg re "$re" '.closed and
+		(.responses | length == 1) and (.responses[0] |
+		.version == "HTTP/1.1" and .status == $st and
+		(.headers["content-type"] | ascii_downcase) == "application/json" and
+		(.headers.connection | ascii_downcase) == "close" and
+		(.body | type == "object" and
+			(.message | type == "string" and test($re))))' \
+		<<<"$out" >/dev/null && [ -n "$b0" ] && [ "$b0" = "$b1" ]; then
+		ok "$name"
+	else
+		fail "$name" "own bytes $b0 -> $b1: $out"
+	fi
+	klogged "${name}_logged" "$n0" "$lre"
+}
+
+# A request line over 8 KiB (the request line alone: libevent keeps no
+# trace of it, and the message names the limit either way).
+{ printf 'GET /api/v1/keys/sae-gb/status?x='; head -c 9000 /dev/zero | tr '\0' a
+  printf ' HTTP/1.1\r\nHost: kme-1\r\n\r\n'; } >"$TEST_DIR/long-line.http"
+kraw etsi014_err_request_line_too_large 400 '8192 bytes' \
+	" sae=sae-ga \\? - 400 " "$TEST_DIR/long-line.http"
+# A malformed request line: no HTTP version (the answer has one all the
+# same).
+printf 'GET /api/v1/keys/sae-gb/status\r\nHost: kme-1\r\n\r\n' >"$TEST_DIR/no-version.http"
+kraw etsi014_err_request_line_malformed 400 '^malformed request line or headers' \
+	" sae=sae-ga \\? - 400 " "$TEST_DIR/no-version.http"
+# A header line without a colon.
+printf 'GET /api/v1/keys/sae-gb/status HTTP/1.1\r\nHost: kme-1\r\nno colon\r\n\r\n' \
+	>"$TEST_DIR/bad-header.http"
+kraw etsi014_err_header_malformed 400 '^malformed request line or headers' \
+	" sae=sae-ga GET - 400 " "$TEST_DIR/bad-header.http"
+# A chunked body announcing a chunk over 16 KiB: refused on its size line,
+# before any of it is read.
+printf 'POST %s HTTP/1.1\r\nHost: kme-1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5000\r\n' \
+	"$ENC" >"$TEST_DIR/chunked.http"
+kraw etsi014_err_chunked_too_large 413 '^a chunked request body shall be well-formed and at most 16384 bytes$' \
+	" sae=sae-ga POST - 413 " "$TEST_DIR/chunked.http"
+
+# On a keep-alive connection: the first request is answered, the second,
+# of an unknown method, refused in JSON, and the connection closed.
+printf 'GET /api/v1/keys/sae-gb/status HTTP/1.1\r\nHost: kme-1\r\n\r\nFROB %s HTTP/1.1\r\nHost: kme-1\r\n\r\n' \
+	"$ENC" >"$TEST_DIR/keepalive.http"
+n0=$(wc -l <"$ALOG")
+out=$(in_ns 1 python3 "$TEST_DIR/raw.py" "$KMED_CERTS" "$(kmed_addr 1)" "$TEST_DIR/keepalive.http")
+if jq -e '.closed and (.responses | length == 2) and
+	.responses[0].status == 200 and .responses[0].body.key_size == 256 and
+	.responses[1].status == 501 and
+	(.responses[1].body.message | test("^unknown method")) and
+	.responses[1].headers.connection == "close"' <<<"$out" >/dev/null &&
+	[ "$(tail -n +"$((n0 + 1))" "$ALOG" | grep -cE " sae=sae-ga (GET /api/v1/keys/sae-gb/status 200|\\? $ENC 501) ")" -eq 2 ]; then
+	ok etsi014_err_keepalive_then_refused
 else
-	fail etsi014_err_headers_too_large "$out; $(cat "$HDR")"
+	fail etsi014_err_keepalive_then_refused "$out; $(tail -n +"$((n0 + 1))" "$ALOG")"
 fi
 
-# Still serving, and none of it in the access log but the answers it gave.
+
+# Still serving.
 out=$(kurl 1 sae-ga /api/v1/keys/sae-gb/status)
 if [ "$(kstatus "$out")" = 200 ]; then
 	ok etsi014_err_still_serving

@@ -102,6 +102,30 @@ int etsi_fail(struct etsi_error *e, int status, const char *fmt, ...)
 	return -1;
 }
 
+int etsi_refusal_error(const struct etsi_refusal *r, struct etsi_error *e)
+{
+	switch (r->status) {
+	case 400:
+		if (r->headers_over)
+			return etsi_fail(e, 400, "the request line and headers shall be at most %zu bytes",
+					 r->max_headers);
+		return etsi_fail(e, 400, "malformed request line or headers, or more than %zu bytes of them",
+				 r->max_headers);
+	case 413:
+		if (r->chunked)
+			return etsi_fail(e, 413, "a chunked request body shall be well-formed and at most %zu bytes",
+					 r->max_body);
+		return etsi_fail(e, 413, "the request body shall be at most %zu bytes",
+				 r->max_body);
+	case 417:
+		return etsi_fail(e, 417, "the only expectation supported is 100-continue");
+	case 501:
+		return etsi_fail(e, 501, "unknown method; the API is served with GET and POST");
+	}
+	return etsi_fail(e, r->status, "the request cannot be served (HTTP %d)",
+			 r->status);
+}
+
 static __attribute__((format(printf, 2, 3)))
 void etsi_detail(struct etsi_error *e, const char *fmt, ...)
 {

@@ -36,7 +36,7 @@ struct etsi_path {
 };
 
 struct etsi_error {
-	int status;		/* 400, 401, 404, 405, 413, 503 ... */
+	int status;		/* 400, 401, 404, 405, 413, 417, 501, 503 */
 	char message[ETSI_MSG_MAX];
 	char detail[ETSI_MSG_MAX];	/* "" or one entry of "details" */
 };
@@ -131,6 +131,25 @@ int etsi_keys_json(const struct etsi_key *keys, unsigned int n, char **out,
 int etsi_status_json(const struct etsi_status *s, char **out, size_t *len);
 int etsi_error_json(const struct etsi_error *e, char **out, size_t *len);
 void etsi_free(char *json);
+
+/*
+ * A request that libevent refuses before the gateway sees it (http.c
+ * answers it in JSON all the same): libevent's status, and what is known
+ * of the cause.
+ */
+struct etsi_refusal {
+	int status;		/* 400, 413, 417, 501; another: generic */
+	bool headers_over;	/* 400: request line and headers seen to be
+				 * over max_headers (else malformed, or a
+				 * request line over it that left no trace)
+				 */
+	bool chunked;		/* 413: a chunked body (over, or malformed) */
+	size_t max_headers;	/* bytes */
+	size_t max_body;	/* bytes */
+};
+
+/* The error for refusal r, with r->status: e set, -1. */
+int etsi_refusal_error(const struct etsi_refusal *r, struct etsi_error *e);
 
 /* Sets e; returns -1 (for "return etsi_fail(e, 400, ...)"). */
 int etsi_fail(struct etsi_error *e, int status, const char *fmt, ...)

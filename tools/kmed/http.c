@@ -19,6 +19,11 @@
  * deliver a whole request (a deadline of our own, since libevent's timeout
  * is per read and a client sending a byte now and then would never meet
  * it). libevent's timeout stays, for answers the client does not read.
+ *
+ * What evhttp refuses itself (request line and headers it cannot parse or
+ * over KMED_HEADERS_MAX, a body over ETSI_BODY_MAX, an unknown method, an
+ * unknown expectation) is answered in JSON and logged all the same: see
+ * evhttp_send_error() below.
  */
 #include <errno.h>
 #include <grp.h>
@@ -36,6 +41,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>	/* major, minor, headers_size, chunked */
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -113,6 +119,8 @@ struct kmed_waiters {
 };
 
 static int conn_idx = -1;
+/* The daemon, for libevent's refusals on a connection without a record. */
+static struct kmed *kmed_self;
 
 /* ---- answers and the access log ---- */
 
@@ -164,9 +172,11 @@ static const char *reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
+	case 417: return "Expectation Failed";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	}
-	return "Error";
+	return NULL;			/* libevent's phrase */
 }
 
 static void json_free_cb(const void *data, size_t len, void *arg)
@@ -174,6 +184,53 @@ static void json_free_cb(const void *data, size_t len, void *arg)
 	(void)len;
 	(void)arg;
 	etsi_free((char *)data);
+}
+
+/* When even the message cannot be built. */
+static const char oom_json[] = "{\"message\":\"out of memory\"}";
+
+/*
+ * Sends e and closes the connection after it, as evhttp_send_error()
+ * does: for what libevent refuses itself (the rest of the input cannot be
+ * trusted: a body left unread, a request line that did not parse), and
+ * when memory runs out. The message is copied: it holds no key bytes.
+ */
+static void refuse(struct kmed *d, struct evhttp_request *req,
+		   const struct kmed_conn *c, const struct etsi_error *e,
+		   const struct timespec *t0)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	char *json = NULL;
+	size_t len = 0;
+
+	evhttp_clear_headers(h);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	if (etsi_error_json(e, &json, &len) || evbuffer_add(out, json, len)) {
+		evbuffer_drain(out, evbuffer_get_length(out));
+		len = evbuffer_add(out, oom_json, sizeof(oom_json) - 1) ? 0 :
+		      sizeof(oom_json) - 1;
+	}
+	etsi_free(json);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Connection", "close");
+	/* A request line that did not parse left no HTTP version. */
+	if (req->major != 1) {
+		req->major = 1;
+		req->minor = 1;
+	}
+	if (d)
+		access_log(d, req, c, e->status, len, t0);
+	evhttp_send_reply(req, e->status, reason(e->status), NULL);
+}
+
+static void refuse_oom(struct kmed *d, struct evhttp_request *req,
+		       const struct kmed_conn *c, const struct timespec *t0)
+{
+	struct etsi_error e;
+
+	etsi_fail(&e, 503, "out of memory");
+	refuse(d, req, c, &e, t0);
 }
 
 /*
@@ -194,8 +251,7 @@ static void reply(struct kmed_loop *l, struct evhttp_request *req,
 	if (!out || evbuffer_add_reference(out, json, len, json_free_cb,
 					   NULL)) {
 		etsi_free(json);
-		access_log(l->d, req, c, 503, 0, t0);
-		evhttp_send_error(req, 503, NULL);
+		refuse_oom(l->d, req, c, t0);
 	} else {
 		access_log(l->d, req, c, status, len, t0);
 		/* The body stays in json, erased when the buffer lets go. */
@@ -213,8 +269,7 @@ static void reply_error(struct kmed_loop *l, struct evhttp_request *req,
 	char *json;
 
 	if (etsi_error_json(e, &json, &len)) {
-		access_log(l->d, req, c, 503, 0, t0);
-		evhttp_send_error(req, 503, NULL);
+		refuse_oom(l->d, req, c, t0);
 		return;
 	}
 	reply(l, req, c, e->status, allow, json, len, t0);
@@ -510,7 +565,10 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	}
 	j = calloc(1, sizeof(*j));
 	if (!j) {
-		evhttp_send_error(req, 503, NULL);
+		struct timespec t0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		refuse_oom(l->d, req, c, &t0);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &j->t0);
@@ -548,6 +606,78 @@ static void request_cb(struct evhttp_request *req, void *arg)
 fail:
 	reply_error(l, req, c, &e, j->allow, &j->t0);
 	job_free(j);
+}
+
+/* ---- libevent's own refusals ---- */
+
+/*
+ * Whether a 400 of libevent's came of the request line and headers being
+ * over KMED_HEADERS_MAX: a line over it alone (headers_size counts the
+ * lines read so far), or an unfinished one that made them so. A request
+ * line over it that came whole leaves no trace: that one gets the message
+ * for a malformed request, which names the limit too.
+ */
+static bool headers_over(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ?
+		evhttp_connection_get_bufferevent(evcon) : NULL;
+	struct evbuffer *in = bev ? bufferevent_get_input(bev) : NULL;
+	struct evbuffer_ptr eol;
+
+	if (req->headers_size > KMED_HEADERS_MAX)
+		return true;
+	if (!in)
+		return false;
+	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF);
+	return eol.pos < 0 &&
+	       req->headers_size + evbuffer_get_length(in) > KMED_HEADERS_MAX;
+}
+
+/*
+ * libevent's evhttp answers some requests itself, before request_cb()
+ * sees them, with evhttp_send_error(): a request line or headers it cannot
+ * parse, or over KMED_HEADERS_MAX (400); a body over ETSI_BODY_MAX (413,
+ * once read away: EVHTTP_SERVER_LINGERING_CLOSE), or a malformed chunked
+ * one (413 too); an expectation other than 100-continue (417); a method it
+ * does not know (501). Its answer is an HTML page, and the gateway never
+ * hears of it. libevent 2.1 has no hook for this (evhttp_set_errorcb() and
+ * evhttp_set_newreqcb() came with 2.2), but its shared library calls
+ * evhttp_send_error() through its PLT, as any exported function, so this
+ * definition in the executable is the one those calls reach (ELF symbol
+ * interposition; the gateway's own calls come here too). It answers as
+ * libevent would, once, where libevent would, with the same status and
+ * Connection: close, and the limits stay libevent's: only the body (JSON)
+ * and the line in the access log are new. Were libevent ever linked so
+ * that it calls its own copy directly (statically, -Bsymbolic), its HTML
+ * would come back; etsi014_errors.sh checks for JSON.
+ */
+void evhttp_send_error(struct evhttp_request *req, int status,
+		       const char *why)
+{
+	struct kmed_conn *c = request_conn(req);
+	struct etsi_refusal r = {
+		.status = status,
+		.max_headers = KMED_HEADERS_MAX,
+		.max_body = ETSI_BODY_MAX,
+	};
+	struct etsi_error e, ignored;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (status < 400 || status > 599)	/* never from libevent 2.1 */
+		r.status = status = 400;
+	if (why) {
+		etsi_fail(&e, status, "%s", why);
+	} else {
+		r.headers_over = status == 400 && headers_over(req);
+		r.chunked = req->chunked;
+		etsi_refusal_error(&r, &e);
+	}
+	/* Only for the log's sae=: the refusal stands whoever asked. */
+	if (c)
+		request_client(c->loop, c, &ignored);
+	refuse(c ? c->loop->d : kmed_self, req, c, &e, &t0);
 }
 
 /* ---- connections ---- */
@@ -703,7 +833,10 @@ static int loop_init(struct kmed *d, struct kmed_loop *l)
 	}
 	evhttp_set_bevcb(l->http, conn_new, l);
 	evhttp_set_gencb(l->http, request_cb, l);
-	/* Every method reaches request_cb, which answers 405 in JSON. */
+	/*
+	 * Every method libevent knows reaches request_cb, which answers 405
+	 * in JSON; one it does not know is its 501 (evhttp_send_error()).
+	 */
 	evhttp_set_allowed_methods(l->http, 0x1ff);
 	evhttp_set_max_body_size(l->http, ETSI_BODY_MAX);
 	evhttp_set_max_headers_size(l->http, KMED_HEADERS_MAX);
@@ -821,6 +954,7 @@ int kmed_http_start(struct kmed *d)
 	unsigned int i;
 	long n;
 
+	kmed_self = d;
 	if (conn_idx < 0)
 		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
 	if (conn_idx < 0 || evthread_use_pthreads()) {
@@ -880,6 +1014,7 @@ void kmed_http_stop(struct kmed *d)
 	waiters_stop(d);
 	for (i = 0; d->loops && i < d->nloops; i++)
 		loop_free(&d->loops[i]);
+	kmed_self = NULL;
 	free(d->loops);
 	d->loops = NULL;
 	SSL_CTX_free(d->tls);

@@ -4,8 +4,8 @@
  * accepted and refused (status and message), a refused request keeping
  * nothing; multicast (additional_slave_SAE_IDs) and the kernel's refusals
  * of it as HTTP status and message (kerror.c); the JSON of keys, status
- * and errors, parsed back; and Jansson allocating through the erasing
- * allocator.
+ * and errors, parsed back; the messages for what libevent refuses itself;
+ * and Jansson allocating through the erasing allocator.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -1004,6 +1004,63 @@ static void test_error_json(void)
 	etsi_free(s);
 }
 
+/* libevent's refusals, which http.c answers in JSON. */
+static void test_refusals(void)
+{
+	static const struct {
+		int status;
+		bool headers_over, chunked;
+		const char *message;
+	} t[] = {
+		{ 400, true, false,
+		  "the request line and headers shall be at most 8192 bytes" },
+		{ 400, false, false,
+		  "malformed request line or headers, or more than 8192 bytes of them" },
+		{ 413, false, false,
+		  "the request body shall be at most 16384 bytes" },
+		{ 413, false, true,
+		  "a chunked request body shall be well-formed and at most 16384 bytes" },
+		{ 417, false, false,
+		  "the only expectation supported is 100-continue" },
+		{ 501, false, false,
+		  "unknown method; the API is served with GET and POST" },
+		{ 500, false, false,
+		  "the request cannot be served (HTTP 500)" },
+	};
+	struct etsi_refusal r = {
+		.max_headers = KMED_HEADERS_MAX,
+		.max_body = ETSI_BODY_MAX,
+	};
+	struct etsi_error e;
+	json_t *root;
+	char *s = NULL;
+	size_t i, len;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		r.status = t[i].status;
+		r.headers_over = t[i].headers_over;
+		r.chunked = t[i].chunked;
+		memset(&e, POISON, sizeof(e));
+		tap_ok(etsi_refusal_error(&r, &e) == -1 &&
+		       e.status == t[i].status &&
+		       !strcmp(e.message, t[i].message) && !e.detail[0],
+		       "refusal %d%s%s: %s", t[i].status,
+		       t[i].headers_over ? " (headers over)" : "",
+		       t[i].chunked ? " (chunked)" : "", e.message);
+	}
+	/* The answer's body: {"message": ...} and nothing else. */
+	r.status = 413;
+	r.chunked = false;
+	etsi_refusal_error(&r, &e);
+	root = etsi_error_json(&e, &s, &len) ? NULL : load(s, len);
+	tap_ok(root && json_object_size(root) == 1 &&
+	       !strcmp(json_string_value(json_object_get(root, "message")),
+		       "the request body shall be at most 16384 bytes"),
+	       "refusal json: message only");
+	json_decref(root);
+	etsi_free(s);
+}
+
 static void test_alloc(void)
 {
 	json_malloc_t m = NULL;
@@ -1035,7 +1092,7 @@ static void test_alloc(void)
 int main(void)
 {
 	etsi_init();
-	tap_plan(268);
+	tap_plan(276);
 	test_path();
 	test_enc_query();
 	test_enc_body();
@@ -1046,6 +1103,7 @@ int main(void)
 	test_keys_json();
 	test_status_json();
 	test_error_json();
+	test_refusals();
 	test_alloc();
 	return tap_done();
 }
