@@ -47,10 +47,18 @@ static struct qkdn_ckey *qkdn_ckey_new(const u8 *id, const u8 *data, u32 len)
 	return key;
 }
 
-/* The arguments both requests share: the SAE IDs and a number of keys. */
-static int qkdn_consumer_args_ok(const char *master, const char *slave,
-				 u32 n, struct netlink_ext_ack *extack)
+/*
+ * The arguments both requests share: whose credentials, the SAE IDs and a
+ * number of keys.
+ */
+static int qkdn_consumer_args_ok(const struct cred *cred, const char *master,
+				 const char *slave, u32 n,
+				 struct netlink_ext_ack *extack)
 {
+	if (WARN_ON_ONCE(!cred)) {
+		NL_SET_ERR_MSG(extack, "no credentials to act for");
+		return -EINVAL;
+	}
 	if (!master || !slave ||
 	    strnlen(master, QKDN_ID_MAX) == QKDN_ID_MAX ||
 	    strnlen(slave, QKDN_ID_MAX) == QKDN_ID_MAX ||
@@ -86,7 +94,7 @@ int qkdn_consumer_get_keys(struct net *net, const struct cred *cred,
 	int err;
 
 	might_sleep();
-	err = qkdn_consumer_args_ok(master, slave, number, &extack);
+	err = qkdn_consumer_args_ok(cred, master, slave, number, &extack);
 	if (err)
 		goto out_why;
 	err = -EINVAL;
@@ -165,7 +173,7 @@ int qkdn_consumer_get_keys_by_id(struct net *net, const struct cred *cred,
 	int err;
 
 	might_sleep();
-	err = qkdn_consumer_args_ok(master, slave, n, &extack);
+	err = qkdn_consumer_args_ok(cred, master, slave, n, &extack);
 	if (err)
 		goto out_why;
 	err = -EINVAL;
