@@ -370,8 +370,6 @@ struct qkdn_relay_req {
 struct qkdn_relay *qkdn_relay_start(struct qkdn_net *qn,
 				    const struct qkdn_relay_req *req,
 				    struct netlink_ext_ack *extack);
-int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
-		    struct netlink_ext_ack *extack);
 int qkdn_relay_wait_keys(struct qkdn_net *qn, struct qkdn_relay *r,
 			 struct netlink_ext_ack *extack);
 int qkdn_relay_wait_many(struct qkdn_net *qn, struct qkdn_relay **rs, u32 n,

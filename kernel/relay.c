@@ -710,14 +710,7 @@ static int qkdn_relay_wait_all(struct qkdn_net *qn, struct qkdn_relay **rs,
 	return -failed->err;
 }
 
-/* Waits for the relay started here to end. */
-int qkdn_relay_wait(struct qkdn_net *qn, struct qkdn_relay *r,
-		    struct netlink_ext_ack *extack)
-{
-	return qkdn_relay_wait_all(qn, &r, 1, QKDN_RS_DONE, extack);
-}
-
-/* Waits for the n relays of a multicast to end, or one to fail. */
+/* Waits for the n relays of a request to end, or one to fail. */
 int qkdn_relay_wait_many(struct qkdn_net *qn, struct qkdn_relay **rs, u32 n,
 			 struct netlink_ext_ack *extack)
 {
