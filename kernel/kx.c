@@ -492,6 +492,15 @@ static int qkdn_kx_validate(struct qkdn_link *link, const u8 *buf, u32 len,
 			return err;
 		break;
 	}
+	case QKDN_KX_IPSEC:
+	case QKDN_KX_IPSEC_ANSWER: {
+		int err = qkdn_ipsec_validate(hdr->type, (const u8 *)(hdr + 1),
+					      body_len, extack);
+
+		if (err)
+			return err;
+		break;
+	}
 	default:
 		NL_SET_ERR_MSG(extack, "Kx frame type unknown");
 		return -EINVAL;
@@ -698,6 +707,10 @@ int qkdn_kx_receive(struct qkdn_link *link, const u8 *buf, u32 len,
 			return err;
 		if (err)
 			link->stats.frames_bad++;
+		break;
+	case QKDN_KX_IPSEC:
+	case QKDN_KX_IPSEC_ANSWER:
+		qkdn_ipsec_kx_rx(link, hdr->type, (const u8 *)(hdr + 1));
 		break;
 	default:
 		err = qkdn_relay_rx(link, hdr->type, (const u8 *)(hdr + 1),

@@ -88,6 +88,8 @@ static const struct nla_policy qkdn_policy[QKDN_A_MAX + 1] = {
 	[QKDN_A_CTRL_MODE]	= NLA_POLICY_MAX(NLA_U8, QKDN_CTRL_CENTRALIZED),
 	[QKDN_A_SESSION_ID]	= NLA_POLICY_MIN(NLA_U32, 1),
 	[QKDN_A_SRC_NODE_ID]	= QKDN_ID_POLICY,
+	[QKDN_A_SAE_KERNEL]	= { .type = NLA_FLAG },
+	[QKDN_A_IPSEC]		= NLA_POLICY_NESTED(qkdn_ipsec_policy),
 };
 
 static const struct genl_multicast_group qkdn_mcgrps[] = {
@@ -521,6 +523,7 @@ static int qkdn_fill_sae(struct sk_buff *skb, struct qkdn_sae *sae,
 	     nla_put_u32(skb, QKDN_A_SAE_UID,
 			 from_kuid_munged(current_user_ns(), sae->uid))) ||
 	    (sae->cred && nla_put_string(skb, QKDN_A_SAE_CRED, sae->cred)) ||
+	    (sae->kernel && nla_put_flag(skb, QKDN_A_SAE_KERNEL)) ||
 	    (!sae->local &&
 	     nla_put_string(skb, QKDN_A_SAE_NODE_ID, sae->node_id))) {
 		genlmsg_cancel(skb, hdr);
@@ -600,9 +603,14 @@ static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
 	int err;
 
 	if (!(a[QKDN_A_SAE_UID] || a[QKDN_A_SAE_CRED]) ==
-	    !a[QKDN_A_SAE_NODE_ID]) {
+	    !(a[QKDN_A_SAE_NODE_ID] || a[QKDN_A_SAE_KERNEL])) {
 		NL_SET_ERR_MSG(info->extack,
-			       "give a uid or a client credential (local SAE), or a node ID (remote SAE)");
+			       "give a uid or a client credential (local SAE), a node ID (remote SAE), or the kernel flag (kernel SAE)");
+		return -EINVAL;
+	}
+	if (a[QKDN_A_SAE_KERNEL] && a[QKDN_A_SAE_NODE_ID]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_KERNEL],
+				    "a kernel SAE is local: it has no node ID");
 		return -EINVAL;
 	}
 	sae = kzalloc(sizeof(*sae), GFP_KERNEL);
@@ -627,8 +635,9 @@ static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
 		if (err)
 			goto free;
 	}
-	if (a[QKDN_A_SAE_UID] || a[QKDN_A_SAE_CRED]) {
+	if (a[QKDN_A_SAE_UID] || a[QKDN_A_SAE_CRED] || a[QKDN_A_SAE_KERNEL]) {
 		sae->local = true;
+		sae->kernel = !!a[QKDN_A_SAE_KERNEL];
 	} else {
 		err = qkdn_nl_id(info, QKDN_A_SAE_NODE_ID, sae->node_id);
 		if (err)
@@ -669,6 +678,11 @@ static int qkdn_nl_sae_del(struct sk_buff *skb, struct genl_info *info)
 	mutex_lock(&qn->lock);
 	sae = qkdn_nl_sae(qn, info, QKDN_A_SAE_ID);
 	err = PTR_ERR_OR_ZERO(sae);
+	if (!err && qkdn_ipsec_uses_sae(qn, sae->id)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[QKDN_A_SAE_ID],
+				    "an IPsec tunnel uses this SAE");
+		err = -EBUSY;
+	}
 	if (!err)
 		qkdn_sae_destroy(sae);
 	mutex_unlock(&qn->lock);
@@ -1027,6 +1041,12 @@ static const struct genl_small_ops qkdn_ops[] = {
 	{ .cmd = QKDN_CMD_SESSION, .doit = qkdn_nl_session },
 	{ .cmd = QKDN_CMD_KEY_SUPPLY, .doit = qkdn_nl_key_supply },
 	{ .cmd = QKDN_CMD_GW_BIND, .doit = qkdn_nl_gw_bind,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_IPSEC_GET, .doit = qkdn_nl_ipsec_get,
+	  .dumpit = qkdn_nl_ipsec_dump, .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_IPSEC_NEW, .doit = qkdn_nl_ipsec_new,
+	  .flags = GENL_UNS_ADMIN_PERM },
+	{ .cmd = QKDN_CMD_IPSEC_DEL, .doit = qkdn_nl_ipsec_del,
 	  .flags = GENL_UNS_ADMIN_PERM },
 };
 

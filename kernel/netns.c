@@ -144,6 +144,7 @@ static int __net_init qkdn_net_init(struct net *net)
 	INIT_DELAYED_WORK(&qn->tx_work, qkdn_kx_tx_work);
 	qkdn_relay_net_init(qn);
 	qkdn_session_net_init(qn);
+	qkdn_ipsec_net_init(qn);
 	return 0;
 }
 
@@ -162,6 +163,7 @@ static void __net_exit qkdn_net_exit(struct net *net)
 	mutex_unlock(&qn->lock);
 	cancel_delayed_work_sync(&qn->tx_work);
 	cancel_delayed_work_sync(&qn->relay_work);
+	cancel_delayed_work_sync(&qn->ipsec_work);
 
 	mutex_lock(&qn->lock);
 	/* Drivers unregister their devices before this runs; any left are
@@ -169,6 +171,7 @@ static void __net_exit qkdn_net_exit(struct net *net)
 	 */
 	list_for_each_entry(dev, &qn->devices, node)
 		WARN_ONCE(1, "device %s outlives its namespace\n", dev->name);
+	qkdn_ipsec_net_exit(qn);
 	list_for_each_entry_safe(link, ltmp, &qn->links, node)
 		qkdn_link_destroy(link);
 	list_for_each_entry_safe(sae, stmp, &qn->saes, node)

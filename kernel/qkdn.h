@@ -51,6 +51,8 @@ enum qkdn_kx_type {
 	QKDN_KX_RELAY_ABORT,	/* the source gave the relay up */
 	QKDN_KX_SUPPLY,		/* I.2 "key supply notification" */
 	QKDN_KX_SUPPLY_DONE,	/* "response to key supply notification" */
+	QKDN_KX_IPSEC,		/* an IPsec rekey (ipsec.c) */
+	QKDN_KX_IPSEC_ANSWER,	/* ... the responder's SAs are in place */
 };
 
 struct qkdn_stats {
@@ -200,6 +202,9 @@ struct qkdn_sae {
 					 * SAE for this client credential
 					 */
 	char node_id[QKDN_ID_MAX];	/* remote: the node serving it */
+	bool kernel;			/* local: only kernel consumers act
+					 * as it (IPsec); no process may
+					 */
 };
 
 struct qkdn_net {
@@ -246,6 +251,11 @@ struct qkdn_net {
 	struct list_head listeners;	/* sockets of local slave SAEs */
 	struct list_head supplies;
 	wait_queue_head_t session_wq;
+
+	/* IPsec tunnels keyed from QKD (ipsec.c). */
+	struct list_head ipsecs;
+	u32 nipsecs;
+	struct delayed_work ipsec_work;
 };
 
 struct qkdn_relay;
@@ -344,6 +354,20 @@ void qkdn_mac_tag(const struct qkdn_mac *m, const u8 *msg, u32 len,
 struct qkdn_frame *qkdn_kx_alloc(u8 type, u32 body, u32 room);
 void qkdn_kx_queue(struct qkdn_link *link, struct qkdn_frame *f);
 u8 *qkdn_kx_body(struct qkdn_frame *f);
+
+/* ipsec.c: ESP tunnels keyed from QKD */
+extern const struct nla_policy qkdn_ipsec_policy[QKDN_A_IPSEC_MAX + 1];
+void qkdn_ipsec_net_init(struct qkdn_net *qn);
+void qkdn_ipsec_net_exit(struct qkdn_net *qn);
+void qkdn_ipsec_work(struct work_struct *work);
+bool qkdn_ipsec_uses_sae(struct qkdn_net *qn, const char *sae);
+int qkdn_ipsec_validate(u8 type, const u8 *body, u32 len,
+			struct netlink_ext_ack *extack);
+void qkdn_ipsec_kx_rx(struct qkdn_link *link, u8 type, const u8 *body);
+int qkdn_nl_ipsec_get(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_ipsec_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int qkdn_nl_ipsec_new(struct sk_buff *skb, struct genl_info *info);
+int qkdn_nl_ipsec_del(struct sk_buff *skb, struct genl_info *info);
 
 /* relay.c: key relay (Q.4160 I.3, I.4a, I.5) */
 void qkdn_relay_net_init(struct qkdn_net *qn);

@@ -15,7 +15,10 @@
 #   3. key_request_vs_genl: selftests/bench/build/keyrate as sae-a's uid,
 #      its pool filled by step 1;
 #   7. etsi014_rps_vs_nginx, etsi014_p99_vs_nginx: wrk against qkdn-kmed's
-#      enc_keys and against nginx serving a file of the same size.
+#      enc_keys and against nginx serving a file of the same size;
+#   8. ipsec_qkd_vs_static_throughput, ipsec_rekey_latency_vs_interval: TCP
+#      through an ESP tunnel keyed from QKD and rekeyed every second, and
+#      through the same tunnel with static keys, runs alternating.
 # Then the two nodes go, and scripts/qkdn-topo builds topologies/chain4.topo
 # (kme-1 .. kme-4 in a line, a qkdn-controllerd in every node, the QKD
 # modules stopped, the pools filled by bursts) for the key relay:
@@ -487,6 +490,99 @@ else
 	failed=1
 fi
 kill "$KMED_PID" "$NGINX_PID" 2>/dev/null
+
+# --- 8. IPsec keyed from QKD, rekeyed every second ---------------------
+
+# Two ESP tunnels (rfc4106(gcm(aes)), 256-bit keys) between the same
+# endpoints 10.77.1.1 and 10.77.1.2: tunnel 1 keyed from QKD by the module
+# and rekeyed every second (selftests/helpers/ipsec.sh), the reference
+# keyed with static keys by "ip xfrm" (10.98.1.0/24 <-> 10.98.2.0/24).
+# Runs of a TCP transfer through each alternate; the medians compare.
+IPSEC_RUNS=${BENCH_IPSEC_RUNS:-5}
+IPSEC_SECS=${BENCH_IPSEC_SECS:-6}
+IPSEC_PY=$TOP/selftests/helpers/ipsec.py
+# shellcheck source=selftests/helpers/ipsec.sh
+source selftests/helpers/ipsec.sh
+
+static_tunnel() {
+	local n=$1 l=$2 r=$3 sl=$4 sr=$5 k1 k2
+
+	k1=0x$(printf '11%.0s' {1..36})
+	k2=0x$(printf '22%.0s' {1..36})
+	in_ns "$n" ip addr add "10.98.$n.1/32" dev lo &&
+	in_ns "$n" ip route add "10.98.$((3 - n)).0/24" via "$r" src "10.98.$n.1" &&
+	in_ns "$n" ip xfrm state add src "$l" dst "$r" proto esp spi "0x$sl" \
+		reqid 77 mode tunnel aead 'rfc4106(gcm(aes))' \
+		"$([ "$n" = 1 ] && echo "$k1" || echo "$k2")" 128 &&
+	in_ns "$n" ip xfrm state add src "$r" dst "$l" proto esp spi "0x$sr" \
+		reqid 77 mode tunnel aead 'rfc4106(gcm(aes))' \
+		"$([ "$n" = 1 ] && echo "$k2" || echo "$k1")" 128 &&
+	in_ns "$n" ip xfrm policy add src "10.98.$n.0/24" dst "10.98.$((3 - n)).0/24" \
+		dir out tmpl src "$l" dst "$r" proto esp reqid 77 mode tunnel &&
+	in_ns "$n" ip xfrm policy add src "10.98.$((3 - n)).0/24" dst "10.98.$n.0/24" \
+		dir in tmpl src "$r" dst "$l" proto esp reqid 77 mode tunnel
+}
+
+# tcp_run NET PORT: MB/s of one TCP transfer from 10.NET.1.1 to 10.NET.2.1.
+tcp_run() {
+	local net=$1 port=$2 out
+
+	in_ns 2 python3 "$IPSEC_PY" sink "10.$net.2.1" "$port" \
+		>"$TEST_DIR/ipsec-sink" 2>/dev/null &
+	sink=$!
+	wait_for 10 _lib_listening 2 "$port" || return 1
+	out=$(in_ns 1 python3 "$IPSEC_PY" source "10.$net.1.1" "10.$net.2.1" \
+		"$port" "$IPSEC_SECS")
+	wait $sink
+	[ -z "$(jq -r .error <<<"$out")" ] || return 1
+	[ "$(jq -r .sha256 <<<"$out")" = "$(jq -r .sha256 "$TEST_DIR/ipsec-sink")" ] ||
+		return 1
+	jq -r '.bytes / .seconds / 1000000' <<<"$out"
+}
+
+ipsec_ok=0
+IPSEC_REKEY=1
+if ipsec_nodes && wait_for 20 ipsec_up 1 && wait_for 5 ipsec_up 2 &&
+	static_tunnel 1 10.77.1.1 10.77.1.2 1001 2002 &&
+	static_tunnel 2 10.77.1.2 10.77.1.1 2002 1001; then
+	ipsec_ok=1
+	: >"$TEST_DIR/ipsec-qkd"
+	: >"$TEST_DIR/ipsec-static"
+	: >"$TEST_DIR/ipsec-lat"
+	port=6000
+	for ((i = 1; i <= IPSEC_RUNS; i++)); do
+		r0=$(ipsec_field 1 rekeys)
+		q=$(tcp_run 99 $((port++))) || { ipsec_ok=0; break; }
+		r1=$(ipsec_field 1 rekeys)
+		ipsec_field 1 rekey_usec >>"$TEST_DIR/ipsec-lat"
+		st=$(tcp_run 98 $((port++))) || { ipsec_ok=0; break; }
+		note "ipsec run $i: QKD-keyed $q MB/s ($((r1 - r0)) rekeys)," \
+			"static key $st MB/s"
+		echo "$q" >>"$TEST_DIR/ipsec-qkd"
+		echo "$st" >>"$TEST_DIR/ipsec-static"
+	done
+	# Rekey latency, at rest: a sample a second.
+	for ((i = 0; i < 10; i++)); do
+		sleep 1
+		ipsec_field 1 rekey_usec >>"$TEST_DIR/ipsec-lat"
+	done
+fi
+if [ $ipsec_ok -eq 1 ]; then
+	q=$(median <"$TEST_DIR/ipsec-qkd")
+	st=$(median <"$TEST_DIR/ipsec-static")
+	lat=$(median <"$TEST_DIR/ipsec-lat")
+	note "ipsec: medians: QKD-keyed $q MB/s, static $st MB/s;" \
+		"rekey latency $lat us (min $(sort -g "$TEST_DIR/ipsec-lat" | head -1)," \
+		"max $(sort -g "$TEST_DIR/ipsec-lat" | tail -1)); errors kme-1:" \
+		"$(xfrm_errors 1)"
+	bench ipsec_qkd_vs_static_throughput "$(calc "$q / $st")" ">=" 0.95
+	bench ipsec_rekey_latency_vs_interval "$(calc "$lat / 1000000")" "<=" 0.1
+else
+	note "ipsec: the IPsec benchmark did not run"
+	failed=1
+fi
+qkdnctl -n qkdn1 ipsec del id 1
+qkdnctl -n qkdn2 ipsec del id 1
 
 # --- 4. to 6. key relay across four nodes --------------------------------
 

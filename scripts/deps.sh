@@ -13,7 +13,7 @@ PKGS=(
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
 	qemu-system-x86 busybox-static kmod cpio
 	libmnl-dev libssl-dev pkg-config libevent-dev libjansson-dev
-	iproute2 openssl python3 python3-yaml python3-requests curl jq keyutils
+	iproute2 iputils-ping openssl python3 python3-yaml python3-requests curl jq keyutils
 	nginx-light wrk
 	gcc make xz-utils
 )

@@ -95,6 +95,13 @@ mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
 mkdir -p "$R$P" 2>/dev/null
 mount --move /proj "$R$P"
 
+# The kernel's module autoloading (request_module(): xfrm_user, esp4, the
+# crypto templates...) runs modprobe in this root: have it run the host's
+# modprobe in the host root, as on a real system.
+printf '#!/bin/sh\nexec chroot %s /sbin/modprobe "$@"\n' $R >/bin/modprobe-host
+chmod 755 /bin/modprobe-host
+echo /bin/modprobe-host >/proc/sys/kernel/modprobe
+
 hostname qkdn-vm
 export HOME=/tmp TERM=${TERM:-linux} LANG=C.UTF-8
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

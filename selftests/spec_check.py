@@ -5,7 +5,10 @@
     spec_check.py [--spec YAML] [--header H] [--kernel C]
 
 Defaults: Documentation/netlink/specs/qkdn.yaml, uapi/linux/qkdn.h and
-kernel/netlink.c of this project.  The kernel file's local includes
+kernel/netlink.c of this project, with the other kernel files that hold
+handlers, messages or policies of the family (key.c, ctrl.c, relay.c,
+session.c, ipsec.c: the nested policy qkdn_ipsec_policy and its
+netlink_range_validation structs).  The kernel file's local includes
 ("x.h", looked up next to it) and <linux/qkdn.h> (the --header file) give
 the constants its policy uses.
 
@@ -1192,11 +1195,13 @@ def main():
     ap.add_argument("--header", default=os.path.join(TOP, "uapi/linux/qkdn.h"))
     ap.add_argument("--kernel", action="append",
                     help="kernel source with the family (repeatable; "
-                    "default kernel/netlink.c and kernel/key.c)")
+                    "default kernel/netlink.c, the first, and the other "
+                    "files with handlers, messages or policies of it)")
     args = ap.parse_args()
     if not args.kernel:
-        args.kernel = [os.path.join(TOP, "kernel/netlink.c"),
-                       os.path.join(TOP, "kernel/key.c")]
+        args.kernel = [os.path.join(TOP, "kernel", f) for f in
+                       ("netlink.c", "key.c", "ctrl.c", "relay.c",
+                        "session.c", "ipsec.c")]
     try:
         checker = Checker(args.spec, args.header, args.kernel)
     except Exception as e:      # any malformed input is a failure to report

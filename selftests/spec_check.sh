@@ -17,6 +17,7 @@ KSFT_SKIP=4
 SPEC=Documentation/netlink/specs/qkdn.yaml
 HEADER=uapi/linux/qkdn.h
 KERNEL=kernel/netlink.c
+IPSEC=kernel/ipsec.c
 
 if ! command -v python3 >/dev/null; then
 	echo "# SKIP python3 is not installed"
@@ -30,8 +31,9 @@ fi
 n=0
 failed=0
 
-# The other kernel files with handlers or messages of the family.
-MORE="kernel/key.c kernel/ctrl.c kernel/relay.c kernel/session.c"
+# The other kernel files with handlers, messages or policies of the family
+# (ipsec.c: the nested policy of the ipsec attribute and its ranges).
+MORE="kernel/key.c kernel/ctrl.c kernel/relay.c kernel/session.c kernel/ipsec.c"
 
 # kargs DIR: --kernel arguments for the kernel files in DIR.
 kargs() {
@@ -81,6 +83,7 @@ mutant() {
 	spec) file=$d/spec/$(basename "$SPEC") ;;
 	header) file=$d/uapi/linux/$(basename "$HEADER") ;;
 	kernel) file=$d/kernel/$(basename "$KERNEL") ;;
+	ipsec) file=$d/kernel/$(basename "$IPSEC") ;;
 	esac
 	sed -i -e "$script" "$file"
 	if cmp -s "$file" "$TMP/orig-$(basename "$file")"; then
@@ -102,7 +105,7 @@ mutant() {
 	fi
 }
 
-for f in "$SPEC" "$HEADER" "$KERNEL"; do
+for f in "$SPEC" "$HEADER" "$KERNEL" "$IPSEC"; do
 	cp "$f" "$TMP/orig-$(basename "$f")"
 done
 
@@ -130,6 +133,12 @@ mutant "an output-only attribute made an input in the spec" spec \
 	's/Output only. Usable bytes this end may allocate./Usable bytes this end may allocate./'
 mutant "a permission flag dropped from the spec" spec \
 	'0,/flags: \[ uns-admin-perm \]/s///'
+mutant "a range changed in a nested policy" ipsec \
+	's/NLA_POLICY_RANGE(NLA_U32, 128, 256)/NLA_POLICY_RANGE(NLA_U32, 128, 512)/'
+mutant "a range struct of a nested policy changed" ipsec \
+	's/\.max = 2 \* QKDN_IPSEC_REKEY_MAX,/.max = QKDN_IPSEC_REKEY_MAX,/'
+mutant "a nested attribute the kernel puts made output only in the spec" spec \
+	's/doc: Prefix length of dst, at most 32/doc: Output only. Prefix length of dst, at most 32/'
 
 echo "1..$n"
 [ $failed -eq 0 ]

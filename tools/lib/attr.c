@@ -76,11 +76,45 @@ static const struct qkdn_apol qkdn_pol[QKDN_A_MAX + 1] = {
 	[QKDN_A_SAE_CRED]	= { AT_STRING, 0, QKDN_CRED_MAX, "sae-cred" },
 	[QKDN_A_NOWAIT]		= { AT_BINARY, 0, 0, "nowait" },
 	[QKDN_A_ADD_SLAVE_SAE_ID] = { AT_STRING, 0, 0, "add-slave-sae-id" },
+	[QKDN_A_SAE_KERNEL]	= { AT_BINARY, 0, 0, "sae-kernel" },
+	[QKDN_A_IPSEC]		= { AT_NEST, 0, 0, "ipsec" },
 };
 
 static const struct qkdn_apol qkdn_key_pol[QKDN_A_KEY_MAX + 1] = {
 	[QKDN_A_KEY_ID]		= { AT_BINARY, QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN, "key-id" },
 	[QKDN_A_KEY_DATA]	= { AT_BINARY, 1, QKDN_KEY_SIZE_MAX / 8, "key-data" },
+};
+
+/* Addresses are 4 (IPv4) or 16 (IPv6) bytes: qkdn_parse_ipsec() checks
+ * which; key IDs are QKDN_KEY_ID_LEN. */
+static const struct qkdn_apol qkdn_ipsec_pol[QKDN_A_IPSEC_MAX + 1] = {
+	[QKDN_A_IPSEC_ID]	= { AT_U32, 0, 0, "ipsec-id" },
+	[QKDN_A_IPSEC_PEER]	= { AT_STRING, 0, 0, "ipsec-peer" },
+	[QKDN_A_IPSEC_MASTER]	= { AT_STRING, 0, 0, "ipsec-master" },
+	[QKDN_A_IPSEC_SLAVE]	= { AT_STRING, 0, 0, "ipsec-slave" },
+	[QKDN_A_IPSEC_LOCAL]	= { AT_BINARY, 4, 16, "ipsec-local" },
+	[QKDN_A_IPSEC_REMOTE]	= { AT_BINARY, 4, 16, "ipsec-remote" },
+	[QKDN_A_IPSEC_SRC]	= { AT_BINARY, 4, 16, "ipsec-src" },
+	[QKDN_A_IPSEC_SRC_LEN]	= { AT_U8, 0, 0, "ipsec-src-len" },
+	[QKDN_A_IPSEC_DST]	= { AT_BINARY, 4, 16, "ipsec-dst" },
+	[QKDN_A_IPSEC_DST_LEN]	= { AT_U8, 0, 0, "ipsec-dst-len" },
+	[QKDN_A_IPSEC_KEY_BITS]	= { AT_U32, 0, 0, "ipsec-key-bits" },
+	[QKDN_A_IPSEC_REKEY_SECONDS] = { AT_U32, 0, 0, "ipsec-rekey-seconds" },
+	[QKDN_A_IPSEC_REKEY_BYTES] = { AT_U64, 0, 0, "ipsec-rekey-bytes" },
+	[QKDN_A_IPSEC_HARD_SECONDS] = { AT_U32, 0, 0, "ipsec-hard-seconds" },
+	[QKDN_A_IPSEC_ON_EXHAUST] = { AT_U8, 0, 0, "ipsec-on-exhaust" },
+	[QKDN_A_IPSEC_ROLE]	= { AT_U8, 0, 0, "ipsec-role" },
+	[QKDN_A_IPSEC_STATE]	= { AT_U8, 0, 0, "ipsec-state" },
+	[QKDN_A_IPSEC_GEN]	= { AT_U32, 0, 0, "ipsec-gen" },
+	[QKDN_A_IPSEC_SPI_OUT]	= { AT_U32, 0, 0, "ipsec-spi-out" },
+	[QKDN_A_IPSEC_SPI_IN]	= { AT_U32, 0, 0, "ipsec-spi-in" },
+	[QKDN_A_IPSEC_KEY_ID_OUT] = { AT_BINARY, QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN,
+				      "ipsec-key-id-out" },
+	[QKDN_A_IPSEC_KEY_ID_IN] = { AT_BINARY, QKDN_KEY_ID_LEN, QKDN_KEY_ID_LEN,
+				     "ipsec-key-id-in" },
+	[QKDN_A_IPSEC_REKEYS]	= { AT_U64, 0, 0, "ipsec-rekeys" },
+	[QKDN_A_IPSEC_FAILURES]	= { AT_U64, 0, 0, "ipsec-failures" },
+	[QKDN_A_IPSEC_REKEY_USEC] = { AT_U32, 0, 0, "ipsec-rekey-usec" },
 };
 
 static int qkdn_check(const struct nlattr *a, const struct qkdn_apol *p)
@@ -159,6 +193,38 @@ int qkdn_parse_key(const struct nlattr *nest, const struct nlattr **tb)
 	return 0;
 }
 
+int qkdn_parse_ipsec(const struct nlattr *nest, const struct nlattr **tb)
+{
+	static const uint16_t addrs[] = {
+		QKDN_A_IPSEC_LOCAL, QKDN_A_IPSEC_REMOTE, QKDN_A_IPSEC_SRC,
+		QKDN_A_IPSEC_DST,
+	};
+	struct qkdn_parse_ctx c = { tb, qkdn_ipsec_pol, QKDN_A_IPSEC_MAX };
+	uint16_t alen = 0;
+	unsigned int i;
+
+	memset(tb, 0, sizeof(*tb) * (QKDN_A_IPSEC_MAX + 1));
+	if (mnl_attr_parse_nested(nest, qkdn_attr_cb, &c) != MNL_CB_OK)
+		return -EINVAL;
+	/* One family for all four, and prefixes no longer than it. */
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		uint16_t len;
+
+		if (!tb[addrs[i]])
+			continue;
+		len = mnl_attr_get_payload_len(tb[addrs[i]]);
+		if ((len != 4 && len != 16) || (alen && len != alen))
+			return -EINVAL;
+		alen = len;
+	}
+	if ((tb[QKDN_A_IPSEC_SRC_LEN] &&
+	     mnl_attr_get_u8(tb[QKDN_A_IPSEC_SRC_LEN]) > (alen ? alen : 16) * 8) ||
+	    (tb[QKDN_A_IPSEC_DST_LEN] &&
+	     mnl_attr_get_u8(tb[QKDN_A_IPSEC_DST_LEN]) > (alen ? alen : 16) * 8))
+		return -EINVAL;
+	return 0;
+}
+
 static int qkdn_stats_cb(const struct nlattr *a, void *data)
 {
 	const struct nlattr **tb = data;
@@ -220,6 +286,9 @@ static const char *const qkdn_cmd_names[QKDN_CMD_MAX + 1] = {
 	[QKDN_CMD_SESSION]	= "session",
 	[QKDN_CMD_KEY_SUPPLY]	= "key-supply",
 	[QKDN_CMD_GW_BIND]	= "gw-bind",
+	[QKDN_CMD_IPSEC_GET]	= "ipsec-get",
+	[QKDN_CMD_IPSEC_NEW]	= "ipsec-new",
+	[QKDN_CMD_IPSEC_DEL]	= "ipsec-del",
 };
 
 static const char *const qkdn_event_names[QKDN_EVENT_MAX + 1] = {
@@ -232,6 +301,9 @@ static const char *const qkdn_event_names[QKDN_EVENT_MAX + 1] = {
 	[QKDN_EVENT_KEYS_SUPPLIED]	= "keys-supplied",
 	[QKDN_EVENT_BLOCK_ABORT]	= "block-abort",
 	[QKDN_EVENT_MESSAGE]		= "message",
+	[QKDN_EVENT_IPSEC_REKEY]	= "ipsec-rekey",
+	[QKDN_EVENT_IPSEC_FAILED]	= "ipsec-failed",
+	[QKDN_EVENT_IPSEC_EXPIRED]	= "ipsec-expired",
 };
 
 /* The names the messages have in ITU-T Q.4160 Appendix I. */

@@ -52,6 +52,10 @@ int qkdn_parse(const struct nlmsghdr *nlh, const struct nlattr **tb);
  * QKDN_A_STATS nest (tb[QKDN_A_STATS_MAX + 1]). */
 int qkdn_parse_key(const struct nlattr *nest, const struct nlattr **tb);
 int qkdn_parse_stats(const struct nlattr *nest, const struct nlattr **tb);
+/* The same for a QKDN_A_IPSEC nest (tb[QKDN_A_IPSEC_MAX + 1]); its
+ * addresses are also checked to be 4 or 16 bytes, all of one family, and
+ * its prefix lengths no longer than their addresses. */
+int qkdn_parse_ipsec(const struct nlattr *nest, const struct nlattr **tb);
 
 /* Names for commands and events ("key-get", "keys-reserved"), or NULL. */
 const char *qkdn_cmd_name(uint8_t cmd);

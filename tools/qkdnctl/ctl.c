@@ -35,6 +35,7 @@ static bool qkdnctl_cmd_shows(uint8_t cmd)
 	case QKDN_CMD_KEY_GET_BY_ID:
 	case QKDN_CMD_ROUTE_GET:
 	case QKDN_CMD_SESSION_NEW:
+	case QKDN_CMD_IPSEC_GET:
 		return true;
 	}
 	return false;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <string.h>
 #include <linux/genetlink.h>
@@ -14,14 +15,14 @@
 #include "qkdnctl.h"
 
 static const char *const qkdnctl_objects[] = {
-	"node", "link", "sae", "pool", "key", "route", "session", "monitor",
-	"help", NULL
+	"node", "link", "sae", "pool", "key", "route", "session", "ipsec",
+	"monitor", "help", NULL
 };
 
 static const enum qkdnctl_obj qkdnctl_object_ids[] = {
 	QKDNCTL_OBJ_NODE, QKDNCTL_OBJ_LINK, QKDNCTL_OBJ_SAE, QKDNCTL_OBJ_POOL,
 	QKDNCTL_OBJ_KEY, QKDNCTL_OBJ_ROUTE, QKDNCTL_OBJ_SESSION,
-	QKDNCTL_OBJ_MONITOR, QKDNCTL_OBJ_NONE,
+	QKDNCTL_OBJ_IPSEC, QKDNCTL_OBJ_MONITOR, QKDNCTL_OBJ_NONE,
 };
 
 static const char *const qkdnctl_usage_text[] = {
@@ -39,6 +40,7 @@ static const char *const qkdnctl_usage_text[] = {
 	"       qkdnctl sae add id SAEID uid UID\n"
 	"       qkdnctl sae add id SAEID cred CREDENTIAL [uid UID]\n"
 	"       qkdnctl sae add id SAEID node NODEID\n"
+	"       qkdnctl sae add id SAEID kernel\n"
 	"       qkdnctl sae del id SAEID\n",
 	[QKDNCTL_OBJ_POOL] =
 	"       qkdnctl pool show [id LINKID | slave SAEID [master SAEID]]\n",
@@ -54,6 +56,13 @@ static const char *const qkdnctl_usage_text[] = {
 	"       qkdnctl session new master SAEID slave SAEID\n"
 	"       qkdnctl session listen sae SAEID [accept|refuse] [take N|all|none]\n"
 	"                              [count COUNT] [format hex|base64]\n",
+	[QKDNCTL_OBJ_IPSEC] =
+	"       qkdnctl ipsec show [id ID]\n"
+	"       qkdnctl ipsec add id ID peer NODEID master SAEID slave SAEID\n"
+	"                         local ADDR remote ADDR src PREFIX dst PREFIX\n"
+	"                         [key-bits 128|256] [rekey SECONDS] [rekey-bytes BYTES]\n"
+	"                         [lifetime SECONDS] [on-exhaust keep|drop]\n"
+	"       qkdnctl ipsec del id ID\n",
 	[QKDNCTL_OBJ_MONITOR] =
 	"       qkdnctl monitor\n",
 };
@@ -69,10 +78,11 @@ void qkdnctl_usage(FILE *f, enum qkdnctl_obj obj)
 	}
 	fputs("       qkdnctl [-j] [-p] [-n NETNS] -b FILE\n"
 	      "where  OBJECT := { node | link | sae | pool | key | route | session |\n"
-	      "                  monitor }\n"
+	      "                  ipsec | monitor }\n"
 	      "       -j: JSON output, -p: pretty JSON, -n: run in netns NETNS\n"
 	      "       -b: one \"OBJECT COMMAND ...\" a line from FILE (- for stdin)\n"
-	      "       BYTES, BITS_PER_S: decimal, with k/M/G suffix\n", f);
+	      "       BYTES, BITS_PER_S: decimal, with k/M/G suffix\n"
+	      "       ADDR: IPv4 or IPv6 address, PREFIX: ADDR[/LEN]\n", f);
 	for (i = QKDNCTL_OBJ_NODE; i <= QKDNCTL_OBJ_MONITOR; i++)
 		fputs(qkdnctl_usage_text[i], f);
 }
@@ -401,8 +411,8 @@ static int sae_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 {
 	static const char *const show_words[] = { "id", NULL };
 	static const char *const add_words[] = { "id", "uid", "node", "cred",
-						 NULL };
-	const char *val[4] = { NULL };
+						 "kernel", NULL };
+	const char *val[5] = { NULL };
 	struct kv kv = { show_words, val, -1, NULL, 0, 0, 0 };
 	uint32_t uid = 0;
 
@@ -411,8 +421,10 @@ static int sae_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	};
 
 	req->cmd = cmds[cmd];
-	if (cmd == 1)
+	if (cmd == 1) {
 		kv.words = add_words;
+		kv.flags = 1u << 4;	/* "kernel" takes no value */
+	}
 	if (parse_kv(argc, argv, &kv, req))
 		return -1;
 	if (cmd == 0 && !val[0]) {
@@ -425,8 +437,13 @@ static int sae_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 		return -1;
 	if (cmd != 1)
 		return 0;
-	if (!(val[1] || val[3]) == !val[2])
-		return perr(req, "give \"uid\" or \"cred\" (local SAE), or \"node\" (remote SAE)");
+	/* One kind: local (uid, cred or both), remote (node), or kernel. */
+	if ((val[1] || val[3]) + !!val[2] + !!val[4] != 1)
+		return perr(req, "give \"uid\" or \"cred\" (local SAE), \"node\" (remote SAE), or \"kernel\" (kernel SAE)");
+	if (val[4]) {
+		mnl_attr_put(req->nlh, QKDN_A_SAE_KERNEL, 0, NULL);
+		return 0;
+	}
 	if (val[3]) {
 		size_t i, n = strlen(val[3]);
 
@@ -669,6 +686,188 @@ static int session_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
 	return put_name(req, QKDN_A_SAE_ID, "SAE id", val[LS_SAE]);
 }
 
+enum {
+	IP_ID, IP_PEER, IP_MASTER, IP_SLAVE, IP_LOCAL, IP_REMOTE, IP_SRC, IP_DST,
+	IP_KEY_BITS, IP_REKEY, IP_REKEY_BYTES, IP_LIFETIME, IP_ON_EXHAUST,
+	IP_N
+};
+
+/* An IPv4 or IPv6 address, or with plen a prefix ADDR[/LEN] (no LEN: the
+ * full length). Returns the address length (4 or 16), or -1. */
+static int get_addr(struct qkdnctl_req *req, const char *what, const char *s,
+		    uint8_t addr[16], uint8_t *plen)
+{
+	char text[INET6_ADDRSTRLEN + 1];
+	const char *slash = plen ? strchr(s, '/') : NULL;
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t v;
+	int alen;
+
+	if (n >= sizeof(text))
+		return perr(req, "invalid %s \"%s\" (an IPv4 or IPv6 address%s)",
+			    what, s, plen ? ", with /LEN" : "");
+	memcpy(text, s, n);
+	text[n] = '\0';
+	if (inet_pton(AF_INET, text, addr) == 1)
+		alen = 4;
+	else if (inet_pton(AF_INET6, text, addr) == 1)
+		alen = 16;
+	else
+		return perr(req, "invalid %s \"%s\" (an IPv4 or IPv6 address%s)",
+			    what, s, plen ? ", with /LEN" : "");
+	if (!plen)
+		return alen;
+	*plen = (uint8_t)(alen * 8);
+	if (slash) {
+		if (get_num(req, "prefix length", slash + 1, QKDNCTL_NUM_PLAIN, 0,
+			    (uint64_t)alen * 8, &v))
+			return -1;
+		*plen = (uint8_t)v;
+	}
+	return alen;
+}
+
+static int ipsec_id(struct qkdnctl_req *req, const char *s)
+{
+	uint64_t v;
+
+	if (get_num(req, "ipsec id", s, QKDNCTL_NUM_PLAIN, 1, 65535, &v))
+		return -1;
+	mnl_attr_put_u32(req->nlh, QKDN_A_IPSEC_ID, (uint32_t)v);
+	return 0;
+}
+
+/*
+ * ipsec add: an ESP tunnel keyed from QKD. Everything goes in the
+ * QKDN_A_IPSEC nest; the four addresses are of one family. That the
+ * lifetime is at least twice the rekey interval (whose default only the
+ * kernel knows) is the kernel's to check.
+ */
+static int ipsec_add(const char **val, struct qkdnctl_req *req)
+{
+	static const char *const need[] = {
+		"id", "peer", "master", "slave", "local", "remote", "src", "dst",
+	};
+	static const char *const exhaust[] = { "keep", "drop", NULL };
+	static const uint16_t addr_types[] = {
+		QKDN_A_IPSEC_LOCAL, QKDN_A_IPSEC_REMOTE, QKDN_A_IPSEC_SRC,
+		QKDN_A_IPSEC_DST,
+	};
+	static const char *const addr_what[] = {
+		"local address", "remote address", "src prefix", "dst prefix",
+	};
+	uint8_t addr[4][16], plen[4] = { 0 };
+	uint64_t bits = 0, rekey = 0, bytes = 0, life = 0;
+	struct nlmsghdr *nlh = req->nlh;
+	struct nlattr *nest;
+	int alen[4], i, ex = 0;
+
+	for (i = 0; i <= IP_DST; i++)
+		if (!val[i])
+			return perr(req, "\"%s\" is required", need[i]);
+	for (i = 0; i < 4; i++) {
+		alen[i] = get_addr(req, addr_what[i], val[IP_LOCAL + i], addr[i],
+				   i < 2 ? NULL : &plen[i]);
+		if (alen[i] < 0)
+			return -1;
+		if (alen[i] != alen[0])
+			return perr(req, "local, remote, src and dst must all be IPv4 or all IPv6");
+	}
+	if (val[IP_KEY_BITS]) {
+		if (get_num(req, "key-bits", val[IP_KEY_BITS], QKDNCTL_NUM_PLAIN,
+			    128, 256, &bits))
+			return -1;
+		if (bits != 128 && bits != 256)
+			return perr(req, "key-bits is 128 or 256, not \"%s\"",
+				    val[IP_KEY_BITS]);
+	}
+	if (val[IP_REKEY] &&
+	    get_num(req, "rekey", val[IP_REKEY], QKDNCTL_NUM_PLAIN,
+		    QKDN_IPSEC_REKEY_MIN, QKDN_IPSEC_REKEY_MAX, &rekey))
+		return -1;
+	if (val[IP_REKEY_BYTES] &&
+	    get_num(req, "rekey-bytes", val[IP_REKEY_BYTES], QKDNCTL_NUM_BYTES,
+		    0, UINT64_MAX, &bytes))
+		return -1;
+	if (val[IP_LIFETIME] &&
+	    get_num(req, "lifetime", val[IP_LIFETIME], QKDNCTL_NUM_PLAIN,
+		    2 * QKDN_IPSEC_REKEY_MIN, 2 * QKDN_IPSEC_REKEY_MAX, &life))
+		return -1;
+	if (val[IP_ON_EXHAUST]) {
+		ex = qkdnctl_match(val[IP_ON_EXHAUST], exhaust);
+		if (ex < 0)
+			return perr(req, "on-exhaust is keep or drop, not \"%s\"",
+				    val[IP_ON_EXHAUST]);
+	}
+	if (check_name(req, "peer node id", val[IP_PEER]) ||
+	    check_name(req, "master SAE id", val[IP_MASTER]) ||
+	    check_name(req, "slave SAE id", val[IP_SLAVE]))
+		return -1;
+
+	nest = mnl_attr_nest_start(nlh, QKDN_A_IPSEC);
+	if (ipsec_id(req, val[IP_ID]))
+		return -1;
+	mnl_attr_put_strz(nlh, QKDN_A_IPSEC_PEER, val[IP_PEER]);
+	mnl_attr_put_strz(nlh, QKDN_A_IPSEC_MASTER, val[IP_MASTER]);
+	mnl_attr_put_strz(nlh, QKDN_A_IPSEC_SLAVE, val[IP_SLAVE]);
+	for (i = 0; i < 4; i++) {
+		mnl_attr_put(nlh, addr_types[i], (size_t)alen[i], addr[i]);
+		if (i == 2)
+			mnl_attr_put_u8(nlh, QKDN_A_IPSEC_SRC_LEN, plen[i]);
+		else if (i == 3)
+			mnl_attr_put_u8(nlh, QKDN_A_IPSEC_DST_LEN, plen[i]);
+	}
+	if (val[IP_KEY_BITS])
+		mnl_attr_put_u32(nlh, QKDN_A_IPSEC_KEY_BITS, (uint32_t)bits);
+	if (val[IP_REKEY])
+		mnl_attr_put_u32(nlh, QKDN_A_IPSEC_REKEY_SECONDS, (uint32_t)rekey);
+	/* No QKDN_A_IPSEC_PAD: the kernel reads the u64 unaligned. */
+	if (val[IP_REKEY_BYTES])
+		mnl_attr_put_u64(nlh, QKDN_A_IPSEC_REKEY_BYTES, bytes);
+	if (val[IP_LIFETIME])
+		mnl_attr_put_u32(nlh, QKDN_A_IPSEC_HARD_SECONDS, (uint32_t)life);
+	if (val[IP_ON_EXHAUST])
+		mnl_attr_put_u8(nlh, QKDN_A_IPSEC_ON_EXHAUST,
+				ex ? QKDN_IPSEC_DROP : QKDN_IPSEC_KEEP);
+	mnl_attr_nest_end(nlh, nest);
+	return 0;
+}
+
+static int ipsec_cmd(int argc, char **argv, int cmd, struct qkdnctl_req *req)
+{
+	static const char *const id_words[] = { "id", NULL };
+	static const char *const add_words[] = {
+		"id", "peer", "master", "slave", "local", "remote", "src", "dst",
+		"key-bits", "rekey", "rekey-bytes", "lifetime", "on-exhaust", NULL
+	};
+	static const uint8_t cmds[] = {
+		QKDN_CMD_IPSEC_GET, QKDN_CMD_IPSEC_NEW, QKDN_CMD_IPSEC_DEL,
+	};
+	const char *val[IP_N] = { NULL };
+	struct kv kv = { id_words, val, -1, NULL, 0, 0, 0 };
+	struct nlattr *nest;
+
+	req->cmd = cmds[cmd];
+	if (cmd == 1)
+		kv.words = add_words;
+	if (parse_kv(argc, argv, &kv, req))
+		return -1;
+	if (cmd == 1)
+		return ipsec_add(val, req);
+	if (!val[IP_ID]) {
+		if (cmd == 0) {
+			req->dump = true;
+			return 0;
+		}
+		return perr(req, "\"id\" is required");
+	}
+	nest = mnl_attr_nest_start(req->nlh, QKDN_A_IPSEC);
+	if (ipsec_id(req, val[IP_ID]))
+		return -1;
+	mnl_attr_nest_end(req->nlh, nest);
+	return 0;
+}
+
 struct nlmsghdr *qkdnctl_answer(void *buf, const struct qkdnctl_note *note,
 				const struct qkdnctl_listen *l)
 {
@@ -710,6 +909,7 @@ static const char *const pool_cmds[] = { "show", NULL };
 static const char *const key_cmds[] = { "get", "get-by-id", NULL };
 static const char *const route_cmds[] = { "show", NULL };
 static const char *const session_cmds[] = { "new", "listen", NULL };
+static const char *const ipsec_cmds[] = { "show", "add", "del", NULL };
 
 static const struct qkdnctl_object qkdnctl_objs[] = {
 	[QKDNCTL_OBJ_NODE] = { node_cmds, node_cmd, true },
@@ -719,6 +919,7 @@ static const struct qkdnctl_object qkdnctl_objs[] = {
 	[QKDNCTL_OBJ_KEY] = { key_cmds, key_cmd, false },
 	[QKDNCTL_OBJ_ROUTE] = { route_cmds, route_cmd, true },
 	[QKDNCTL_OBJ_SESSION] = { session_cmds, session_cmd, false },
+	[QKDNCTL_OBJ_IPSEC] = { ipsec_cmds, ipsec_cmd, true },
 };
 
 int qkdnctl_parse(int argc, char **argv, void *buf, struct qkdnctl_req *req)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <linux/genetlink.h>
 
 #include "qkdnctl.h"
@@ -170,6 +171,7 @@ void qkdnctl_print_begin(struct qkdnctl_out *out)
 	case QKDNCTL_OBJ_SAE:
 	case QKDNCTL_OBJ_POOL:
 	case QKDNCTL_OBJ_ROUTE:
+	case QKDNCTL_OBJ_IPSEC:
 		qkdnctl_json_arr(out->jw, NULL);
 		break;
 	case QKDNCTL_OBJ_KEY:
@@ -283,11 +285,14 @@ static const struct field sae_fields[] = {
 	{ QKDN_A_SAE_NODE_ID, F_STR, "node", "node_id" },
 };
 
+/* A kernel SAE (QKDN_A_SAE_KERNEL): "kernel" (text), "kernel": true. */
 static int print_sae(struct qkdnctl_out *out, const struct nlattr **tb)
 {
 	if (out->jw) {
 		qkdnctl_json_obj(out->jw, NULL);
 		json_fields(out->jw, tb, sae_fields, ARRAY_SIZE(sae_fields));
+		if (tb[QKDN_A_SAE_KERNEL])
+			qkdnctl_json_bool(out->jw, "kernel", true);
 		qkdnctl_json_end(out->jw);
 		return 0;
 	}
@@ -295,6 +300,8 @@ static int print_sae(struct qkdnctl_out *out, const struct nlattr **tb)
 	if (tb[QKDN_A_SAE_ID])
 		fprintf(out->f, " %s", mnl_attr_get_str(tb[QKDN_A_SAE_ID]));
 	text_fields(out->f, tb, sae_fields + 1, ARRAY_SIZE(sae_fields) - 1);
+	if (tb[QKDN_A_SAE_KERNEL])
+		fputs(" kernel", out->f);
 	fputc('\n', out->f);
 	return 0;
 }
@@ -506,6 +513,301 @@ static int print_session(struct qkdnctl_out *out, const struct nlattr **tb)
 	return 0;
 }
 
+/* ---- IPsec tunnels: ipsec show and the ipsec-* events ---- */
+
+/* An enum value by name, or "WHAT-N" (in buf) for one not known. */
+static const char *enum_name(const char *const *names, size_t n, unsigned int v,
+			     const char *what, char *buf, size_t len)
+{
+	if (v < n)
+		return names[v];
+	snprintf(buf, len, "%s-%u", what, v);
+	return buf;
+}
+
+/* A tunnel's attributes, with the values that are not plain numbers
+ * already as text, so that a malformed one prints nothing. */
+struct ipsec_view {
+	const struct nlattr *tb[QKDN_A_IPSEC_MAX + 1];
+	const char *role, *state, *exhaust;
+	char rbuf[16], sbuf[16], ebuf[16];
+	char key_out[QKDN_UUID_STR_LEN], key_in[QKDN_UUID_STR_LEN];
+	char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
+	char src[INET6_ADDRSTRLEN + 4], dst[INET6_ADDRSTRLEN + 4];
+	uint32_t err;		/* QKDN_A_ERRNO, 0 if none */
+	const char *errmsg;	/* QKDN_A_ERRMSG, or NULL */
+};
+
+/* Address attribute type as text into buf ("" if absent), with the prefix
+ * length of plen ("/24") when there is one. */
+static void ipsec_addr(const struct ipsec_view *v, uint16_t type, uint16_t plen,
+		       char *buf, size_t len)
+{
+	const struct nlattr *a = v->tb[type];
+	char text[INET6_ADDRSTRLEN];
+	size_t n;
+
+	buf[0] = '\0';
+	if (!a)
+		return;
+	n = mnl_attr_get_payload_len(a);	/* 4 or 16: qkdn_parse_ipsec() */
+	inet_ntop(n == 4 ? AF_INET : AF_INET6, mnl_attr_get_payload(a), text,
+		  sizeof(text));
+	if (plen && v->tb[plen])
+		snprintf(buf, len, "%s/%u", text, mnl_attr_get_u8(v->tb[plen]));
+	else
+		snprintf(buf, len, "%s", text);
+}
+
+static int ipsec_view(struct ipsec_view *v, const struct nlattr *nest,
+		      const struct nlattr **tb)
+{
+	static const char *const roles[] = { "initiator", "responder" };
+	static const char *const states[] = { "idle", "up", "stale", "down" };
+	static const char *const exhausts[] = { "keep", "drop" };
+	const struct nlattr **ib = v->tb;
+
+	if (!nest || qkdn_parse_ipsec(nest, ib) || !ib[QKDN_A_IPSEC_ID])
+		return -1;
+	v->role = ib[QKDN_A_IPSEC_ROLE] ?
+		  enum_name(roles, ARRAY_SIZE(roles),
+			    mnl_attr_get_u8(ib[QKDN_A_IPSEC_ROLE]), "role",
+			    v->rbuf, sizeof(v->rbuf)) : NULL;
+	v->state = ib[QKDN_A_IPSEC_STATE] ?
+		   enum_name(states, ARRAY_SIZE(states),
+			     mnl_attr_get_u8(ib[QKDN_A_IPSEC_STATE]), "state",
+			     v->sbuf, sizeof(v->sbuf)) : NULL;
+	v->exhaust = ib[QKDN_A_IPSEC_ON_EXHAUST] ?
+		     enum_name(exhausts, ARRAY_SIZE(exhausts),
+			       mnl_attr_get_u8(ib[QKDN_A_IPSEC_ON_EXHAUST]),
+			       "exhaust", v->ebuf, sizeof(v->ebuf)) : NULL;
+	v->key_out[0] = v->key_in[0] = '\0';
+	if (ib[QKDN_A_IPSEC_KEY_ID_OUT])
+		qkdn_uuid_fmt(mnl_attr_get_payload(ib[QKDN_A_IPSEC_KEY_ID_OUT]),
+			      v->key_out);
+	if (ib[QKDN_A_IPSEC_KEY_ID_IN])
+		qkdn_uuid_fmt(mnl_attr_get_payload(ib[QKDN_A_IPSEC_KEY_ID_IN]),
+			      v->key_in);
+	ipsec_addr(v, QKDN_A_IPSEC_LOCAL, 0, v->local, sizeof(v->local));
+	ipsec_addr(v, QKDN_A_IPSEC_REMOTE, 0, v->remote, sizeof(v->remote));
+	ipsec_addr(v, QKDN_A_IPSEC_SRC, QKDN_A_IPSEC_SRC_LEN, v->src,
+		   sizeof(v->src));
+	ipsec_addr(v, QKDN_A_IPSEC_DST, QKDN_A_IPSEC_DST_LEN, v->dst,
+		   sizeof(v->dst));
+	v->err = tb[QKDN_A_ERRNO] ? mnl_attr_get_u32(tb[QKDN_A_ERRNO]) : 0;
+	v->errmsg = tb[QKDN_A_ERRMSG] ? mnl_attr_get_str(tb[QKDN_A_ERRMSG]) : NULL;
+	return 0;
+}
+
+/* The state of the SAs, in print order; ROLE and STATE come before. */
+static const struct field ipsec_sa_fields[] = {
+	{ QKDN_A_IPSEC_GEN, F_U32, "gen", "gen" },
+	{ QKDN_A_IPSEC_SPI_OUT, F_U32, "spi-out", "spi_out" },
+	{ QKDN_A_IPSEC_SPI_IN, F_U32, "spi-in", "spi_in" },
+	{ QKDN_A_IPSEC_KEY_ID_OUT, F_STR, "key-out", "key_id_out" },
+	{ QKDN_A_IPSEC_KEY_ID_IN, F_STR, "key-in", "key_id_in" },
+	{ QKDN_A_IPSEC_REKEYS, F_U64, "rekeys", "rekeys" },
+	{ QKDN_A_IPSEC_FAILURES, F_U64, "failures", "failures" },
+	{ QKDN_A_IPSEC_REKEY_USEC, F_U32, "rekey-usec", "rekey_usec" },
+};
+
+/* The configuration (ipsec show only), in print order. */
+static const struct field ipsec_conf_fields[] = {
+	{ QKDN_A_IPSEC_MASTER, F_STR, "master", "master" },
+	{ QKDN_A_IPSEC_SLAVE, F_STR, "slave", "slave" },
+	{ QKDN_A_IPSEC_LOCAL, F_STR, "local", "local" },
+	{ QKDN_A_IPSEC_REMOTE, F_STR, "remote", "remote" },
+	{ QKDN_A_IPSEC_SRC, F_STR, "src", "src" },
+	{ QKDN_A_IPSEC_DST, F_STR, "dst", "dst" },
+	/* second line */
+	{ QKDN_A_IPSEC_KEY_BITS, F_U32, "key-bits", "key_bits" },
+	{ QKDN_A_IPSEC_REKEY_SECONDS, F_U32, "rekey", "rekey" },
+	{ QKDN_A_IPSEC_REKEY_BYTES, F_U64, "rekey-bytes", "rekey_bytes" },
+	{ QKDN_A_IPSEC_HARD_SECONDS, F_U32, "lifetime", "lifetime" },
+	{ QKDN_A_IPSEC_ON_EXHAUST, F_STR, "on-exhaust", "on_exhaust" },
+};
+
+#define IPSEC_CONF_LINE2 6
+
+/* The text of a field of the view: what is not a plain string or number
+ * in the nest. NULL for a number. */
+static const char *ipsec_text(const struct ipsec_view *v, uint16_t type)
+{
+	switch (type) {
+	case QKDN_A_IPSEC_KEY_ID_OUT:
+		return v->key_out;
+	case QKDN_A_IPSEC_KEY_ID_IN:
+		return v->key_in;
+	case QKDN_A_IPSEC_LOCAL:
+		return v->local;
+	case QKDN_A_IPSEC_REMOTE:
+		return v->remote;
+	case QKDN_A_IPSEC_SRC:
+		return v->src;
+	case QKDN_A_IPSEC_DST:
+		return v->dst;
+	case QKDN_A_IPSEC_ON_EXHAUST:
+		return v->exhaust;
+	}
+	return NULL;
+}
+
+static void ipsec_json_fields(struct qkdnctl_json *jw,
+			      const struct ipsec_view *v,
+			      const struct field *fl, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct nlattr *a = v->tb[fl[i].type];
+		const char *text = ipsec_text(v, fl[i].type);
+
+		if (!a)
+			continue;
+		if (fl[i].kind == F_STR)
+			qkdnctl_json_str(jw, fl[i].json,
+					 text ? text : mnl_attr_get_str(a));
+		else
+			qkdnctl_json_u64(jw, fl[i].json, field_u64(a, fl[i].kind));
+	}
+}
+
+/* Text: " keyword value"; SPIs in hex, as ip xfrm shows them. */
+static void ipsec_text_fields(FILE *f, const struct ipsec_view *v,
+			      const struct field *fl, size_t n, bool space)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct nlattr *a = v->tb[fl[i].type];
+		const char *text = ipsec_text(v, fl[i].type);
+
+		if (!a)
+			continue;
+		fprintf(f, "%s%s ", space ? " " : "", fl[i].text);
+		space = true;
+		if (fl[i].kind == F_STR)
+			fputs(text ? text : mnl_attr_get_str(a), f);
+		else if (fl[i].type == QKDN_A_IPSEC_SPI_OUT ||
+			 fl[i].type == QKDN_A_IPSEC_SPI_IN)
+			fprintf(f, "0x%08x", mnl_attr_get_u32(a));
+		else
+			fprintf(f, "%" PRIu64, field_u64(a, fl[i].kind));
+	}
+}
+
+/* A string from the kernel in text output, control characters as '?'. */
+static void text_plain(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+}
+
+/* The last failure: "error ENOKEY: why" (text, after sep), "errno" and
+ * "error" (JSON). */
+static void ipsec_error(struct qkdnctl_out *out, const struct ipsec_view *v,
+			const char *sep)
+{
+	const char *name = v->err ? strerrorname_np((int)v->err) : NULL;
+
+	if (out->jw) {
+		if (v->err)
+			qkdnctl_json_u64(out->jw, "errno", v->err);
+		if (v->errmsg)
+			qkdnctl_json_str(out->jw, "error", v->errmsg);
+		return;
+	}
+	if (!v->err && !v->errmsg)
+		return;
+	fprintf(out->f, "%serror", sep);
+	if (name)
+		fprintf(out->f, " %s", name);
+	else if (v->err)
+		fprintf(out->f, " errno-%u", v->err);
+	if (v->errmsg) {
+		fputs(v->err ? ": " : " ", out->f);
+		text_plain(out->f, v->errmsg);
+	}
+}
+
+/* JSON: the members of a tunnel; text: "ipsec ID peer P ROLE STATE ..."
+ * without the newline. */
+static void ipsec_head(struct qkdnctl_out *out, const struct ipsec_view *v)
+{
+	const struct nlattr **ib = (const struct nlattr **)v->tb;
+	const char *peer = ib[QKDN_A_IPSEC_PEER] ?
+			   mnl_attr_get_str(ib[QKDN_A_IPSEC_PEER]) : NULL;
+
+	if (out->jw) {
+		qkdnctl_json_u64(out->jw, "id", mnl_attr_get_u32(ib[QKDN_A_IPSEC_ID]));
+		if (peer)
+			qkdnctl_json_str(out->jw, "peer", peer);
+		if (v->role)
+			qkdnctl_json_str(out->jw, "role", v->role);
+		if (v->state)
+			qkdnctl_json_str(out->jw, "state", v->state);
+		ipsec_json_fields(out->jw, v, ipsec_sa_fields,
+				  ARRAY_SIZE(ipsec_sa_fields));
+		return;
+	}
+	fprintf(out->f, "ipsec %u", mnl_attr_get_u32(ib[QKDN_A_IPSEC_ID]));
+	if (peer)
+		fprintf(out->f, " peer %s", peer);
+	if (v->role)
+		fprintf(out->f, " %s", v->role);
+	if (v->state)
+		fprintf(out->f, " %s", v->state);
+	ipsec_text_fields(out->f, v, ipsec_sa_fields,
+			  ARRAY_SIZE(ipsec_sa_fields), true);
+}
+
+/*
+ * ipsec show: a paragraph per tunnel,
+ *   ipsec 1 peer kme-2 initiator up gen 3 spi-out 0x... key-out UUID ...
+ *	master A slave B local L remote R src S/24 dst D/24
+ *	key-bits 256 rekey 5 rekey-bytes 0 lifetime 15 on-exhaust keep
+ *	error ENOKEY: why
+ * or a JSON object.
+ */
+static int print_ipsec(struct qkdnctl_out *out, const struct nlattr **tb)
+{
+	struct ipsec_view v;
+	size_t n = ARRAY_SIZE(ipsec_conf_fields);
+
+	if (ipsec_view(&v, tb[QKDN_A_IPSEC], tb))
+		return -1;
+	if (out->jw) {
+		qkdnctl_json_obj(out->jw, NULL);
+		ipsec_head(out, &v);
+		ipsec_json_fields(out->jw, &v, ipsec_conf_fields, n);
+		ipsec_error(out, &v, "");
+		qkdnctl_json_end(out->jw);
+		return 0;
+	}
+	ipsec_head(out, &v);
+	fputc('\n', out->f);
+	if (any_field(v.tb, ipsec_conf_fields, IPSEC_CONF_LINE2)) {
+		fputc('\t', out->f);
+		ipsec_text_fields(out->f, &v, ipsec_conf_fields,
+				  IPSEC_CONF_LINE2, false);
+		fputc('\n', out->f);
+	}
+	if (any_field(v.tb, ipsec_conf_fields + IPSEC_CONF_LINE2,
+		      n - IPSEC_CONF_LINE2)) {
+		fputc('\t', out->f);
+		ipsec_text_fields(out->f, &v, ipsec_conf_fields + IPSEC_CONF_LINE2,
+				  n - IPSEC_CONF_LINE2, false);
+		fputc('\n', out->f);
+	}
+	if (v.err || v.errmsg) {
+		ipsec_error(out, &v, "\t");
+		fputc('\n', out->f);
+	}
+	return 0;
+}
+
 int qkdnctl_print_msg(const struct nlmsghdr *nlh, void *data)
 {
 	struct qkdnctl_out *out = data;
@@ -535,6 +837,9 @@ int qkdnctl_print_msg(const struct nlmsghdr *nlh, void *data)
 		break;
 	case QKDNCTL_OBJ_SESSION:
 		ret = print_session(out, tb);
+		break;
+	case QKDNCTL_OBJ_IPSEC:
+		ret = print_ipsec(out, tb);
 		break;
 	case QKDNCTL_OBJ_KEY:
 		return print_keys(out, nlh) ? MNL_CB_ERROR : MNL_CB_OK;
@@ -675,6 +980,38 @@ static void print_error(struct qkdnctl_out *out, const struct nlattr **tb)
 	}
 }
 
+/*
+ * ipsec-rekey, ipsec-failed, ipsec-expired: the tunnel (its SAs, not its
+ * configuration) on one line, the last failure at its end:
+ *   ipsec-failed ipsec 1 peer kme-2 initiator stale gen 3 ... error ENOKEY: why
+ * The event's PEER_NODE_ID is the tunnel's peer: printed once. A malformed
+ * tunnel is skipped, like any malformed event.
+ */
+static int print_ipsec_event(struct qkdnctl_out *out, const char *name,
+			     const struct nlattr **tb)
+{
+	struct ipsec_view v;
+
+	if (ipsec_view(&v, tb[QKDN_A_IPSEC], tb))
+		return MNL_CB_OK;
+	if (out->jw) {
+		qkdnctl_json_obj(out->jw, NULL);
+		qkdnctl_json_str(out->jw, "event", name);
+		ipsec_head(out, &v);
+		ipsec_error(out, &v, "");
+		qkdnctl_json_end(out->jw);
+	} else {
+		fputs(name, out->f);
+		fputc(' ', out->f);
+		ipsec_head(out, &v);
+		ipsec_error(out, &v, " ");
+		fputc('\n', out->f);
+	}
+	fflush(out->f);
+	out->count++;
+	return MNL_CB_OK;
+}
+
 int qkdnctl_print_event(const struct nlmsghdr *nlh, void *data)
 {
 	struct qkdnctl_out *out = data;
@@ -702,6 +1039,8 @@ int qkdnctl_print_event(const struct nlmsghdr *nlh, void *data)
 			n = name;
 		}
 	}
+	if (tb[QKDN_A_IPSEC])
+		return print_ipsec_event(out, n, tb);
 	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
 		const struct nlattr *kb[QKDN_A_KEY_MAX + 1];
 

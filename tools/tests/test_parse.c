@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "../qkdnctl/qkdnctl.h"
 #include "tap.h"
@@ -636,6 +637,258 @@ static void test_session(void)
 	req.nlh = NULL;
 }
 
+static const struct nlattr *ib[QKDN_A_IPSEC_MAX + 1];
+
+/* The QKDN_A_IPSEC nest of the request into ib: 1 if it is the only
+ * top-level attribute and parses. */
+static int ipsec_nest(void)
+{
+	return nattrs() == 1 && tb[QKDN_A_IPSEC] &&
+	       !qkdn_parse_ipsec(tb[QKDN_A_IPSEC], ib);
+}
+
+static int nest_attrs(void)
+{
+	const struct nlattr *a;
+	int n = 0;
+
+	mnl_attr_for_each_nested(a, tb[QKDN_A_IPSEC])
+		n++;
+	return n;
+}
+
+static int ib_u8(uint16_t type, uint8_t v)
+{
+	return ib[type] && mnl_attr_get_u8(ib[type]) == v;
+}
+
+static int ib_u32(uint16_t type, uint32_t v)
+{
+	return ib[type] && mnl_attr_get_u32(ib[type]) == v;
+}
+
+static int ib_str(uint16_t type, const char *v)
+{
+	return ib[type] && !strcmp(mnl_attr_get_str(ib[type]), v);
+}
+
+static int ib_addr(uint16_t type, const char *v)
+{
+	uint8_t a[16];
+	int af = strchr(v, ':') ? AF_INET6 : AF_INET;
+	size_t len = af == AF_INET ? 4 : 16;
+
+	return ib[type] && inet_pton(af, v, a) == 1 &&
+	       mnl_attr_get_payload_len(ib[type]) == len &&
+	       !memcmp(mnl_attr_get_payload(ib[type]), a, len);
+}
+
+/* ipsec add with the required words and those given after them. */
+#define IPSEC_ADD(...) \
+	parse("ipsec", "add", "id", "1", "peer", "kme-2", "master", "ipsec-a", \
+	      "slave", "ipsec-b", "local", "192.168.1.1", "remote", \
+	      "192.168.1.2", "src", "10.0.1.0/24", "dst", "10.0.2.0/24", \
+	      __VA_ARGS__)
+#define IPSEC_BAD(want, ...) (IPSEC_ADD(__VA_ARGS__, NULL) == -1 && usage_err(want))
+
+static void test_ipsec(void)
+{
+	/* sae add ... kernel: a local SAE only kernel consumers act as */
+	tap_ok(parse("sae", "add", "id", "ipsec-a", "kernel", NULL) == 0 &&
+	       cmd() == QKDN_CMD_SAE_NEW && has_str(QKDN_A_SAE_ID, "ipsec-a") &&
+	       tb[QKDN_A_SAE_KERNEL] &&
+	       mnl_attr_get_payload_len(tb[QKDN_A_SAE_KERNEL]) == 0 &&
+	       nattrs() == 2, "sae add kernel: SAE_NEW with the SAE_KERNEL flag");
+	tap_ok(parse("sae", "a", "k", "i", "x", NULL) == 0 &&
+	       tb[QKDN_A_SAE_KERNEL] && has_str(QKDN_A_SAE_ID, "x"),
+	       "sae add kernel: abbreviated, before id");
+	tap_ok(BAD("\"kernel\" (kernel SAE)", "sae", "add", "id", "x", "kernel",
+		   "uid", "1"), "sae add kernel with uid");
+	tap_ok(BAD("\"kernel\" (kernel SAE)", "sae", "add", "id", "x", "kernel",
+		   "node", "B"), "sae add kernel with node");
+	tap_ok(BAD("\"kernel\" (kernel SAE)", "sae", "add", "id", "x", "kernel",
+		   "cred", "c"), "sae add kernel with cred");
+	tap_ok(BAD("\"kernel\" given twice", "sae", "add", "id", "x", "kernel",
+		   "kernel"), "sae add kernel twice");
+	tap_ok(BAD("unknown keyword \"kernel\"", "sae", "show", "kernel"),
+	       "sae show takes no kernel");
+
+	/* ipsec show, del */
+	tap_ok(parse("ipsec", "show", NULL) == 0 && cmd() == QKDN_CMD_IPSEC_GET &&
+	       dump() && !nattrs() && req.obj == QKDNCTL_OBJ_IPSEC,
+	       "ipsec show: IPSEC_GET dump, no attributes");
+	tap_ok(parse("i", NULL) == 0 && cmd() == QKDN_CMD_IPSEC_GET && dump(),
+	       "ipsec: show by default, object abbreviated");
+	tap_ok(parse("ipsec", "show", "id", "65535", NULL) == 0 && !dump() &&
+	       cmd() == QKDN_CMD_IPSEC_GET && ipsec_nest() && nest_attrs() == 1 &&
+	       ib_u32(QKDN_A_IPSEC_ID, 65535),
+	       "ipsec show id: IPSEC_GET do, IPSEC nest with ID");
+	tap_ok(parse("ipsec", "del", "id", "7", NULL) == 0 && !dump() &&
+	       cmd() == QKDN_CMD_IPSEC_DEL && ipsec_nest() && nest_attrs() == 1 &&
+	       ib_u32(QKDN_A_IPSEC_ID, 7), "ipsec del: IPSEC_DEL, IPSEC nest with ID");
+	tap_ok(BAD("\"id\" is required", "ipsec", "del"), "ipsec del without id");
+	tap_ok(BAD("ipsec id \"0\" out of range (1..65535)", "ipsec", "del",
+		   "id", "0"), "ipsec id 0");
+	tap_ok(BAD("ipsec id \"65536\" out of range (1..65535)", "ipsec", "show",
+		   "id", "65536"), "ipsec id 65536");
+	tap_ok(BAD("invalid ipsec id \"x\"", "ipsec", "del", "id", "x"),
+	       "ipsec id not a number");
+	tap_ok(BAD("unknown keyword \"peer\"", "ipsec", "del", "id", "1", "peer",
+		   "B"), "ipsec del takes only id");
+	tap_ok(BAD("unknown command \"set\"", "ipsec", "set"), "ipsec set is no command");
+
+	/* ipsec add */
+	tap_ok(IPSEC_ADD(NULL) == 0 && cmd() == QKDN_CMD_IPSEC_NEW && !dump() &&
+	       ipsec_nest() && nest_attrs() == 10 &&
+	       ib_u32(QKDN_A_IPSEC_ID, 1) && ib_str(QKDN_A_IPSEC_PEER, "kme-2") &&
+	       ib_str(QKDN_A_IPSEC_MASTER, "ipsec-a") &&
+	       ib_str(QKDN_A_IPSEC_SLAVE, "ipsec-b") &&
+	       ib_addr(QKDN_A_IPSEC_LOCAL, "192.168.1.1") &&
+	       ib_addr(QKDN_A_IPSEC_REMOTE, "192.168.1.2") &&
+	       ib_addr(QKDN_A_IPSEC_SRC, "10.0.1.0") &&
+	       ib_u8(QKDN_A_IPSEC_SRC_LEN, 24) &&
+	       ib_addr(QKDN_A_IPSEC_DST, "10.0.2.0") &&
+	       ib_u8(QKDN_A_IPSEC_DST_LEN, 24),
+	       "ipsec add: IPSEC_NEW, required attributes in the IPSEC nest");
+	tap_ok(!ib[QKDN_A_IPSEC_KEY_BITS] && !ib[QKDN_A_IPSEC_REKEY_SECONDS] &&
+	       !ib[QKDN_A_IPSEC_REKEY_BYTES] && !ib[QKDN_A_IPSEC_HARD_SECONDS] &&
+	       !ib[QKDN_A_IPSEC_ON_EXHAUST] && !ib[QKDN_A_IPSEC_PAD],
+	       "ipsec add: the kernel's defaults for what is not given, no PAD");
+	tap_ok(IPSEC_ADD("key-bits", "128", "rekey", "5", "rekey-bytes", "64M",
+			 "lifetime", "15", "on-exhaust", "drop", NULL) == 0 &&
+	       ipsec_nest() && nest_attrs() == 15 &&
+	       ib_u32(QKDN_A_IPSEC_KEY_BITS, 128) &&
+	       ib_u32(QKDN_A_IPSEC_REKEY_SECONDS, 5) &&
+	       ib[QKDN_A_IPSEC_REKEY_BYTES] &&
+	       mnl_attr_get_u64(ib[QKDN_A_IPSEC_REKEY_BYTES]) == 64ull << 20 &&
+	       ib_u32(QKDN_A_IPSEC_HARD_SECONDS, 15) &&
+	       ib_u8(QKDN_A_IPSEC_ON_EXHAUST, QKDN_IPSEC_DROP),
+	       "ipsec add: key-bits, rekey, rekey-bytes (M), lifetime, on-exhaust drop");
+	tap_ok(IPSEC_ADD("on", "k", "key-bits", "256", "rekey", "86400",
+			 "rekey-bytes", "0", "lifetime", "172800", NULL) == 0 &&
+	       ipsec_nest() && ib_u8(QKDN_A_IPSEC_ON_EXHAUST, QKDN_IPSEC_KEEP) &&
+	       ib_u32(QKDN_A_IPSEC_KEY_BITS, 256) &&
+	       ib_u32(QKDN_A_IPSEC_REKEY_SECONDS, 86400) &&
+	       mnl_attr_get_u64(ib[QKDN_A_IPSEC_REKEY_BYTES]) == 0 &&
+	       ib_u32(QKDN_A_IPSEC_HARD_SECONDS, 172800),
+	       "ipsec add: on-exhaust keep abbreviated, maxima, rekey-bytes 0");
+	tap_ok(IPSEC_ADD("rekey", "1", "lifetime", "2", "rekey-bytes", "3G", NULL) == 0 &&
+	       ipsec_nest() && ib_u32(QKDN_A_IPSEC_REKEY_SECONDS, 1) &&
+	       ib_u32(QKDN_A_IPSEC_HARD_SECONDS, 2) &&
+	       mnl_attr_get_u64(ib[QKDN_A_IPSEC_REKEY_BYTES]) == 3ull << 30,
+	       "ipsec add: minima, rekey-bytes above 2^32");
+	tap_ok(parse("ipsec", "add", "id", "2", "peer", "kme-1", "master", "a",
+		     "slave", "b", "local", "2001:db8::2", "remote", "2001:db8::1",
+		     "src", "fd00:2::/64", "dst", "fd00:1::1", NULL) == 0 &&
+	       ipsec_nest() && ib_addr(QKDN_A_IPSEC_LOCAL, "2001:db8::2") &&
+	       ib_addr(QKDN_A_IPSEC_REMOTE, "2001:db8::1") &&
+	       ib_addr(QKDN_A_IPSEC_SRC, "fd00:2::") &&
+	       ib_u8(QKDN_A_IPSEC_SRC_LEN, 64) &&
+	       ib_addr(QKDN_A_IPSEC_DST, "fd00:1::1") &&
+	       ib_u8(QKDN_A_IPSEC_DST_LEN, 128),
+	       "ipsec add: IPv6, a prefix without /LEN is a host");
+	tap_ok(parse("ipsec", "add", "id", "3", "peer", "B", "master", "a",
+		     "slave", "b", "local", "1.1.1.1", "remote", "2.2.2.2",
+		     "src", "0.0.0.0/0", "dst", "10.0.0.1", NULL) == 0 &&
+	       ipsec_nest() && ib_u8(QKDN_A_IPSEC_SRC_LEN, 0) &&
+	       ib_u8(QKDN_A_IPSEC_DST_LEN, 32), "ipsec add: /0 and an IPv4 host");
+	tap_ok(parse("i", "a", "i", "4", "p", "B", "m", "a", "sl", "b", "lo",
+		     "1.1.1.1", "rem", "2.2.2.2", "sr", "10.0.0.0/8", "d",
+		     "11.0.0.0/8", "k", "128", "li", "10", "rekey", "5", NULL) == 0 &&
+	       ipsec_nest() && ib_u32(QKDN_A_IPSEC_KEY_BITS, 128) &&
+	       ib_u32(QKDN_A_IPSEC_HARD_SECONDS, 10) &&
+	       ib_u32(QKDN_A_IPSEC_REKEY_SECONDS, 5),
+	       "ipsec add: words abbreviated, rekey exact beside rekey-bytes");
+
+	tap_ok(BAD("\"id\" is required", "ipsec", "add", "peer", "B"),
+	       "ipsec add without id");
+	tap_ok(BAD("\"dst\" is required", "ipsec", "add", "id", "1", "peer",
+		   "kme-2", "master", "a", "slave", "b", "local", "1.1.1.1",
+		   "remote", "2.2.2.2", "src", "10.0.0.0/8"), "ipsec add without dst");
+	tap_ok(BAD("\"master\" is required", "ipsec", "add", "id", "1", "peer",
+		   "kme-2", "slave", "b", "local", "1.1.1.1", "remote", "2.2.2.2",
+		   "src", "10.0.0.0/8", "dst", "11.0.0.0/8"),
+	       "ipsec add without master");
+	tap_ok(IPSEC_BAD("\"rekey\" given twice", "rekey", "5", "rekey", "6"),
+	       "ipsec add: rekey twice");
+	tap_ok(IPSEC_BAD("\"local\" given twice", "local", "1.1.1.1"),
+	       "ipsec add: local twice");
+	tap_ok(IPSEC_BAD("ambiguous keyword \"re\"", "re", "5"),
+	       "ipsec add: ambiguous keyword (remote, rekey, rekey-bytes)");
+	tap_ok(IPSEC_BAD("\"lifetime\" needs a value", "lifetime"),
+	       "ipsec add: dangling keyword");
+	tap_ok(BAD("ipsec id \"0\" out of range", "ipsec", "add", "id", "0",
+		   "peer", "B", "master", "a", "slave", "b", "local", "1.1.1.1",
+		   "remote", "2.2.2.2", "src", "10.0.0.0/8", "dst", "11.0.0.0/8"),
+	       "ipsec add: id 0");
+	tap_ok(IPSEC_BAD("rekey \"0\" out of range (1..86400)", "rekey", "0"),
+	       "ipsec add: rekey 0");
+	tap_ok(IPSEC_BAD("rekey \"86401\" out of range (1..86400)", "rekey",
+			 "86401"), "ipsec add: rekey 86401");
+	tap_ok(IPSEC_BAD("invalid rekey \"5s\"", "rekey", "5s"),
+	       "ipsec add: rekey with a unit");
+	tap_ok(IPSEC_BAD("lifetime \"1\" out of range (2..172800)", "lifetime",
+			 "1"), "ipsec add: lifetime 1");
+	tap_ok(IPSEC_BAD("lifetime \"172801\" out of range (2..172800)",
+			 "lifetime", "172801"), "ipsec add: lifetime 172801");
+	tap_ok(IPSEC_ADD("rekey", "10", "lifetime", "15", NULL) == 0 &&
+	       ipsec_nest() && ib_u32(QKDN_A_IPSEC_HARD_SECONDS, 15),
+	       "ipsec add: lifetime under twice rekey is the kernel's to refuse");
+	tap_ok(IPSEC_BAD("key-bits is 128 or 256, not \"192\"", "key-bits",
+			 "192"), "ipsec add: key-bits 192");
+	tap_ok(IPSEC_BAD("key-bits \"512\" out of range (128..256)", "key-bits",
+			 "512"), "ipsec add: key-bits 512");
+	tap_ok(IPSEC_BAD("invalid rekey-bytes \"1T\"", "rekey-bytes", "1T"),
+	       "ipsec add: rekey-bytes with an unknown suffix");
+	tap_ok(IPSEC_BAD("rekey-bytes \"18446744073709551616\" out of range",
+			 "rekey-bytes", "18446744073709551616"),
+	       "ipsec add: rekey-bytes above 2^64-1");
+	tap_ok(IPSEC_BAD("on-exhaust is keep or drop, not \"wait\"",
+			 "on-exhaust", "wait"), "ipsec add: on-exhaust wait");
+	tap_ok(BAD("invalid local address \"192.168.1\"", "ipsec", "add", "id",
+		   "1", "peer", "B", "master", "a", "slave", "b", "local",
+		   "192.168.1", "remote", "2.2.2.2", "src", "10.0.0.0/8", "dst",
+		   "11.0.0.0/8"), "ipsec add: bad local address");
+	tap_ok(BAD("invalid remote address \"2.2.2.2/32\"", "ipsec", "add", "id",
+		   "1", "peer", "B", "master", "a", "slave", "b", "local",
+		   "1.1.1.1", "remote", "2.2.2.2/32", "src", "10.0.0.0/8", "dst",
+		   "11.0.0.0/8"), "ipsec add: an endpoint is no prefix");
+	tap_ok(BAD("invalid src prefix \"host/8\"", "ipsec", "add", "id", "1",
+		   "peer", "B", "master", "a", "slave", "b", "local", "1.1.1.1",
+		   "remote", "2.2.2.2", "src", "host/8", "dst", "11.0.0.0/8"),
+	       "ipsec add: a name is no address");
+	tap_ok(BAD("prefix length \"33\" out of range (0..32)", "ipsec", "add",
+		   "id", "1", "peer", "B", "master", "a", "slave", "b", "local",
+		   "1.1.1.1", "remote", "2.2.2.2", "src", "10.0.0.0/33", "dst",
+		   "11.0.0.0/8"), "ipsec add: IPv4 prefix length 33");
+	tap_ok(BAD("prefix length \"129\" out of range (0..128)", "ipsec", "add",
+		   "id", "1", "peer", "B", "master", "a", "slave", "b", "local",
+		   "::1", "remote", "::2", "src", "::/0", "dst", "fd00::/129"),
+	       "ipsec add: IPv6 prefix length 129");
+	tap_ok(BAD("invalid prefix length \"\"", "ipsec", "add", "id", "1",
+		   "peer", "B", "master", "a", "slave", "b", "local", "1.1.1.1",
+		   "remote", "2.2.2.2", "src", "10.0.0.0/", "dst", "11.0.0.0/8"),
+	       "ipsec add: empty prefix length");
+	tap_ok(BAD("must all be IPv4 or all IPv6", "ipsec", "add", "id", "1", "peer", "B",
+		   "master", "a", "slave", "b", "local", "1.1.1.1", "remote",
+		   "2.2.2.2", "src", "10.0.0.0/8", "dst", "fd00::/8"),
+	       "ipsec add: selectors of two families");
+	tap_ok(BAD("must all be IPv4 or all IPv6", "ipsec", "add", "id", "1", "peer", "B",
+		   "master", "a", "slave", "b", "local", "::1", "remote",
+		   "2.2.2.2", "src", "10.0.0.0/8", "dst", "11.0.0.0/8"),
+	       "ipsec add: endpoints of two families");
+	tap_ok(BAD("master SAE id must be 1 to 63", "ipsec", "add", "id", "1",
+		   "peer", "B", "master", "", "slave", "b", "local", "1.1.1.1",
+		   "remote", "2.2.2.2", "src", "10.0.0.0/8", "dst", "11.0.0.0/8"),
+	       "ipsec add: empty master");
+	tap_ok(BAD("peer node id contains a control character", "ipsec", "add",
+		   "id", "1", "peer", "B\n", "master", "a", "slave", "b", "local",
+		   "1.1.1.1", "remote", "2.2.2.2", "src", "10.0.0.0/8", "dst",
+		   "11.0.0.0/8"), "ipsec add: control character in peer");
+	tap_ok(parse("ipsec", "help", NULL) == 0 && req.help &&
+	       req.obj == QKDNCTL_OBJ_IPSEC && !req.nlh, "ipsec help");
+}
+
 static int split(const char *text, char **argv, int max)
 {
 	static char line[256];
@@ -678,7 +931,7 @@ static void test_batch(void)
 int main(void)
 {
 	buf = malloc(QKDN_BUF_SIZE);
-	tap_plan(7 + 16 + 25 + 10 + 5 + 19 + 13 + 3 + 9 + 9 + 36);
+	tap_plan(7 + 16 + 25 + 17 + 5 + 19 + 13 + 3 + 9 + 9 + 36 + 55);
 	test_opts();
 	test_node();
 	test_link();
@@ -690,6 +943,7 @@ int main(void)
 	test_batch();
 	test_route_ctrl();
 	test_session();
+	test_ipsec();
 	free(buf);
 	return tap_done();
 }

@@ -3,6 +3,7 @@
  * qkdnctl's output: replies and events built by hand, printed as text and
  * as JSON, compared with the documented shapes.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -633,9 +634,234 @@ static void test_session(void)
 	       got(""), "listen: other messages are not for the listener");
 }
 
+/* A tunnel as the kernel puts it: the SAs' state; with config its
+ * configuration too (IPSEC_GET), without it as in events. */
+static void put_ipsec(struct nlmsghdr *nlh, bool config, bool v6)
+{
+	uint8_t out_id[QKDN_KEY_ID_LEN] = { 0x55, 0x0e, 0x84, 0x00 };
+	uint8_t in_id[QKDN_KEY_ID_LEN] = { 0x55, 0x0e, 0x84, 0x00 };
+	uint8_t a[4][16] = {
+		{ 192, 168, 1, 1 }, { 192, 168, 1, 2 }, { 10, 0, 1, 0 },
+		{ 10, 0, 2, 0 },
+	};
+	struct nlattr *n = mnl_attr_nest_start(nlh, QKDN_A_IPSEC);
+	size_t alen = v6 ? 16 : 4;
+
+	out_id[15] = 1;
+	in_id[15] = 2;
+	if (v6) {
+		memset(a, 0, sizeof(a));
+		a[0][0] = a[1][0] = 0x20;
+		a[0][1] = a[1][1] = 0x01;
+		a[0][15] = 1;
+		a[1][15] = 2;
+		a[2][0] = a[3][0] = 0xfd;
+		a[3][1] = 1;
+	}
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_ID, 1);
+	mnl_attr_put_strz(nlh, QKDN_A_IPSEC_PEER, "kme-2");
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_ROLE, QKDN_IPSEC_INITIATOR);
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_STATE, QKDN_IPSEC_S_UP);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_GEN, 3);
+	qkdn_attr_put_u64(nlh, QKDN_A_IPSEC_REKEYS, 3);
+	qkdn_attr_put_u64(nlh, QKDN_A_IPSEC_FAILURES, 0);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_SPI_OUT, 0x1234abcd);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_SPI_IN, 0xc0000001);
+	mnl_attr_put(nlh, QKDN_A_IPSEC_KEY_ID_OUT, sizeof(out_id), out_id);
+	mnl_attr_put(nlh, QKDN_A_IPSEC_KEY_ID_IN, sizeof(in_id), in_id);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_REKEY_USEC, 1234);
+	if (config) {
+		mnl_attr_put_strz(nlh, QKDN_A_IPSEC_MASTER, "ipsec-a");
+		mnl_attr_put_strz(nlh, QKDN_A_IPSEC_SLAVE, "ipsec-b");
+		mnl_attr_put(nlh, QKDN_A_IPSEC_LOCAL, alen, a[0]);
+		mnl_attr_put(nlh, QKDN_A_IPSEC_REMOTE, alen, a[1]);
+		mnl_attr_put(nlh, QKDN_A_IPSEC_SRC, alen, a[2]);
+		mnl_attr_put_u8(nlh, QKDN_A_IPSEC_SRC_LEN, v6 ? 64 : 24);
+		mnl_attr_put(nlh, QKDN_A_IPSEC_DST, alen, a[3]);
+		mnl_attr_put_u8(nlh, QKDN_A_IPSEC_DST_LEN, v6 ? 64 : 24);
+		mnl_attr_put_u32(nlh, QKDN_A_IPSEC_KEY_BITS, 256);
+		mnl_attr_put_u32(nlh, QKDN_A_IPSEC_REKEY_SECONDS, 5);
+		qkdn_attr_put_u64(nlh, QKDN_A_IPSEC_REKEY_BYTES, 0);
+		mnl_attr_put_u32(nlh, QKDN_A_IPSEC_HARD_SECONDS, 15);
+		mnl_attr_put_u8(nlh, QKDN_A_IPSEC_ON_EXHAUST, QKDN_IPSEC_KEEP);
+	}
+	mnl_attr_nest_end(nlh, n);
+}
+
+static struct nlmsghdr *ipsec_event(uint32_t ev, uint32_t err, const char *why)
+{
+	struct nlmsghdr *nlh = msg(QKDN_CMD_EVENT);
+
+	mnl_attr_put_u32(nlh, QKDN_A_EVENT, ev);
+	mnl_attr_put_strz(nlh, QKDN_A_PEER_NODE_ID, "kme-2");
+	put_ipsec(nlh, false, false);
+	if (err)
+		mnl_attr_put_u32(nlh, QKDN_A_ERRNO, err);
+	if (why)
+		mnl_attr_put_strz(nlh, QKDN_A_ERRMSG, why);
+	return nlh;
+}
+
+#define IPSEC_SA_TEXT \
+	"ipsec 1 peer kme-2 initiator up gen 3 spi-out 0x1234abcd " \
+	"spi-in 0xc0000001 key-out 550e8400-0000-0000-0000-000000000001 " \
+	"key-in 550e8400-0000-0000-0000-000000000002 rekeys 3 failures 0 " \
+	"rekey-usec 1234"
+#define IPSEC_SA_JSON \
+	"\"id\":1,\"peer\":\"kme-2\",\"role\":\"initiator\",\"state\":\"up\"," \
+	"\"gen\":3,\"spi_out\":305441741,\"spi_in\":3221225473," \
+	"\"key_id_out\":\"550e8400-0000-0000-0000-000000000001\"," \
+	"\"key_id_in\":\"550e8400-0000-0000-0000-000000000002\"," \
+	"\"rekeys\":3,\"failures\":0,\"rekey_usec\":1234"
+
+static void test_ipsec(void)
+{
+	struct nlmsghdr *nlh;
+	struct nlattr *n;
+
+	/* sae show: a kernel SAE */
+	nlh = msg(QKDN_CMD_SAE_GET);
+	mnl_attr_put_strz(nlh, QKDN_A_SAE_ID, "ipsec-a");
+	mnl_attr_put(nlh, QKDN_A_SAE_KERNEL, 0, NULL);
+	start(QKDNCTL_OBJ_SAE, false, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got("sae ipsec-a kernel\n"), "sae: kernel SAE, text");
+	start(QKDNCTL_OBJ_SAE, true, 0);
+	qkdnctl_print_msg(nlh, &out);
+	qkdnctl_print_end(&out);
+	tap_ok(got("[{\"sae_id\":\"ipsec-a\",\"kernel\":true}]\n"),
+	       "sae: kernel SAE, JSON");
+
+	/* ipsec show */
+	nlh = msg(QKDN_CMD_IPSEC_GET);
+	put_ipsec(nlh, true, false);
+	start(QKDNCTL_OBJ_IPSEC, false, 0);
+	tap_ok(qkdnctl_print_msg(nlh, &out) == MNL_CB_OK &&
+	       got(IPSEC_SA_TEXT "\n"
+		   "\tmaster ipsec-a slave ipsec-b local 192.168.1.1 remote 192.168.1.2 "
+		   "src 10.0.1.0/24 dst 10.0.2.0/24\n"
+		   "\tkey-bits 256 rekey 5 rekey-bytes 0 lifetime 15 on-exhaust keep\n"),
+	       "ipsec show: text paragraph");
+	start(QKDNCTL_OBJ_IPSEC, true, 0);
+	qkdnctl_print_msg(nlh, &out);
+	qkdnctl_print_end(&out);
+	tap_ok(got("[{" IPSEC_SA_JSON ",\"master\":\"ipsec-a\","
+		   "\"slave\":\"ipsec-b\",\"local\":\"192.168.1.1\","
+		   "\"remote\":\"192.168.1.2\",\"src\":\"10.0.1.0/24\","
+		   "\"dst\":\"10.0.2.0/24\",\"key_bits\":256,\"rekey\":5,"
+		   "\"rekey_bytes\":0,\"lifetime\":15,\"on_exhaust\":\"keep\"}]\n"),
+	       "ipsec show: JSON array");
+	start(QKDNCTL_OBJ_IPSEC, true, 0);
+	qkdnctl_print_begin(&out);
+	qkdnctl_print_end(&out);
+	tap_ok(got("[]\n"), "ipsec show: no tunnel, JSON []");
+
+	/* A responder that failed, IPv6, before its first SAs. */
+	nlh = msg(QKDN_CMD_IPSEC_GET);
+	n = mnl_attr_nest_start(nlh, QKDN_A_IPSEC);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_ID, 65535);
+	mnl_attr_put_strz(nlh, QKDN_A_IPSEC_PEER, "kme-1");
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_ROLE, QKDN_IPSEC_RESPONDER);
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_STATE, QKDN_IPSEC_S_DOWN);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_GEN, 0);
+	qkdn_attr_put_u64(nlh, QKDN_A_IPSEC_REKEYS, 0);
+	qkdn_attr_put_u64(nlh, QKDN_A_IPSEC_FAILURES, 2);
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_ON_EXHAUST, QKDN_IPSEC_DROP);
+	mnl_attr_nest_end(nlh, n);
+	mnl_attr_put_u32(nlh, QKDN_A_ERRNO, ENOKEY);
+	mnl_attr_put_strz(nlh, QKDN_A_ERRMSG, "no key\tleft");
+	start(QKDNCTL_OBJ_IPSEC, false, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got("ipsec 65535 peer kme-1 responder down gen 0 rekeys 0 failures 2\n"
+		   "\ton-exhaust drop\n\terror ENOKEY: no key?left\n"),
+	       "ipsec show: no SA yet, drop, last error, text");
+	start(QKDNCTL_OBJ_IPSEC, true, 0);
+	qkdnctl_print_msg(nlh, &out);
+	qkdnctl_print_end(&out);
+	tap_ok(got("[{\"id\":65535,\"peer\":\"kme-1\",\"role\":\"responder\","
+		   "\"state\":\"down\",\"gen\":0,\"rekeys\":0,\"failures\":2,"
+		   "\"on_exhaust\":\"drop\",\"errno\":126,"
+		   "\"error\":\"no key\\tleft\"}]\n"),
+	       "ipsec show: no SA yet, drop, last error, JSON");
+
+	nlh = msg(QKDN_CMD_IPSEC_GET);
+	put_ipsec(nlh, true, true);
+	start(QKDNCTL_OBJ_IPSEC, false, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got(IPSEC_SA_TEXT "\n"
+		   "\tmaster ipsec-a slave ipsec-b local 2001::1 remote 2001::2 "
+		   "src fd00::/64 dst fd01::/64\n"
+		   "\tkey-bits 256 rekey 5 rekey-bytes 0 lifetime 15 on-exhaust keep\n"),
+	       "ipsec show: IPv6");
+
+	nlh = msg(QKDN_CMD_IPSEC_GET);
+	n = mnl_attr_nest_start(nlh, QKDN_A_IPSEC);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_ID, 9);
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_ROLE, 5);
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_STATE, 9);
+	mnl_attr_nest_end(nlh, n);
+	mnl_attr_put_u32(nlh, QKDN_A_ERRNO, 4000);
+	start(QKDNCTL_OBJ_IPSEC, false, 0);
+	qkdnctl_print_msg(nlh, &out);
+	tap_ok(got("ipsec 9 role-5 state-9\n\terror errno-4000\n"),
+	       "ipsec show: unknown role, state and errno");
+
+	nlh = msg(QKDN_CMD_IPSEC_GET);
+	n = mnl_attr_nest_start(nlh, QKDN_A_IPSEC);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_ID, 1);
+	mnl_attr_put(nlh, QKDN_A_IPSEC_LOCAL, 4, "\x01\x01\x01\x01");
+	mnl_attr_put(nlh, QKDN_A_IPSEC_REMOTE, 16, "0123456789abcdef");
+	mnl_attr_nest_end(nlh, n);
+	start(QKDNCTL_OBJ_IPSEC, false, 0);
+	tap_ok(qkdnctl_print_msg(nlh, &out) == MNL_CB_ERROR && got(""),
+	       "ipsec show: addresses of two families are an error");
+	nlh = msg(QKDN_CMD_IPSEC_GET);
+	n = mnl_attr_nest_start(nlh, QKDN_A_IPSEC);
+	mnl_attr_put_u32(nlh, QKDN_A_IPSEC_ID, 1);
+	mnl_attr_put(nlh, QKDN_A_IPSEC_SRC, 4, "\x0a\0\0\0");
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_SRC_LEN, 33);
+	mnl_attr_nest_end(nlh, n);
+	start(QKDNCTL_OBJ_IPSEC, false, 0);
+	tap_ok(qkdnctl_print_msg(nlh, &out) == MNL_CB_ERROR && got(""),
+	       "ipsec show: IPv4 prefix length 33 is an error");
+	nlh = msg(QKDN_CMD_IPSEC_GET);
+	mnl_attr_put_u32(nlh, QKDN_A_ERRNO, 1);
+	start(QKDNCTL_OBJ_IPSEC, false, 0);
+	tap_ok(qkdnctl_print_msg(nlh, &out) == MNL_CB_ERROR && got(""),
+	       "ipsec show: a reply without the IPSEC nest is an error");
+
+	/* monitor: the three events */
+	start(QKDNCTL_OBJ_MONITOR, false, 0);
+	qkdnctl_print_event(ipsec_event(QKDN_EVENT_IPSEC_REKEY, 0, NULL), &out);
+	qkdnctl_print_event(ipsec_event(QKDN_EVENT_IPSEC_FAILED, ENOKEY,
+					"no key for the rekey"), &out);
+	qkdnctl_print_event(ipsec_event(QKDN_EVENT_IPSEC_EXPIRED, 0, NULL), &out);
+	tap_ok(got("ipsec-rekey " IPSEC_SA_TEXT "\n"
+		   "ipsec-failed " IPSEC_SA_TEXT " error ENOKEY: no key for the rekey\n"
+		   "ipsec-expired " IPSEC_SA_TEXT "\n"),
+	       "ipsec events: text, one line each, the peer once");
+	start(QKDNCTL_OBJ_MONITOR, true, 0);
+	qkdnctl_print_event(ipsec_event(QKDN_EVENT_IPSEC_REKEY, 0, NULL), &out);
+	qkdnctl_print_event(ipsec_event(QKDN_EVENT_IPSEC_FAILED, ENOKEY,
+					"no key for the rekey"), &out);
+	qkdnctl_print_event(ipsec_event(QKDN_EVENT_IPSEC_EXPIRED, 0, NULL), &out);
+	tap_ok(got("{\"event\":\"ipsec-rekey\"," IPSEC_SA_JSON "}\n"
+		   "{\"event\":\"ipsec-failed\"," IPSEC_SA_JSON ",\"errno\":126,"
+		   "\"error\":\"no key for the rekey\"}\n"
+		   "{\"event\":\"ipsec-expired\"," IPSEC_SA_JSON "}\n"),
+	       "ipsec events: JSON, one object per line");
+	nlh = ipsec_event(QKDN_EVENT_IPSEC_FAILED, 0, NULL);
+	n = mnl_attr_nest_start(nlh, QKDN_A_IPSEC);	/* a second, bad one */
+	mnl_attr_put_u8(nlh, QKDN_A_IPSEC_ID, 1);
+	mnl_attr_nest_end(nlh, n);
+	start(QKDNCTL_OBJ_MONITOR, false, 0);
+	tap_ok(qkdnctl_print_event(nlh, &out) == MNL_CB_OK && got(""),
+	       "ipsec events: a malformed tunnel is skipped");
+}
+
 int main(void)
 {
-	tap_plan(6 + 4 + 5 + 3 + 4 + 5 + 4 + 16);
+	tap_plan(6 + 4 + 5 + 3 + 4 + 5 + 4 + 16 + 15);
 	test_node_link();
 	test_sae_pool();
 	test_keys();
@@ -644,5 +870,6 @@ int main(void)
 	test_routes();
 	test_messages();
 	test_session();
+	test_ipsec();
 	return tap_done();
 }

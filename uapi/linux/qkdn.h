@@ -31,6 +31,9 @@
 #define QKDN_SLAVES_MAX		8	/* slave SAEs one key request serves:
 					 * the slave and up to 7 more
 					 */
+#define QKDN_IPSEC_MAX		256	/* IPsec tunnels a node keys */
+#define QKDN_IPSEC_REKEY_MIN	1	/* seconds */
+#define QKDN_IPSEC_REKEY_MAX	86400	/* seconds */
 
 enum qkdn_cmd {
 	QKDN_CMD_UNSPEC,
@@ -75,6 +78,12 @@ enum qkdn_cmd {
 	QKDN_CMD_GW_BIND,	/* admin: the key delivery gateway claims the
 				 * gateway role for a socket of its process
 				 */
+
+	QKDN_CMD_IPSEC_GET,	/* admin, do and dump: IPsec tunnels keyed from
+				 * QKD, and the state of their SAs
+				 */
+	QKDN_CMD_IPSEC_NEW,	/* admin: key an ESP tunnel with a peer node */
+	QKDN_CMD_IPSEC_DEL,	/* admin: its policies and SAs go */
 
 	__QKDN_CMD_MAX,
 	QKDN_CMD_MAX = __QKDN_CMD_MAX - 1
@@ -151,6 +160,10 @@ enum qkdn_attr {
 					 * same keys (multicast), at most
 					 * QKDN_SLAVES_MAX - 1
 					 */
+	QKDN_A_SAE_KERNEL,	/* flag: a local SAE that only kernel
+				 * consumers (IPsec) act as; no process may
+				 */
+	QKDN_A_IPSEC,		/* nest (qkdn_ipsec_attr) */
 
 	__QKDN_A_MAX,
 	QKDN_A_MAX = __QKDN_A_MAX - 1
@@ -210,9 +223,80 @@ enum qkdn_event {
 	QKDN_EVENT_KEYS_SUPPLIED,	/* "key request with ID" answered */
 	QKDN_EVENT_BLOCK_ABORT,		/* the QKD module aborted a block */
 	QKDN_EVENT_MESSAGE,		/* a Q.4160 message (QKDN_A_MSG) */
+	QKDN_EVENT_IPSEC_REKEY,		/* an IPsec tunnel's new SAs are in
+					 * place (QKDN_A_IPSEC)
+					 */
+	QKDN_EVENT_IPSEC_FAILED,	/* a rekey failed: the SAs in place
+					 * are kept or dropped, as configured
+					 * (QKDN_A_IPSEC, with ERRNO, ERRMSG)
+					 */
+	QKDN_EVENT_IPSEC_EXPIRED,	/* a tunnel's last SAs reached their
+					 * hard limit: it drops traffic
+					 * (QKDN_A_IPSEC)
+					 */
 
 	__QKDN_EVENT_MAX,
 	QKDN_EVENT_MAX = __QKDN_EVENT_MAX - 1
+};
+
+enum qkdn_ipsec_attr {
+	QKDN_A_IPSEC_UNSPEC,
+	QKDN_A_IPSEC_PAD,
+	QKDN_A_IPSEC_ID,	/* u32, 1..65535: the same at both nodes */
+	QKDN_A_IPSEC_PEER,	/* string: the peer node's KM ID (a link) */
+	QKDN_A_IPSEC_MASTER,	/* string: master SAE (at the initiator) */
+	QKDN_A_IPSEC_SLAVE,	/* string: slave SAE (at the responder) */
+	QKDN_A_IPSEC_LOCAL,	/* binary, 4 or 16 bytes: tunnel endpoint */
+	QKDN_A_IPSEC_REMOTE,	/* binary, 4 or 16 bytes: the peer's */
+	QKDN_A_IPSEC_SRC,	/* binary, 4 or 16 bytes: selector, from */
+	QKDN_A_IPSEC_SRC_LEN,	/* u8: its prefix length */
+	QKDN_A_IPSEC_DST,	/* binary, 4 or 16 bytes: selector, to */
+	QKDN_A_IPSEC_DST_LEN,	/* u8: its prefix length */
+	QKDN_A_IPSEC_KEY_BITS,	/* u32: AES-GCM key, 128 or 256 (default) */
+	QKDN_A_IPSEC_REKEY_SECONDS,	/* u32: rekey interval */
+	QKDN_A_IPSEC_REKEY_BYTES,	/* u64: ... or after these bytes, 0:
+					 * no byte limit
+					 */
+	QKDN_A_IPSEC_HARD_SECONDS,	/* u32: an SA's hard lifetime, at least
+					 * twice the rekey interval
+					 */
+	QKDN_A_IPSEC_ON_EXHAUST,	/* u8: enum qkdn_ipsec_exhaust */
+	QKDN_A_IPSEC_ROLE,	/* u8: enum qkdn_ipsec_role */
+	QKDN_A_IPSEC_STATE,	/* u8: enum qkdn_ipsec_state (get, events) */
+	QKDN_A_IPSEC_GEN,	/* u32: SA generation in use, 0 before one */
+	QKDN_A_IPSEC_SPI_OUT,	/* u32: the SA this node sends with */
+	QKDN_A_IPSEC_SPI_IN,	/* u32: the SA this node receives with */
+	QKDN_A_IPSEC_KEY_ID_OUT,	/* binary: QKD key of SPI_OUT */
+	QKDN_A_IPSEC_KEY_ID_IN,		/* binary: QKD key of SPI_IN */
+	QKDN_A_IPSEC_REKEYS,	/* u64: generations put in place */
+	QKDN_A_IPSEC_FAILURES,	/* u64: rekeys that failed */
+	QKDN_A_IPSEC_REKEY_USEC,	/* u32: the last rekey took this long,
+					 * from taking the keys to both SAs
+					 * in place (initiator)
+					 */
+
+	__QKDN_A_IPSEC_MAX,
+	QKDN_A_IPSEC_MAX = __QKDN_A_IPSEC_MAX - 1
+};
+
+/* When no key is left for a rekey. */
+enum qkdn_ipsec_exhaust {
+	QKDN_IPSEC_KEEP,	/* keep the SAs in place until their hard
+				 * lifetime
+				 */
+	QKDN_IPSEC_DROP,	/* delete them: the tunnel drops traffic */
+};
+
+enum qkdn_ipsec_role {
+	QKDN_IPSEC_INITIATOR,	/* the master SAE's node: takes the keys */
+	QKDN_IPSEC_RESPONDER,	/* the slave SAE's node */
+};
+
+enum qkdn_ipsec_state {
+	QKDN_IPSEC_S_IDLE,	/* no SA yet */
+	QKDN_IPSEC_S_UP,	/* SAs in place, from QKD keys */
+	QKDN_IPSEC_S_STALE,	/* a rekey failed; the last SAs are kept */
+	QKDN_IPSEC_S_DOWN,	/* no SA: dropped, expired, or never made */
 };
 
 enum qkdn_route_attr {
