@@ -29,9 +29,15 @@ static int __init qkdn_init(void)
 	if (err)
 		goto err_netns;
 
+	err = qkdn_keytype_init();
+	if (err)
+		goto err_nl;
+
 	pr_info("key manager for QKD networks (ITU-T Q.4160) loaded\n");
 	return 0;
 
+err_nl:
+	qkdn_nl_exit();
 err_netns:
 	qkdn_netns_exit();
 err_wq:
@@ -41,6 +47,7 @@ err_wq:
 
 static void __exit qkdn_exit(void)
 {
+	qkdn_keytype_exit();
 	qkdn_nl_exit();
 	qkdn_netns_exit();
 	destroy_workqueue(qkdn_wq);

@@ -344,6 +344,10 @@ void qkdn_nl_event(struct qkdn_net *qn, u32 event, struct qkdn_link *link,
 int qkdn_nl_kx_deliver(struct qkdn_net *qn, struct qkdn_link *link,
 		       const u8 *frame, u32 len);
 
+/* keytype.c: the key type "qkdn" */
+int qkdn_keytype_init(void);
+void qkdn_keytype_exit(void);
+
 /* mac.c */
 int qkdn_mac_setkey(struct qkdn_mac *m, const u8 *key);
 void qkdn_mac_clear(struct qkdn_mac *m);

@@ -12,8 +12,11 @@
 #ifndef _QKDN_CONSUMER_H
 #define _QKDN_CONSUMER_H
 
+#include <linux/key.h>
+#include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/qkdn.h>
 
 struct cred;
@@ -62,5 +65,44 @@ int qkdn_consumer_get_keys_by_id(struct net *net, const struct cred *cred,
 				 const char *master, const char *slave,
 				 const u8 *ids, u32 n, u32 flags,
 				 struct qkdn_ckey **keys, const char **why);
+
+/*
+ * The key type "qkdn" (keytype.c, Documentation/keyring.md): a QKD key in
+ * a kernel key, got with request_key(&key_type_qkdn, desc, "") for the
+ * current credentials in the current network namespace, desc being
+ * "master=M slave=S [bits=N]" or "id=UUID master=M slave=S".
+ */
+extern struct key_type key_type_qkdn;
+
+/* The payload of a "qkdn" key. Erased (and NULL) once revoked. */
+struct qkdn_key_payload {
+	struct rcu_head rcu;
+	kuid_t uid;			/* the SAE's, the only reader from
+					 * user space
+					 */
+	bool by_id;			/* "key request with ID" (slave) */
+	u8 id[QKDN_KEY_ID_LEN];		/* a UUID, binary */
+	char master[QKDN_ID_MAX];
+	char slave[QKDN_ID_MAX];
+	u32 len;			/* bytes */
+	u8 data[];
+};
+
+/*
+ * The payload of a "qkdn" key, for a caller holding key->sem (read is
+ * enough) who checked key_validate(key) == 0; NULL once revoked.
+ */
+static inline const struct qkdn_key_payload *
+qkdn_key_payload_locked(const struct key *key)
+{
+	return dereference_key_locked(key);
+}
+
+/* The same, under rcu_read_lock(). */
+static inline const struct qkdn_key_payload *
+qkdn_key_payload_rcu(const struct key *key)
+{
+	return dereference_key_rcu(key);
+}
 
 #endif /* _QKDN_CONSUMER_H */

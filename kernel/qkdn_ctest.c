@@ -9,7 +9,14 @@
  *
  *   get UID MASTER SLAVE NUMBER BITS [nowait]
  *   byid UID MASTER SLAVE UUID [UUID]... [nowait]
+ *   keyring UID DESCRIPTION...
  *   put
+ *
+ * "keyring" asks the key type "qkdn" instead: request_key() for uid UID
+ * (the writer's credentials with that euid and fsuid, in force through
+ * override_creds()), then reads the payload under the key's semaphore and
+ * drops its reference (the key stays in the keyrings request_key() linked
+ * it to).
  *
  * Reading ctl gives the last answer: "ok N", then per key its ID and the
  * SHA-256 of its bytes (so that tests can compare keys without seeing
@@ -19,6 +26,7 @@
 #include <crypto/sha2.h>
 #include <linux/cred.h>
 #include <linux/debugfs.h>
+#include <linux/key.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/nsproxy.h>
@@ -45,10 +53,22 @@ static void ctest_put_all(void)
 	ctest_nheld = 0;
 }
 
+/* One "ID SHA256" line of an answer, at ctest_out + len. */
+static size_t ctest_answer_key(size_t len, const u8 *id, const u8 *data,
+			       u32 n)
+{
+	u8 digest[SHA256_DIGEST_SIZE];
+
+	sha256(data, n, digest);
+	len += scnprintf(ctest_out + len, CTEST_OUT_MAX - len, "%pUb %*phN\n",
+			 id, SHA256_DIGEST_SIZE, digest);
+	memzero_explicit(digest, sizeof(digest));
+	return len;
+}
+
 static void ctest_answer(int err, const char *why, struct qkdn_ckey **keys,
 			 u32 n)
 {
-	u8 digest[SHA256_DIGEST_SIZE];
 	size_t len;
 	u32 i;
 
@@ -59,13 +79,9 @@ static void ctest_answer(int err, const char *why, struct qkdn_ckey **keys,
 		return;
 	}
 	len = scnprintf(ctest_out, CTEST_OUT_MAX, "ok %u\n", n);
-	for (i = 0; i < n; i++) {
-		sha256(keys[i]->data, keys[i]->len, digest);
-		len += scnprintf(ctest_out + len, CTEST_OUT_MAX - len,
-				 "%pUb %*phN\n", keys[i]->id,
-				 SHA256_DIGEST_SIZE, digest);
-	}
-	memzero_explicit(digest, sizeof(digest));
+	for (i = 0; i < n; i++)
+		len = ctest_answer_key(len, keys[i]->id, keys[i]->data,
+				       keys[i]->len);
 	ctest_outlen = len;
 }
 
@@ -99,6 +115,56 @@ static struct cred *ctest_cred(const char *word)
 	return cred;
 }
 
+/*
+ * "keyring UID DESCRIPTION...": request_key() of a "qkdn" key acting for
+ * uid, as a kernel service would, and the payload read under key->sem.
+ */
+static int ctest_keyring(char **words, int nw)
+{
+	const struct qkdn_key_payload *p;
+	const struct cred *old;
+	struct cred *cred;
+	struct key *key;
+	char *desc;
+	size_t len = 0;
+	int i, err;
+
+	cred = ctest_cred(words[1]);
+	if (IS_ERR(cred))
+		return PTR_ERR(cred);
+	desc = kzalloc(4096, GFP_KERNEL);
+	err = -ENOMEM;
+	if (!desc)
+		goto out;
+	for (i = 2; i < nw; i++)
+		len += scnprintf(desc + len, 4096 - len, "%s%s",
+				 i > 2 ? " " : "", words[i]);
+	old = override_creds(cred);
+	key = request_key(&key_type_qkdn, desc, "");
+	revert_creds(old);
+	if (IS_ERR(key)) {
+		ctest_answer(PTR_ERR(key), NULL, NULL, 0);
+		err = 0;
+		goto out;
+	}
+	down_read(&key->sem);
+	err = key_validate(key);
+	p = err ? NULL : qkdn_key_payload_locked(key);
+	if (p) {
+		len = scnprintf(ctest_out, CTEST_OUT_MAX, "ok 1\n");
+		ctest_outlen = ctest_answer_key(len, p->id, p->data, p->len);
+	} else {
+		ctest_answer(err ?: -EKEYREVOKED, NULL, NULL, 0);
+	}
+	up_read(&key->sem);
+	key_put(key);
+	err = 0;
+out:
+	kfree(desc);
+	put_cred(cred);
+	return err;
+}
+
 /* Runs one command; words[] are its NUL-terminated words. */
 static int ctest_run(char **words, int nw)
 {
@@ -115,6 +181,8 @@ static int ctest_run(char **words, int nw)
 		ctest_answer(0, NULL, NULL, 0);
 		return 0;
 	}
+	if (nw >= 3 && !strcmp(words[0], "keyring"))
+		return ctest_keyring(words, nw);
 	if (nw > 4 && !strcmp(words[nw - 1], "nowait")) {
 		flags |= QKDN_CONSUMER_NOWAIT;
 		nw--;
