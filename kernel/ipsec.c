@@ -57,6 +57,7 @@
 #define QKDN_IPSEC_TICK		(HZ / 10)
 #define QKDN_IPSEC_REKEY_DEFAULT	60	/* seconds */
 #define QKDN_IPSEC_REPLAY_WINDOW	32
+#define QKDN_IPSEC_PACKETS_MAX	BIT(31)		/* rekey after, either SA */
 
 /* Kx frame flags. */
 #define QKDN_KX_IPSEC_F_DROP	0x01	/* delete the tunnel's SAs */
@@ -69,6 +70,9 @@ struct qkdn_kx_ipsec {
 	__le32 spi_fwd;			/* initiator -> responder */
 	__le32 spi_rev;			/* responder -> initiator */
 	__le32 err;			/* F_DROP: why, a positive errno */
+	__le32 sending;			/* the generation the initiator sends
+					 * with, 0 if none
+					 */
 	__le16 key_bits;
 	u8 flags;
 	u8 reserved;
@@ -81,6 +85,7 @@ struct qkdn_kx_ipsec_answer {
 	__le32 id;
 	__le32 gen;
 	__le32 err;			/* positive errno, 0: SAs in place */
+	u8 key_id[QKDN_KEY_ID_LEN];	/* the rekey's first key ID */
 	char why[QKDN_ERRMSG_MAX];
 } __packed;
 
@@ -118,6 +123,11 @@ struct qkdn_ipsec {
 
 	struct qkdn_ipsec_gen cur, prev;	/* in place, newest first */
 	struct qkdn_ipsec_gen pend;		/* initiator: being made */
+	struct qkdn_ipsec_sa late;	/* initiator: the inbound SA of a rekey
+					 * given up, which the responder may
+					 * still put in place
+					 */
+	u32 late_gen;
 	bool pending;
 	ktime_t pend_start;
 	unsigned long pend_deadline;
@@ -284,6 +294,7 @@ static void qkdn_ipsec_rotate(struct qkdn_ipsec *t, struct qkdn_ipsec_gen *g)
 
 static void qkdn_ipsec_drop_all(struct qkdn_ipsec *t)
 {
+	qkdn_ipsec_sa_put(&t->late);
 	qkdn_ipsec_gen_put(&t->pend);
 	t->pending = false;
 	qkdn_ipsec_gen_put(&t->cur);
@@ -456,14 +467,20 @@ static void qkdn_ipsec_event(struct qkdn_net *qn, struct qkdn_ipsec *t,
 
 /* ---- Kx ---- */
 
+static struct qkdn_frame *qkdn_ipsec_frame(void)
+{
+	return qkdn_kx_alloc(QKDN_KX_IPSEC, sizeof(struct qkdn_kx_ipsec), 0);
+}
+
+/* Fills and queues f (from qkdn_ipsec_frame()), or allocates one. */
 static int qkdn_ipsec_send(struct qkdn_link *link, struct qkdn_ipsec *t,
-			   u32 gen, u8 flags, int err, const u8 *ids,
-			   u32 spi_fwd, u32 spi_rev)
+			   struct qkdn_frame *f, u32 gen, u8 flags, int err,
+			   const u8 *ids, u32 spi_fwd, u32 spi_rev)
 {
 	struct qkdn_kx_ipsec *m;
-	struct qkdn_frame *f;
 
-	f = qkdn_kx_alloc(QKDN_KX_IPSEC, sizeof(*m), 0);
+	if (!f)
+		f = qkdn_ipsec_frame();
 	if (!f)
 		return -ENOMEM;
 	m = (void *)qkdn_kx_body(f);
@@ -472,6 +489,7 @@ static int qkdn_ipsec_send(struct qkdn_link *link, struct qkdn_ipsec *t,
 	m->spi_fwd = cpu_to_le32(spi_fwd);
 	m->spi_rev = cpu_to_le32(spi_rev);
 	m->err = cpu_to_le32(-err);
+	m->sending = cpu_to_le32(t->cur.gen);
 	m->key_bits = cpu_to_le16(t->key_bits);
 	m->flags = flags;
 	if (ids)
@@ -482,19 +500,16 @@ static int qkdn_ipsec_send(struct qkdn_link *link, struct qkdn_ipsec *t,
 	return 0;
 }
 
-static void qkdn_ipsec_answer(struct qkdn_link *link, u32 id, u32 gen,
-			      int err, const char *why)
+static void qkdn_ipsec_answer(struct qkdn_link *link, struct qkdn_frame *f,
+			      const struct qkdn_kx_ipsec *rq, int err,
+			      const char *why)
 {
-	struct qkdn_kx_ipsec_answer *m;
-	struct qkdn_frame *f;
+	struct qkdn_kx_ipsec_answer *m = (void *)qkdn_kx_body(f);
 
-	f = qkdn_kx_alloc(QKDN_KX_IPSEC_ANSWER, sizeof(*m), 0);
-	if (!f)
-		return;		/* the initiator times out */
-	m = (void *)qkdn_kx_body(f);
-	m->id = cpu_to_le32(id);
-	m->gen = cpu_to_le32(gen);
+	m->id = rq->id;
+	m->gen = rq->gen;
 	m->err = cpu_to_le32(-err);
+	memcpy(m->key_id, rq->ids[0], QKDN_KEY_ID_LEN);
 	if (why)
 		strscpy(m->why, why, sizeof(m->why));
 	qkdn_kx_queue(link, f);
@@ -516,10 +531,21 @@ int qkdn_ipsec_validate(u8 type, const u8 *body, u32 len,
 			goto bad_len;
 		bits = le16_to_cpu(m->key_bits);
 		if (!le32_to_cpu(m->id) || (m->flags & ~QKDN_KX_IPSEC_F_ALL) ||
+		    m->flags == QKDN_KX_IPSEC_F_ALL ||
 		    (bits != 128 && bits != 256) || m->reserved ||
 		    !qkdn_ipsec_str_ok(m->master) ||
 		    !qkdn_ipsec_str_ok(m->slave)) {
 			NL_SET_ERR_MSG(extack, "Kx IPsec rekey malformed");
+			return -EINVAL;
+		}
+		if (m->flags & QKDN_KX_IPSEC_F_DROP)
+			return 0;
+		if (qkdn_ids_repeat(&m->ids[0][0], 2) ||
+		    (!(m->flags & QKDN_KX_IPSEC_F_ABORT) &&
+		     (le32_to_cpu(m->spi_fwd) < 0x100 ||
+		      le32_to_cpu(m->spi_rev) < 0x100 ||
+		      m->spi_fwd == m->spi_rev))) {
+			NL_SET_ERR_MSG(extack, "Kx IPsec rekey keys or SPIs repeated");
 			return -EINVAL;
 		}
 		return 0;
@@ -535,6 +561,14 @@ bad_len:
 
 /* ---- rekey, at the initiator ---- */
 
+/* A positive errno from the peer, as a negative one the module reports. */
+static int qkdn_ipsec_peer_err(__le32 v)
+{
+	u32 e = le32_to_cpu(v);
+
+	return e && e <= QKDN_ERRNO_MAX ? -(int)e : -EPROTO;
+}
+
 static void qkdn_ipsec_fail(struct qkdn_net *qn, struct qkdn_ipsec *t,
 			    int err, const char *why)
 {
@@ -543,6 +577,17 @@ static void qkdn_ipsec_fail(struct qkdn_net *qn, struct qkdn_ipsec *t,
 		      t->role == QKDN_IPSEC_RESPONDER;
 	struct qkdn_link *link;
 
+	if (t->pending && t->pend.in.added) {
+		/*
+		 * The rekey frame went out: the responder may yet put this
+		 * generation in place and send with it. Its inbound SA stays
+		 * until a later generation is confirmed.
+		 */
+		qkdn_ipsec_sa_put(&t->late);
+		t->late = t->pend.in;
+		t->late_gen = t->pend.gen;
+		memset(&t->pend.in, 0, sizeof(t->pend.in));
+	}
 	qkdn_ipsec_gen_put(&t->pend);
 	t->pending = false;
 	t->failures++;
@@ -553,8 +598,8 @@ static void qkdn_ipsec_fail(struct qkdn_net *qn, struct qkdn_ipsec *t,
 		qkdn_ipsec_drop_all(t);
 		link = qkdn_link_by_peer(qn, t->peer);
 		if (t->role == QKDN_IPSEC_INITIATOR && link)
-			qkdn_ipsec_send(link, t, 0, QKDN_KX_IPSEC_F_DROP, err,
-					NULL, 0, 0);
+			qkdn_ipsec_send(link, t, NULL, 0, QKDN_KX_IPSEC_F_DROP,
+					err, NULL, 0, 0);
 	}
 	t->state = t->cur.gen ? QKDN_IPSEC_S_STALE : QKDN_IPSEC_S_DOWN;
 	if (report)
@@ -579,10 +624,16 @@ static u32 qkdn_ipsec_spi(struct qkdn_net *qn, struct qkdn_ipsec *t,
 	}
 }
 
+/*
+ * Takes the two keys and sends the rekey. Both frames it may send are
+ * allocated first: once the keys are reserved at the peer, the peer hears
+ * of them, to install them or to erase them.
+ */
 static void qkdn_ipsec_rekey(struct qkdn_net *qn, struct qkdn_ipsec *t)
 {
 	struct netlink_ext_ack extack = {};
 	u32 kb = t->key_bits / 8 + QKDN_IPSEC_SALT;
+	struct qkdn_frame *f = NULL, *abort = NULL;
 	u8 ids[2][QKDN_KEY_ID_LEN];
 	struct qkdn_sae *master, *slave;
 	struct qkdn_ipsec_gen *g = &t->pend;
@@ -607,9 +658,11 @@ static void qkdn_ipsec_rekey(struct qkdn_net *qn, struct qkdn_ipsec *t)
 		return;
 	}
 	buf = kmalloc(2 * kb, GFP_KERNEL);
-	if (!buf) {
-		qkdn_ipsec_fail(qn, t, -ENOMEM, NULL);
-		return;
+	f = qkdn_ipsec_frame();
+	abort = qkdn_ipsec_frame();
+	if (!buf || !f || !abort) {
+		err = -ENOMEM;
+		goto fail;
 	}
 
 	memset(g, 0, sizeof(*g));
@@ -626,10 +679,15 @@ static void qkdn_ipsec_rekey(struct qkdn_net *qn, struct qkdn_ipsec *t)
 
 	err = qkdn_key_take(qn, master, slave, NULL, 2, kb, &ids[0][0], buf,
 			    kb, true, NULL, &extack);
+	if (err == -EWOULDBLOCK) {
+		/* Short on the link, and a controller would relay. */
+		err = -ENOSPC;
+		why = "not enough key in the pool (IPsec keys are not relayed)";
+		goto fail;
+	}
 	if (err) {
-		kfree_sensitive(buf);
-		qkdn_ipsec_fail(qn, t, err, extack._msg);
-		return;
+		why = extack._msg;
+		goto fail;
 	}
 	x = qkdn_ipsec_sa_new(qn, t, false, g->in.spi, buf + kb, kb, &why);
 	if (!IS_ERR(x)) {
@@ -637,6 +695,7 @@ static void qkdn_ipsec_rekey(struct qkdn_net *qn, struct qkdn_ipsec *t)
 		x = qkdn_ipsec_sa_new(qn, t, true, g->out.spi, buf, kb, &why);
 	}
 	kfree_sensitive(buf);
+	buf = NULL;
 	err = PTR_ERR_OR_ZERO(x);
 	if (!err) {
 		g->out.x = x;
@@ -646,32 +705,37 @@ static void qkdn_ipsec_rekey(struct qkdn_net *qn, struct qkdn_ipsec *t)
 	}
 	if (err) {
 		/* The keys are reserved at the peer: have it erase them. */
-		qkdn_ipsec_send(link, t, g->gen, QKDN_KX_IPSEC_F_ABORT, err,
-				&ids[0][0], 0, 0);
-		qkdn_ipsec_fail(qn, t, err, why);
-		return;
+		qkdn_ipsec_send(link, t, abort, g->gen, QKDN_KX_IPSEC_F_ABORT,
+				err, &ids[0][0], 0, 0);
+		abort = NULL;
+		goto fail;
 	}
-	err = qkdn_ipsec_send(link, t, g->gen, 0, 0, &ids[0][0], g->out.spi,
-			      g->in.spi);
-	if (err) {
-		qkdn_ipsec_fail(qn, t, err, NULL);
-		return;
-	}
+	qkdn_ipsec_send(link, t, f, g->gen, 0, 0, &ids[0][0], g->out.spi,
+			g->in.spi);
+	kfree(abort);
 	t->pending = true;
 	t->pend_deadline = jiffies + msecs_to_jiffies(QKDN_IPSEC_ANSWER_MS);
+	return;
+
+fail:
+	kfree_sensitive(buf);
+	kfree(f);
+	kfree(abort);
+	qkdn_ipsec_fail(qn, t, err, why);
 }
 
 static void qkdn_ipsec_answered(struct qkdn_net *qn, struct qkdn_ipsec *t,
 				const struct qkdn_kx_ipsec_answer *m)
 {
-	int err = -(int)le32_to_cpu(m->err);
 	char why[QKDN_ERRMSG_MAX];
+	int err;
 
-	if (!t->pending || le32_to_cpu(m->gen) != t->pend.gen)
-		return;		/* given up already */
-	if (err < -QKDN_ERRNO_MAX)
-		err = -EPROTO;
-	if (err) {
+	/* Not the rekey in flight: given up, or of an earlier instance. */
+	if (!t->pending || le32_to_cpu(m->gen) != t->pend.gen ||
+	    memcmp(m->key_id, t->pend.out.key_id, QKDN_KEY_ID_LEN))
+		return;
+	if (m->err) {
+		err = qkdn_ipsec_peer_err(m->err);
 		strscpy(why, m->why, sizeof(why));
 		qkdn_ipsec_fail(qn, t, err, why);
 		return;
@@ -685,6 +749,8 @@ static void qkdn_ipsec_answered(struct qkdn_net *qn, struct qkdn_ipsec *t,
 	t->pending = false;
 	t->rekey_usec = min_t(s64, ktime_us_delta(ktime_get(), t->pend_start),
 			      U32_MAX);
+	/* A rekey given up earlier: the responder now sends with this one. */
+	qkdn_ipsec_sa_put(&t->late);
 	qkdn_ipsec_rotate(t, &t->pend);
 	t->rekeys++;
 	t->err = 0;
@@ -708,39 +774,77 @@ static struct qkdn_key *qkdn_ipsec_key(struct qkdn_link *link,
 	return k;
 }
 
+/*
+ * The new generation g is in place: of the ones before it, keep the one
+ * the initiator still sends with (the frame says which; normally the
+ * current one), and drop the others.
+ */
+static void qkdn_ipsec_rx_rotate(struct qkdn_ipsec *t,
+				 struct qkdn_ipsec_gen *g, u32 sending)
+{
+	struct qkdn_ipsec_gen keep = {};
+
+	if (t->prev.gen && t->prev.gen == sending && t->cur.gen != sending) {
+		keep = t->prev;
+		memset(&t->prev, 0, sizeof(t->prev));
+	} else {
+		keep = t->cur;
+		memset(&t->cur, 0, sizeof(t->cur));
+	}
+	qkdn_ipsec_gen_put(&t->cur);
+	qkdn_ipsec_gen_put(&t->prev);
+	t->prev = keep;
+	t->cur = *g;
+	memset(g, 0, sizeof(*g));
+}
+
 static void qkdn_ipsec_rx_rekey(struct qkdn_net *qn, struct qkdn_link *link,
 				const struct qkdn_kx_ipsec *m)
 {
-	u32 id = le32_to_cpu(m->id), gen = le32_to_cpu(m->gen);
+	u32 gen = le32_to_cpu(m->gen);
 	u32 kb = le16_to_cpu(m->key_bits) / 8 + QKDN_IPSEC_SALT;
-	struct qkdn_ipsec *t = qkdn_ipsec_find(qn, id);
+	struct qkdn_ipsec *t = qkdn_ipsec_find(qn, le32_to_cpu(m->id));
+	bool ours = t && t->role == QKDN_IPSEC_RESPONDER &&
+		    !strcmp(t->peer, link->peer);
+	bool install = !(m->flags & (QKDN_KX_IPSEC_F_ABORT |
+				     QKDN_KX_IPSEC_F_DROP));
 	struct qkdn_ipsec_gen g = { .gen = gen };
-	struct qkdn_key *k[2];
+	struct qkdn_frame *f = NULL;
+	struct qkdn_key *k[2] = {};
 	const char *why = NULL;
 	struct xfrm_state *x;
 	int err = 0, i;
 
+	if (m->flags & QKDN_KX_IPSEC_F_DROP) {
+		/* No keys, no answer. */
+		if (ours) {
+			qkdn_ipsec_drop_all(t);
+			qkdn_ipsec_fail(qn, t, qkdn_ipsec_peer_err(m->err),
+					"the initiator dropped the SAs");
+		}
+		return;
+	}
 	k[0] = qkdn_ipsec_key(link, m, 0, kb);
 	k[1] = qkdn_ipsec_key(link, m, 1, kb);
-	if (!t || t->role != QKDN_IPSEC_RESPONDER || strcmp(t->peer, link->peer)) {
-		err = -ENOENT;
-		why = "no IPsec tunnel with this ID and peer at the responder";
-	} else if (strcmp(t->master, m->master) || strcmp(t->slave, m->slave) ||
-		   t->key_bits != le16_to_cpu(m->key_bits)) {
-		err = -EINVAL;
-		why = "the IPsec tunnel's SAEs or key size differ at the responder";
-	} else if (m->flags & QKDN_KX_IPSEC_F_DROP) {
-		err = -(int)le32_to_cpu(m->err);
-		qkdn_ipsec_drop_all(t);
-		qkdn_ipsec_fail(qn, t, err < 0 ? err : -EIO,
-				"the initiator dropped the SAs");
-		return;
-	} else if (!(m->flags & QKDN_KX_IPSEC_F_ABORT) && (!k[0] || !k[1])) {
-		err = -ENOENT;
-		why = "the tunnel's keys are not reserved at the responder";
+	if (install) {
+		f = qkdn_kx_alloc(QKDN_KX_IPSEC_ANSWER,
+				  sizeof(struct qkdn_kx_ipsec_answer), 0);
+		if (!f) {
+			err = -ENOMEM;
+		} else if (!ours) {
+			err = -ENOENT;
+			why = "no IPsec tunnel with this ID and peer at the responder";
+		} else if (strcmp(t->master, m->master) ||
+			   strcmp(t->slave, m->slave) ||
+			   t->key_bits != le16_to_cpu(m->key_bits)) {
+			err = -EINVAL;
+			why = "the IPsec tunnel's SAEs or key size differ at the responder";
+		} else if (!k[0] || !k[1]) {
+			err = -ENOENT;
+			why = "the tunnel's keys are not reserved at the responder";
+		}
 	}
-
-	if (!err && !(m->flags & QKDN_KX_IPSEC_F_ABORT)) {
+	if (install && !err) {
 		g.in.spi = le32_to_cpu(m->spi_fwd);
 		g.out.spi = le32_to_cpu(m->spi_rev);
 		memcpy(g.in.key_id, m->ids[0], QKDN_KEY_ID_LEN);
@@ -757,16 +861,15 @@ static void qkdn_ipsec_rx_rekey(struct qkdn_net *qn, struct qkdn_link *link,
 			g.out.x = x;
 	}
 	/* Taken, whatever comes next: each key is used once. */
-	if (k[0] || k[1])
-		qkdn_nl_event(qn, QKDN_EVENT_KEYS_SUPPLIED, link, m->master,
-			      m->slave, 2, &m->ids[0][0]);
 	for (i = 0; i < 2; i++) {
 		if (!k[i])
 			continue;
+		qkdn_nl_event(qn, QKDN_EVENT_KEYS_SUPPLIED, link, m->master,
+			      m->slave, 1, m->ids[i]);
 		qkdn_keytab_free(&link->keys, k[i]);
 		link->stats.keys_supplied++;
 	}
-	if (m->flags & QKDN_KX_IPSEC_F_ABORT)
+	if (!install)
 		return;
 	if (!err) {
 		err = qkdn_ipsec_sa_add(&g.in);
@@ -777,17 +880,18 @@ static void qkdn_ipsec_rx_rekey(struct qkdn_net *qn, struct qkdn_link *link,
 	}
 	if (err) {
 		qkdn_ipsec_gen_put(&g);
-		qkdn_ipsec_answer(link, id, gen, err, why);
-		if (t && t->role == QKDN_IPSEC_RESPONDER)
+		if (f)
+			qkdn_ipsec_answer(link, f, m, err, why);
+		if (ours)
 			qkdn_ipsec_fail(qn, t, err, why);
 		return;
 	}
-	qkdn_ipsec_rotate(t, &g);
+	qkdn_ipsec_rx_rotate(t, &g, le32_to_cpu(m->sending));
 	t->rekeys++;
 	t->err = 0;
 	t->why[0] = '\0';
 	t->state = QKDN_IPSEC_S_UP;
-	qkdn_ipsec_answer(link, id, gen, 0, NULL);
+	qkdn_ipsec_answer(link, f, m, 0, NULL);
 	qkdn_ipsec_event(qn, t, QKDN_EVENT_IPSEC_REKEY, 0, NULL);
 }
 
@@ -815,12 +919,16 @@ static bool qkdn_ipsec_bytes_due(const struct qkdn_ipsec *t)
 	const struct qkdn_ipsec_sa *sa[] = { &t->cur.out, &t->cur.in };
 	int i;
 
-	if (!t->rekey_bytes)
-		return false;
-	for (i = 0; i < 2; i++)
-		if (sa[i]->x && READ_ONCE(sa[i]->x->curlft.bytes) >=
-				t->rekey_bytes)
+	for (i = 0; i < 2; i++) {
+		if (!sa[i]->x)
+			continue;
+		/* No ESN: rekey well before the 32-bit sequence wraps. */
+		if (READ_ONCE(sa[i]->x->curlft.packets) >= QKDN_IPSEC_PACKETS_MAX)
 			return true;
+		if (t->rekey_bytes &&
+		    READ_ONCE(sa[i]->x->curlft.bytes) >= t->rekey_bytes)
+			return true;
+	}
 	return false;
 }
 
@@ -834,11 +942,14 @@ static void qkdn_ipsec_tick(struct qkdn_net *qn, struct qkdn_ipsec *t)
 		t->state = QKDN_IPSEC_S_DOWN;
 		qkdn_ipsec_event(qn, t, QKDN_EVENT_IPSEC_EXPIRED, 0,
 				 "the SAs in place reached their hard lifetime or were deleted");
+		t->next_rekey = jiffies;
 	}
 	/* The previous generation, kept for packets in flight, expired. */
 	if (t->prev.gen && (!qkdn_ipsec_sa_alive(&t->prev.out) ||
 			    !qkdn_ipsec_sa_alive(&t->prev.in)))
 		qkdn_ipsec_gen_put(&t->prev);
+	if (t->late.x && !qkdn_ipsec_sa_alive(&t->late))
+		qkdn_ipsec_sa_put(&t->late);
 	if (t->role != QKDN_IPSEC_INITIATOR)
 		return;
 	if (t->pending) {
@@ -847,7 +958,9 @@ static void qkdn_ipsec_tick(struct qkdn_net *qn, struct qkdn_ipsec *t)
 					"the peer KM did not answer the rekey");
 		return;
 	}
-	if (time_after_eq(jiffies, t->next_rekey) || qkdn_ipsec_bytes_due(t))
+	/* After a failure, the retry time holds even if bytes are due. */
+	if (time_after_eq(jiffies, t->next_rekey) ||
+	    (!t->err && qkdn_ipsec_bytes_due(t)))
 		qkdn_ipsec_rekey(qn, t);
 }
 
@@ -946,8 +1059,8 @@ static void qkdn_ipsec_str(struct nlattr *attr, char *out)
 	nla_strscpy(out, attr, QKDN_ID_MAX);
 }
 
-static int qkdn_ipsec_parse(struct nlattr **a, struct qkdn_ipsec *t,
-			    struct netlink_ext_ack *extack)
+static int qkdn_ipsec_parse(struct nlattr **a, struct nlattr *nest,
+			    struct qkdn_ipsec *t, struct netlink_ext_ack *extack)
 {
 	static const int need[] = {
 		QKDN_A_IPSEC_ID, QKDN_A_IPSEC_PEER, QKDN_A_IPSEC_MASTER,
@@ -964,7 +1077,7 @@ static int qkdn_ipsec_parse(struct nlattr **a, struct qkdn_ipsec *t,
 
 	for (i = 0; i < ARRAY_SIZE(need); i++) {
 		if (!a[need[i]]) {
-			NL_SET_ERR_ATTR_MISS(extack, NULL, need[i]);
+			NL_SET_ERR_ATTR_MISS(extack, nest, need[i]);
 			NL_SET_ERR_MSG(extack, "IPsec tunnel attribute missing");
 			return -EINVAL;
 		}
@@ -1081,7 +1194,7 @@ int qkdn_nl_ipsec_new(struct sk_buff *skb, struct genl_info *info)
 	t = kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;
-	err = qkdn_ipsec_parse(a, t, info->extack);
+	err = qkdn_ipsec_parse(a, info->attrs[QKDN_A_IPSEC], t, info->extack);
 	if (err)
 		goto free;
 

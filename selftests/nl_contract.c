@@ -113,8 +113,11 @@
 
 enum {
 	KX_ACK = 1, KX_BLOCKS, KX_RESERVE, KX_RELAY, KX_RELAY_DONE,
-	KX_RELAY_ABORT, KX_SUPPLY, KX_SUPPLY_DONE,
+	KX_RELAY_ABORT, KX_SUPPLY, KX_SUPPLY_DONE, KX_IPSEC, KX_IPSEC_ANSWER,
 };
+
+#define KX_IPSEC_LEN		188	/* body of an IPSEC frame */
+#define KX_IPSEC_ANSWER_LEN	156
 
 struct kx_hdr {
 	uint8_t version;
@@ -3020,8 +3023,51 @@ TEST_F(node, kx_frame_header)
 
 	kx_init(f, 0, 1, 0);
 	kx_bad(_metadata, &self->s, f, "Kx type 0", EINVAL, "type unknown");
-	kx_init(f, KX_SUPPLY_DONE + 1, 1, 0);
-	kx_bad(_metadata, &self->s, f, "Kx type 9", EINVAL, "type unknown");
+	kx_init(f, KX_IPSEC_ANSWER + 1, 1, 0);
+	kx_bad(_metadata, &self->s, f, "Kx type 11", EINVAL, "type unknown");
+
+	/* IPsec rekeys (kernel/ipsec.c): checked before anything changes. */
+	kx_init(f, KX_IPSEC, 1, 0);
+	kx_put(f, KX_IPSEC_LEN - 1);
+	kx_bad(_metadata, &self->s, f, "Kx IPsec rekey one byte short", EINVAL,
+	       "length does not match");
+	kx_init(f, KX_IPSEC_ANSWER, 1, 0);
+	kx_put(f, KX_IPSEC_ANSWER_LEN + 1);
+	kx_bad(_metadata, &self->s, f, "Kx IPsec answer one byte long", EINVAL,
+	       "length does not match");
+	kx_init(f, KX_IPSEC, 1, 0);
+	kx_put(f, KX_IPSEC_LEN);
+	kx_bad(_metadata, &self->s, f, "Kx IPsec rekey of tunnel 0", EINVAL,
+	       "rekey malformed");
+	{
+		uint8_t *b;
+		uint32_t one = htole32(1), spi1 = htole32(0x1000),
+			 spi2 = htole32(0x2000);
+		uint16_t bits = htole16(256);
+
+		kx_init(f, KX_IPSEC, 1, 0);
+		b = kx_put(f, KX_IPSEC_LEN);
+		memcpy(b, &one, 4);
+		memcpy(b + 8, &spi1, 4);
+		memcpy(b + 12, &spi2, 4);
+		memcpy(b + 24, &bits, 2);
+		strcpy((char *)b + 60, "sae-a");
+		strcpy((char *)b + 124, "sae-b");
+		kx_bad(_metadata, &self->s, f, "Kx IPsec rekey, one key ID twice",
+		       EINVAL, "repeated");
+		b[28] = 1;
+		b[26] = 3;	/* drop and abort */
+		kx_bad(_metadata, &self->s, f, "Kx IPsec rekey, drop and abort",
+		       EINVAL, "rekey malformed");
+		b[26] = 0;
+		memcpy(b + 12, &spi1, 4);
+		kx_bad(_metadata, &self->s, f, "Kx IPsec rekey, one SPI twice",
+		       EINVAL, "repeated");
+		memcpy(b + 12, &spi2, 4);
+		memcpy(b + 24, &one, 2);
+		kx_bad(_metadata, &self->s, f, "Kx IPsec rekey, 1-bit keys",
+		       EINVAL, "rekey malformed");
+	}
 	kx_init(f, 255, 1, 0);
 	kx_bad(_metadata, &self->s, f, "Kx type 255", EINVAL, "type unknown");
 
