@@ -169,7 +169,11 @@ mem_snapshot() {
 # --- set-up -------------------------------------------------------------
 
 modprobe veth 2>/dev/null
-lsmod | grep -q '^qkdn ' || { modprobe gf128mul && insmod kernel/qkdn.ko; } || exit 1
+# qkdn.ko's dependencies (modinfo), then the module.
+for d in $(modinfo -F depends kernel/qkdn.ko | tr ',' ' '); do
+	modprobe "$d" || exit 1
+done
+lsmod | grep -q '^qkdn ' || insmod kernel/qkdn.ko || exit 1
 lsmod | grep -q '^qkdsim ' || insmod kernel/qkdsim.ko || exit 1
 defer rmmod qkdsim qkdn
 for b in "$KEYRATE" "$RELAYBENCH"; do

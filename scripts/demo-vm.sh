@@ -45,7 +45,11 @@ digests() {
 }
 
 modprobe veth 2>/dev/null
-lsmod | grep -q '^qkdn ' || { modprobe gf128mul && insmod kernel/qkdn.ko; } || exit 1
+# qkdn.ko's dependencies (modinfo), then the module.
+for d in $(modinfo -F depends kernel/qkdn.ko | tr ',' ' '); do
+	modprobe "$d" || exit 1
+done
+lsmod | grep -q '^qkdn ' || insmod kernel/qkdn.ko || exit 1
 lsmod | grep -q '^qkdsim ' || insmod kernel/qkdsim.ko || exit 1
 defer rmmod qkdsim qkdn
 PATH=$TOP/tools/build:$PATH
@@ -268,10 +272,11 @@ run 2 "$Q" sae add id ipsec-a node kme-1 || exit 1
 in_ns 1 ip addr add 10.99.1.1/32 dev lo && in_ns 2 ip addr add 10.99.2.1/32 dev lo &&
 	in_ns 1 ip route add 10.99.2.0/24 via 10.77.1.2 src 10.99.1.1 &&
 	in_ns 2 ip route add 10.99.1.0/24 via 10.77.1.1 src 10.99.2.1 || exit 1
-run 1 "$Q" "${IPSEC[@]}" peer kme-2 local 10.77.1.1 remote 10.77.1.2 \
-	src 10.99.1.0/24 dst 10.99.2.0/24 || exit 1
+echo "    the responder (kme-2, the slave SAE's node) first: the initiator rekeys at once"
 run 2 "$Q" "${IPSEC[@]}" peer kme-1 local 10.77.1.2 remote 10.77.1.1 \
 	src 10.99.2.0/24 dst 10.99.1.0/24 || exit 1
+run 1 "$Q" "${IPSEC[@]}" peer kme-2 local 10.77.1.1 remote 10.77.1.2 \
+	src 10.99.1.0/24 dst 10.99.2.0/24 || exit 1
 ipsec_up() {
 	[ "$(in_ns "$1" "$Q" -j ipsec show id 1 | jq -r '.[0].state')" = up ]
 }

@@ -274,7 +274,9 @@ echo "$PROJ" >"$out/proj"
 		cat <<'EOF'
 if [ -e kernel/qkdn.ko ]; then
 	modprobe veth
-	modprobe gf128mul
+	for d in $(modinfo -F depends kernel/qkdn.ko | tr ',' ' '); do
+		modprobe "$d"
+	done
 	insmod kernel/qkdn.ko && echo "qkdn.ko loaded"
 	[ -e kernel/qkdsim.ko ] && insmod kernel/qkdsim.ko && echo "qkdsim.ko loaded"
 fi

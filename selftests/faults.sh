@@ -33,7 +33,7 @@ BS=4096
 
 # Whatever happens to the modules here, leave them loaded for the runner.
 reload_modules() {
-	[ -d /sys/module/qkdn ] || { modprobe gf128mul; insmod "$TOP/kernel/qkdn.ko"; }
+	[ -d /sys/module/qkdn ] || { modprobe gf128mul; modprobe xfrm_algo; insmod "$TOP/kernel/qkdn.ko"; }
 	[ -d /sys/module/qkdsim ] || insmod "$TOP/kernel/qkdsim.ko"
 }
 defer reload_modules
