@@ -602,15 +602,16 @@ static int qkdn_nl_sae_new(struct sk_buff *skb, struct genl_info *info)
 	struct qkdn_sae *sae;
 	int err;
 
+	if (a[QKDN_A_SAE_KERNEL] &&
+	    (a[QKDN_A_SAE_NODE_ID] || a[QKDN_A_SAE_UID] || a[QKDN_A_SAE_CRED])) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_KERNEL],
+				    "a kernel SAE has no node ID, uid or client credential: no process may act as it");
+		return -EINVAL;
+	}
 	if (!(a[QKDN_A_SAE_UID] || a[QKDN_A_SAE_CRED]) ==
 	    !(a[QKDN_A_SAE_NODE_ID] || a[QKDN_A_SAE_KERNEL])) {
 		NL_SET_ERR_MSG(info->extack,
 			       "give a uid or a client credential (local SAE), a node ID (remote SAE), or the kernel flag (kernel SAE)");
-		return -EINVAL;
-	}
-	if (a[QKDN_A_SAE_KERNEL] && a[QKDN_A_SAE_NODE_ID]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a[QKDN_A_SAE_KERNEL],
-				    "a kernel SAE is local: it has no node ID");
 		return -EINVAL;
 	}
 	sae = kzalloc(sizeof(*sae), GFP_KERNEL);

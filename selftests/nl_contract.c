@@ -2639,6 +2639,30 @@ TEST_F(node, sae_cred_errors)
 	BAD(&m, "SAE_NEW credential and node", EINVAL,
 	    "give a uid or a client credential", NO_OFFS, 0);
 
+	/* A kernel SAE: no uid, credential or node; the flag carries no data. */
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "kern-x");
+	o = put(&m, QKDN_A_SAE_KERNEL, 0, NULL);
+	put_u32(&m, QKDN_A_SAE_UID, 1001);
+	BAD(&m, "SAE_NEW kernel SAE with a uid", EINVAL,
+	    "no process may act as it", o, 0);
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "kern-x");
+	o = put(&m, QKDN_A_SAE_KERNEL, 0, NULL);
+	put_str(&m, QKDN_A_SAE_CRED, "CN=kern-x");
+	BAD(&m, "SAE_NEW kernel SAE with a credential", EINVAL,
+	    "no process may act as it", o, 0);
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "kern-x");
+	o = put(&m, QKDN_A_SAE_KERNEL, 0, NULL);
+	put_str(&m, QKDN_A_SAE_NODE_ID, "kme-2");
+	BAD(&m, "SAE_NEW kernel SAE with a node", EINVAL,
+	    "no process may act as it", o, 0);
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "kern-x");
+	o = put_u32(&m, QKDN_A_SAE_KERNEL, 1);
+	BAD(&m, "SAE_NEW kernel flag with data", ERANGE, POLICY_MSG, o, 0);
+
 	/* 255 characters are fine, and shown as given; a second use is not. */
 	big[QKDN_CRED_MAX - 1] = 0;
 	new_gw_sae(_metadata, &self->s, "gw-x", big);
