@@ -53,7 +53,11 @@
 #define QKDN_IPSEC_SALT		4		/* bytes after the AES key */
 #define QKDN_IPSEC_REQID_BASE	0x51d00000	/* + tunnel ID */
 #define QKDN_IPSEC_ANSWER_MS	5000		/* the responder answers */
-#define QKDN_IPSEC_RETRY_MS	1000		/* after a failed rekey */
+#define QKDN_IPSEC_RETRY_MS		1000		/* after a failed rekey */
+#define QKDN_IPSEC_BACKOFF_MAX		3		/* ... up to 8 s when the
+							 * peer took the keys
+							 * and refused
+							 */
 #define QKDN_IPSEC_TICK		(HZ / 10)
 #define QKDN_IPSEC_REKEY_DEFAULT	60	/* seconds */
 #define QKDN_IPSEC_REPLAY_WINDOW	32
@@ -120,6 +124,7 @@ struct qkdn_ipsec {
 	u64 rekey_bytes;
 	u32 reqid;
 	struct xfrm_policy *pol[XFRM_POLICY_MAX];	/* in, out, fwd */
+	bool pol_lost;			/* deleted, and could not be put back */
 
 	struct qkdn_ipsec_gen cur, prev;	/* in place, newest first */
 	struct qkdn_ipsec_gen pend;		/* initiator: being made */
@@ -134,6 +139,9 @@ struct qkdn_ipsec {
 	unsigned long next_rekey;	/* initiator, jiffies */
 	u32 gen_next;
 	u64 rekeys, failures;
+	u32 refused;			/* rekeys in a row that took keys and
+					 * failed: the retry backs off
+					 */
 	u32 rekey_usec;
 	int err;			/* of the last failure */
 	char why[QKDN_ERRMSG_MAX];
@@ -575,7 +583,16 @@ static void qkdn_ipsec_fail(struct qkdn_net *qn, struct qkdn_ipsec *t,
 	bool had = t->cur.gen;
 	bool report = t->state == QKDN_IPSEC_S_UP || t->err != err ||
 		      t->role == QKDN_IPSEC_RESPONDER;
+	unsigned int shift = 0;
 	struct qkdn_link *link;
+
+	/*
+	 * A rekey that got as far as the peer cost two keys: when that keeps
+	 * failing (a refusal, no answer), retry less often. A short pool or
+	 * a link down costs nothing, and is retried every second.
+	 */
+	if (t->pending)
+		shift = min_t(u32, t->refused++, QKDN_IPSEC_BACKOFF_MAX);
 
 	if (t->pending && t->pend.in.added) {
 		/*
@@ -593,7 +610,7 @@ static void qkdn_ipsec_fail(struct qkdn_net *qn, struct qkdn_ipsec *t,
 	t->failures++;
 	t->err = err;
 	strscpy(t->why, why ?: "", sizeof(t->why));
-	t->next_rekey = jiffies + msecs_to_jiffies(QKDN_IPSEC_RETRY_MS);
+	t->next_rekey = jiffies + msecs_to_jiffies(QKDN_IPSEC_RETRY_MS << shift);
 	if (t->on_exhaust == QKDN_IPSEC_DROP && had) {
 		qkdn_ipsec_drop_all(t);
 		link = qkdn_link_by_peer(qn, t->peer);
@@ -751,6 +768,7 @@ static void qkdn_ipsec_answered(struct qkdn_net *qn, struct qkdn_ipsec *t,
 			      U32_MAX);
 	/* A rekey given up earlier: the responder now sends with this one. */
 	qkdn_ipsec_sa_put(&t->late);
+	t->refused = 0;
 	qkdn_ipsec_rotate(t, &t->pend);
 	t->rekeys++;
 	t->err = 0;
@@ -932,8 +950,35 @@ static bool qkdn_ipsec_bytes_due(const struct qkdn_ipsec *t)
 	return false;
 }
 
+/*
+ * The tunnel's policies were deleted (ip xfrm policy flush): without them
+ * the traffic would leave in the clear. Put them back, or say why not.
+ */
+static void qkdn_ipsec_check_policies(struct qkdn_net *qn,
+				      struct qkdn_ipsec *t)
+{
+	struct netlink_ext_ack extack = {};
+	int dir, err;
+
+	for (dir = 0; dir < XFRM_POLICY_MAX; dir++)
+		if (!t->pol[dir] || READ_ONCE(t->pol[dir]->walk.dead))
+			break;
+	if (dir == XFRM_POLICY_MAX)
+		return;
+	qkdn_ipsec_policies_put(t);
+	err = qkdn_ipsec_policies_add(qn, t, &extack);
+	if (!err || t->pol_lost) {
+		t->pol_lost = err;
+		return;
+	}
+	t->pol_lost = true;
+	qkdn_ipsec_event(qn, t, QKDN_EVENT_IPSEC_FAILED, err,
+			 extack._msg ?: "the tunnel's xfrm policies could not be put back");
+}
+
 static void qkdn_ipsec_tick(struct qkdn_net *qn, struct qkdn_ipsec *t)
 {
+	qkdn_ipsec_check_policies(qn, t);
 	if (t->cur.gen && (!qkdn_ipsec_sa_alive(&t->cur.out) ||
 			   !qkdn_ipsec_sa_alive(&t->cur.in))) {
 		/* Expired (hard lifetime) or deleted by the administrator. */

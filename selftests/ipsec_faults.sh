@@ -8,11 +8,12 @@
 #     (reported), the SAs in place carry the ping, no packet meets a
 #     missing SA at either end, and the tunnel is up again after.
 #  2. The administrator flushes the initiator's SAs: reported, and the
-#     initiator rekeys at once.
+#     initiator rekeys at once; and its policies: put back.
 #  3. A tunnel configured only at the initiator, and one configured with a
 #     different key size at the responder: each rekey is refused by the
 #     responder with its reason, the tunnel stays down, and the keys the
-#     initiator reserved are erased at the responder, not left waiting.
+#     initiator reserved are erased at the responder, not left waiting;
+#     the retries back off.
 #
 # timeout: 300
 
@@ -83,6 +84,24 @@ else
 fi
 check ipsec_faults_flush_traffic_again in_ns 1 ping -c 2 -W 2 -I 10.99.1.1 10.99.2.1
 
+# The policies flushed: without them traffic would leave in the clear.
+# The module puts them back.
+policies() {
+	in_ns 1 ip xfrm policy | grep -c '^src'
+}
+
+policies_back() {
+	[ "$(policies)" -eq 3 ]
+}
+
+in_ns 1 ip xfrm policy flush
+if wait_for 5 policies_back; then
+	ok ipsec_faults_policy_flush_put_back
+else
+	fail ipsec_faults_policy_flush_put_back "$(in_ns 1 ip xfrm policy)"
+fi
+check ipsec_faults_policy_flush_traffic in_ns 1 ping -c 2 -W 2 -I 10.99.1.1 10.99.2.1
+
 # ---- 3. the responder refuses ----------------------------------------------
 
 reserved2() {
@@ -108,7 +127,7 @@ reserved2_none() {
 refused_by_responder() {
 	local name=$1 text=$2
 
-	if wait_for 10 field2_ge failures 2 &&
+	if wait_for 25 field2_ge failures 2 &&
 		[[ "$(field2 error)" == *"$text"* ]] &&
 		[ "$(field2 state)" = down ] && [ "$(field2 gen)" = 0 ]; then
 		ok "$name"
@@ -132,7 +151,7 @@ qkdnctl -n qkdn2 ipsec add id 2 peer kme-1 master ipsec-a slave ipsec-b \
 	local 10.77.1.2 remote 10.77.1.1 src 10.97.2.0/24 dst 10.97.1.0/24 \
 	rekey 1 key-bits 128 || fail ipsec_faults_mismatch_setup
 f0=$(field2 failures)
-wait_for 10 field2_ge failures $((f0 + 2))
+wait_for 25 field2_ge failures $((f0 + 2))
 refused_by_responder ipsec_faults_key_size_mismatch "differ at the responder"
 
 # Configured alike, tunnel 2 comes up.
@@ -140,5 +159,5 @@ qkdnctl -n qkdn2 ipsec del id 2
 qkdnctl -n qkdn2 ipsec add id 2 peer kme-1 master ipsec-a slave ipsec-b \
 	local 10.77.1.2 remote 10.77.1.1 src 10.97.2.0/24 dst 10.97.1.0/24 \
 	rekey 1 || fail ipsec_faults_fixed_setup
-wait_for 10 field2_is state up && ok ipsec_faults_fixed_comes_up ||
+wait_for 20 field2_is state up && ok ipsec_faults_fixed_comes_up ||
 	fail ipsec_faults_fixed_comes_up "$(qkdnctl -j -n qkdn1 ipsec show id 2)"
