@@ -1690,6 +1690,9 @@ static const char *const cmd_names[] = {
 	[QKDN_CMD_SESSION] = "SESSION",
 	[QKDN_CMD_KEY_SUPPLY] = "KEY_SUPPLY",
 	[QKDN_CMD_GW_BIND] = "GW_BIND",
+	[QKDN_CMD_IPSEC_GET] = "IPSEC_GET",
+	[QKDN_CMD_IPSEC_NEW] = "IPSEC_NEW",
+	[QKDN_CMD_IPSEC_DEL] = "IPSEC_DEL",
 };
 
 /* The commands that have a "do" handler. */
@@ -1701,7 +1704,8 @@ static const uint8_t all_cmds[] = {
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
 	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
 	QKDN_CMD_SESSION_NEW, QKDN_CMD_SAE_LISTEN, QKDN_CMD_SESSION,
-	QKDN_CMD_KEY_SUPPLY, QKDN_CMD_GW_BIND,
+	QKDN_CMD_KEY_SUPPLY, QKDN_CMD_GW_BIND, QKDN_CMD_IPSEC_GET,
+	QKDN_CMD_IPSEC_NEW, QKDN_CMD_IPSEC_DEL,
 };
 
 static const uint8_t admin_cmds[] = {
@@ -1709,7 +1713,8 @@ static const uint8_t admin_cmds[] = {
 	QKDN_CMD_LINK_SET, QKDN_CMD_SAE_NEW, QKDN_CMD_SAE_DEL,
 	QKDN_CMD_KX_BIND, QKDN_CMD_KX_FRAME, QKDN_CMD_KX_CHANNEL,
 	QKDN_CMD_CTRL, QKDN_CMD_ROUTE_NEW, QKDN_CMD_ROUTE_DEL,
-	QKDN_CMD_GW_BIND,
+	QKDN_CMD_GW_BIND, QKDN_CMD_IPSEC_GET, QKDN_CMD_IPSEC_NEW,
+	QKDN_CMD_IPSEC_DEL,
 };
 
 /*
@@ -10730,6 +10735,170 @@ TEST_F_TIMEOUT(relay, reservation_hop, 60)
 	nlc_close(&c);
 	free(g);
 	free(f);
+}
+
+/* ---- IPsec tunnels: every refusal of IPSEC_NEW, nothing configured ---- */
+
+/*
+ * An IPSEC_NEW of tunnel 7, kernel SAE sae-k (master, here) to sae-b (at
+ * kme-2), every required attribute but skip; off[type] gets the offsets.
+ */
+static void ipsec_msg(struct msg *m, const char *master, int skip,
+		      uint32_t *off, size_t local_len, uint8_t src_len)
+{
+	static const uint8_t a1[5] = { 10, 77, 1, 1 }, a2[4] = { 10, 77, 1, 2 };
+	static const uint8_t n1[4] = { 10, 99, 1, 0 }, n2[4] = { 10, 99, 2, 0 };
+	struct nlattr *nest;
+
+	req(m, QKDN_CMD_IPSEC_NEW);
+	nest = mnl_attr_nest_start(m->nlh, QKDN_A_IPSEC);
+#define IPSEC_PUT(type, call) \
+	do { if ((type) != skip) off[type] = (call); } while (0)
+	IPSEC_PUT(QKDN_A_IPSEC_ID, put_u32(m, QKDN_A_IPSEC_ID, 7));
+	IPSEC_PUT(QKDN_A_IPSEC_PEER, put_str(m, QKDN_A_IPSEC_PEER, "kme-2"));
+	IPSEC_PUT(QKDN_A_IPSEC_MASTER,
+		  put_str(m, QKDN_A_IPSEC_MASTER, master));
+	IPSEC_PUT(QKDN_A_IPSEC_SLAVE, put_str(m, QKDN_A_IPSEC_SLAVE, "sae-b"));
+	IPSEC_PUT(QKDN_A_IPSEC_LOCAL, put(m, QKDN_A_IPSEC_LOCAL, local_len, a1));
+	IPSEC_PUT(QKDN_A_IPSEC_REMOTE, put(m, QKDN_A_IPSEC_REMOTE, 4, a2));
+	IPSEC_PUT(QKDN_A_IPSEC_SRC, put(m, QKDN_A_IPSEC_SRC, 4, n1));
+	IPSEC_PUT(QKDN_A_IPSEC_SRC_LEN,
+		  put_u8(m, QKDN_A_IPSEC_SRC_LEN, src_len));
+	IPSEC_PUT(QKDN_A_IPSEC_DST, put(m, QKDN_A_IPSEC_DST, 4, n2));
+	IPSEC_PUT(QKDN_A_IPSEC_DST_LEN, put_u8(m, QKDN_A_IPSEC_DST_LEN, 24));
+#undef IPSEC_PUT
+	mnl_attr_nest_end(m->nlh, nest);
+}
+
+TEST_F(node, ipsec_errors)
+{
+	static const char *const names[] = {
+		[QKDN_A_IPSEC_ID] = "ID", [QKDN_A_IPSEC_PEER] = "PEER",
+		[QKDN_A_IPSEC_MASTER] = "MASTER", [QKDN_A_IPSEC_SLAVE] = "SLAVE",
+		[QKDN_A_IPSEC_LOCAL] = "LOCAL", [QKDN_A_IPSEC_REMOTE] = "REMOTE",
+		[QKDN_A_IPSEC_SRC] = "SRC", [QKDN_A_IPSEC_SRC_LEN] = "SRC_LEN",
+		[QKDN_A_IPSEC_DST] = "DST", [QKDN_A_IPSEC_DST_LEN] = "DST_LEN",
+	};
+	uint32_t off[QKDN_A_IPSEC_MAX + 1], o;
+	uint8_t addr[17] = { 10, 77, 1, 3 };
+	char what[96];
+	struct msg m;
+	int t;
+
+	req(&m, QKDN_CMD_SAE_NEW);
+	put_str(&m, QKDN_A_SAE_ID, "sae-k");
+	put(&m, QKDN_A_SAE_KERNEL, 0, NULL);
+	ok_req(_metadata, &self->s, &m, "SAE_NEW kernel SAE");
+
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	BAD(&m, "IPSEC_NEW without its nest", EINVAL,
+	    "required attribute missing", NO_OFFS, 0);
+	for (t = QKDN_A_IPSEC_ID; t <= QKDN_A_IPSEC_DST_LEN; t++) {
+		ipsec_msg(&m, "sae-k", t, off, 4, 24);
+		snprintf(what, sizeof(what), "IPSEC_NEW without IPSEC_%s",
+			 names[t]);
+		BAD(&m, what, EINVAL, "attribute missing", NO_OFFS, 0);
+	}
+
+	/* Wrong type, out of range, oversized. */
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_str(&m, QKDN_A_IPSEC_ID, "7");
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW ID as a string", EINVAL, "invalid attribute length",
+	    o, 0);
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_u32(&m, QKDN_A_IPSEC_ID, 0);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW ID 0", ERANGE, "integer out of range", o, 0);
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_u32(&m, QKDN_A_IPSEC_ID, 65536);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW ID 65536", ERANGE, "integer out of range", o, 0);
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put(&m, QKDN_A_IPSEC_LOCAL, 17, addr);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW LOCAL of 17 bytes", ERANGE, POLICY_MSG, o, 0);
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_u32(&m, QKDN_A_IPSEC_REKEY_SECONDS, 0);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW rekey 0 s", ERANGE, "integer out of range", o, 0);
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_u32(&m, QKDN_A_IPSEC_KEY_BITS, 512);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW 512-bit keys", ERANGE, "integer out of range", o, 0);
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_u8(&m, QKDN_A_IPSEC_ON_EXHAUST, 2);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW on-exhaust 2", ERANGE, "integer out of range", o, 0);
+	req(&m, QKDN_CMD_IPSEC_NEW);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_u32(&m, QKDN_A_IPSEC_ROLE, 0);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_NEW with the reply attribute ROLE", EINVAL, ANY_MSG,
+	    NO_OFFS, 0);
+
+	/* Well formed, and refused by the node. */
+	ipsec_msg(&m, "nobody", -1, off, 4, 24);
+	BAD(&m, "IPSEC_NEW unknown master", ENOENT, "no such SAE",
+	    off[QKDN_A_IPSEC_MASTER], 0);
+	ipsec_msg(&m, "sae-a", -1, off, 4, 24);
+	BAD(&m, "IPSEC_NEW application SAE", EACCES, "must be a kernel SAE",
+	    NO_OFFS, 0);
+	ipsec_msg(&m, "sae-k", -1, off, 5, 24);
+	BAD(&m, "IPSEC_NEW LOCAL of 5 bytes", EINVAL, "4 (IPv4) or 16 (IPv6)",
+	    off[QKDN_A_IPSEC_LOCAL], 0);
+	ipsec_msg(&m, "sae-k", -1, off, 4, 33);
+	BAD(&m, "IPSEC_NEW SRC_LEN 33 for IPv4", EINVAL,
+	    "longer than the address", off[QKDN_A_IPSEC_SRC_LEN], 0);
+	ipsec_msg(&m, "sae-k", -1, off, 4, 24);
+	BAD_AS(&cred_a, &m, "IPSEC_NEW as uid 1001", EPERM, NO_MSG, NO_OFFS, 0);
+
+	req(&m, QKDN_CMD_IPSEC_DEL);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		o = put_u32(&m, QKDN_A_IPSEC_ID, 7);
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_DEL of no tunnel", ENOENT, "no such IPsec tunnel", o, 0);
+	req(&m, QKDN_CMD_IPSEC_GET);
+	{
+		struct nlattr *n = mnl_attr_nest_start(m.nlh, QKDN_A_IPSEC);
+
+		mnl_attr_nest_end(m.nlh, n);
+	}
+	BAD(&m, "IPSEC_GET without ID", EINVAL, "ID missing", NO_OFFS, 0);
 }
 
 TEST_HARNESS_MAIN
